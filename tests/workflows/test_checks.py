@@ -1,0 +1,200 @@
+"""Every check id, for every workflow, once per verdict it can give there (and the decision).
+
+Cases plan through the ports against an in-memory world in the sandbox scenario format.
+`test_table_matches_provisioning_rules` ties the case list to docs/provisioning-rules.md.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+import workflows
+from tests.scenario_edits import add_sub, add_user, customer, drop_member, drop_user, namespace, sub
+from tests.world import World
+
+A, F = "associate", "force_associate"
+ASSOC = {"subscription": "A-S00000001", "namespace": "acme", "ticket": 1}
+CLEAR = {"subscription": "A-S00000001", "ticket": 1}
+UNLINK = {"customer": 1, "ticket": 1}
+linked_to_acme = sub("A-S00000001", namespace_id=500)
+
+# (workflow, check id, verdict, decision, edits, inputs)
+CASES = [
+    # associate and force_associate share these verdicts
+    *[(w, "subscription_exists", "pass", "ready", [], ASSOC) for w in (A, F)],
+    *[(w, "subscription_exists", "block", "blocked", [], {**ASSOC, "subscription": "A-S99999999"}) for w in (A, F)],
+    *[(w, "subscription_active", "pass", "ready", [], ASSOC) for w in (A, F)],
+    *[(w, "subscription_active", "block", "blocked", [sub("A-S00000001", status="expired")], ASSOC) for w in (A, F)],
+    *[(w, "subscription_active", "skipped", "blocked", [], {**ASSOC, "subscription": "A-S99999999"}) for w in (A, F)],
+    *[(w, "subscription_saas", "pass", "ready", [], ASSOC) for w in (A, F)],
+    *[(w, "subscription_saas", "block", "blocked", [sub("A-S00000001", product="self_managed")], ASSOC) for w in (A, F)],
+    *[(w, "subscription_saas", "skipped", "blocked", [], {**ASSOC, "subscription": "A-S99999999"}) for w in (A, F)],
+    *[(w, "subscription_has_seats", "pass", "ready", [], ASSOC) for w in (A, F)],
+    *[(w, "subscription_has_seats", "block", "blocked", [], {**ASSOC, "subscription": "A-S00000003"}) for w in (A, F)],
+    *[(w, "subscription_has_seats", "skipped", "blocked", [], {**ASSOC, "subscription": "A-S99999999"}) for w in (A, F)],
+    *[(w, "namespace_exists", "pass", "blocked", [], {**ASSOC, "subscription": "A-S99999999"}) for w in (A, F)],
+    *[(w, "namespace_exists", "block", "blocked", [], {**ASSOC, "namespace": "no-such-group"}) for w in (A, F)],
+    *[(w, "namespace_top_level", "pass", "ready", [], ASSOC) for w in (A, F)],
+    *[(w, "namespace_top_level", "block", "blocked", [], {**ASSOC, "namespace": "acme/platform"}) for w in (A, F)],
+    *[(w, "namespace_top_level", "skipped", "blocked", [], {**ASSOC, "namespace": 999}) for w in (A, F)],
+    *[(w, "customer_linked", "pass", "ready", [], ASSOC) for w in (A, F)],
+    *[(w, "customer_linked", "block", "blocked", [customer(1, gitlab_user_id=None)], ASSOC) for w in (A, F)],
+    *[(w, "customer_linked", "block", "blocked", [drop_user(100)], ASSOC) for w in (A, F)],
+    *[(w, "customer_linked", "skipped", "blocked", [], {**ASSOC, "subscription": "A-S99999999"}) for w in (A, F)],
+    *[(w, "linked_user_not_admin", "pass", "ready", [], ASSOC) for w in (A, F)],
+    *[(w, "linked_user_not_admin", "block", "blocked", [customer(1, gitlab_user_id=300)], ASSOC) for w in (A, F)],
+    *[(w, "linked_user_not_admin", "skipped", "blocked", [customer(1, gitlab_user_id=None)], ASSOC) for w in (A, F)],
+    *[(w, "linked_user_is_owner", "pass", "ready", [], ASSOC) for w in (A, F)],
+    *[(w, "linked_user_is_owner", "pass", "ready", [sub("A-S00000001", seats=1)], {**ASSOC, "namespace": "ada"}) for w in (A,)],
+    *[(w, "linked_user_is_owner", "block", "blocked", [drop_member(500, 100)], ASSOC) for w in (A, F)],
+    *[(w, "linked_user_is_owner", "skipped", "blocked", [], {**ASSOC, "namespace": "no-such-group"}) for w in (A, F)],
+    *[(w, "already_linked_here", "pass", "ready", [], ASSOC) for w in (A, F)],
+    *[(w, "already_linked_here", "info", "noop", [linked_to_acme], ASSOC) for w in (A, F)],
+    *[(w, "already_linked_here", "skipped", "blocked", [], {**ASSOC, "namespace": "no-such-group"}) for w in (A, F)],
+    *[(w, "subscription_not_linked_elsewhere", "pass", "ready", [], ASSOC) for w in (A, F)],
+    *[(w, "subscription_not_linked_elsewhere", "warn", "ready", [sub("A-S00000001", namespace_id=600)], ASSOC) for w in (A, F)],
+    *[(w, "subscription_not_linked_elsewhere", "override", "needs_override", [sub("A-S00000001", namespace_id=600)], {**ASSOC, "ticket": 2}) for w in (A, F)],
+    *[(w, "subscription_not_linked_elsewhere", "override", "needs_override", [sub("A-S00000001", namespace_id=600)], {**ASSOC, "ticket": None}) for w in (A, F)],
+    *[(w, "subscription_not_linked_elsewhere", "skipped", "blocked", [], {**ASSOC, "subscription": "A-S99999999"}) for w in (A, F)],
+    *[(w, "namespace_not_taken", "pass", "ready", [], ASSOC) for w in (A, F)],
+    (A, "namespace_not_taken", "block", "blocked", [add_sub(name="A-S00000004", customer_id=2, plan_code="premium", seats=5, namespace_id=500)], ASSOC),
+    (F, "namespace_not_taken", "warn", "ready", [add_sub(name="A-S00000004", customer_id=2, plan_code="premium", seats=5, namespace_id=500)], ASSOC),
+    *[(w, "namespace_not_taken", "skipped", "blocked", [], {**ASSOC, "namespace": "no-such-group"}) for w in (A, F)],
+    *[(w, "program_allows_self_serve", "pass", "ready", [], ASSOC) for w in (A, F)],
+    (A, "program_allows_self_serve", "block", "blocked", [sub("A-S00000001", program="edu")], ASSOC),
+    (F, "program_allows_self_serve", "pass", "ready", [sub("A-S00000001", program="oss")], ASSOC),
+    *[(w, "program_allows_self_serve", "skipped", "blocked", [], {**ASSOC, "subscription": "A-S99999999"}) for w in (A, F)],
+    (A, "seats_cover_usage", "pass", "ready", [], ASSOC),
+    (A, "seats_cover_usage", "block", "blocked", [namespace(500, billable_members_count=25)], ASSOC),
+    (F, "seats_cover_usage", "pass", "ready", [namespace(500, billable_members_count=20)], ASSOC),
+    (F, "seats_cover_usage", "warn", "ready", [namespace(500, billable_members_count=25)], ASSOC),
+    (F, "seats_cover_usage", "override", "needs_override", [sub("A-S00000001", seats=10), namespace(500, billable_members_count=40)], ASSOC),
+    (F, "seats_cover_usage", "override", "needs_override", [sub("A-S00000001", seats=100)], ASSOC),
+    *[(w, "seats_cover_usage", "skipped", "blocked", [], {**ASSOC, "subscription": "A-S00000003"}) for w in (A, F)],
+    *[(w, "channel_read_only", "pass", "ready", [], ASSOC) for w in (A, F)],
+    *[(w, "channel_read_only", "info", "ready", [sub("A-S00000001", channel="aws_marketplace")], ASSOC) for w in (A, F)],
+    *[(w, "channel_read_only", "info", "ready", [customer(1, login_activated=False)], ASSOC) for w in (A, F)],
+    *[(w, "channel_read_only", "skipped", "blocked", [], {**ASSOC, "subscription": "A-S99999999"}) for w in (A, F)],
+    # clear_subscription
+    ("clear_subscription", "subscription_exists", "pass", "ready", [linked_to_acme], CLEAR),
+    ("clear_subscription", "subscription_exists", "block", "blocked", [], {**CLEAR, "subscription": "A-S99999999"}),
+    ("clear_subscription", "subscription_linked", "pass", "ready", [linked_to_acme], CLEAR),
+    ("clear_subscription", "subscription_linked", "info", "noop", [], CLEAR),
+    ("clear_subscription", "subscription_linked", "skipped", "blocked", [], {**CLEAR, "subscription": "A-S99999999"}),
+    ("clear_subscription", "requester_owns_namespace", "pass", "ready", [linked_to_acme], CLEAR),
+    ("clear_subscription", "requester_owns_namespace", "override", "needs_override", [linked_to_acme], {**CLEAR, "ticket": 2}),
+    ("clear_subscription", "requester_owns_namespace", "override", "needs_override", [linked_to_acme], {**CLEAR, "ticket": 3}),
+    ("clear_subscription", "requester_owns_namespace", "override", "needs_override", [linked_to_acme], {**CLEAR, "ticket": 404}),
+    ("clear_subscription", "requester_owns_namespace", "override", "needs_override", [linked_to_acme], {**CLEAR, "ticket": None}),
+    ("clear_subscription", "requester_owns_namespace", "override", "needs_override",
+     [linked_to_acme, add_user(id=101, username="ada2", email="OWNER@acme.test")], CLEAR),
+    ("clear_subscription", "requester_owns_namespace", "skipped", "noop", [], CLEAR),
+    # unlink_account
+    ("unlink_account", "customer_exists", "pass", "ready", [], UNLINK),
+    ("unlink_account", "customer_exists", "block", "blocked", [], {**UNLINK, "customer": 99}),
+    ("unlink_account", "customer_exists", "block", "blocked", [], {"subscription": "A-S99999999", "ticket": 1}),
+    ("unlink_account", "customer_has_link", "pass", "ready", [], UNLINK),
+    ("unlink_account", "customer_has_link", "info", "noop", [customer(1, gitlab_user_id=None)], UNLINK),
+    ("unlink_account", "customer_has_link", "skipped", "blocked", [], {**UNLINK, "customer": 99}),
+    ("unlink_account", "requester_is_customer", "pass", "ready", [], UNLINK),
+    ("unlink_account", "requester_is_customer", "pass", "ready", [customer(1, email="billing@acme.test")], UNLINK),
+    ("unlink_account", "requester_is_customer", "override", "needs_override", [], {**UNLINK, "ticket": 2}),
+    ("unlink_account", "requester_is_customer", "override", "needs_override", [], {**UNLINK, "ticket": 3}),
+    ("unlink_account", "requester_is_customer", "skipped", "blocked", [], {**UNLINK, "customer": 99}),
+    ("unlink_account", "customer_subscriptions_linked", "pass", "ready", [], UNLINK),
+    ("unlink_account", "customer_subscriptions_linked", "warn", "ready", [linked_to_acme], UNLINK),
+    ("unlink_account", "customer_subscriptions_linked", "skipped", "blocked", [], {**UNLINK, "customer": 99}),
+    ("unlink_account", "linked_user_not_admin", "pass", "ready", [], UNLINK),
+    ("unlink_account", "linked_user_not_admin", "info", "ready", [customer(1, gitlab_user_id=300)], UNLINK),
+    ("unlink_account", "linked_user_not_admin", "skipped", "noop", [customer(1, gitlab_user_id=None)], UNLINK),
+]
+
+
+def case_id(case):
+    workflow, check_id, verdict, decision, _, _ = case
+    return f"{workflow}-{check_id}-{verdict}-{decision}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
+def test_check_verdict_and_decision(scenario, case):
+    workflow, check_id, verdict, decision, edits, inputs = case
+    for edit in edits:
+        edit(scenario)
+    plan = workflows.plan(workflow, World(scenario).ports, {k: v for k, v in inputs.items() if v is not None})
+    assert plan.check(check_id).verdict == verdict, plan.check(check_id).message
+    assert plan.decision == decision, [c.to_dict() for c in plan.checks]
+
+
+# The verdicts each check can give in each workflow, from the table's "verdict when it fails".
+RULES = Path(__file__).resolve().parents[2] / "docs" / "provisioning-rules.md"
+
+
+def table_rows(heading: str) -> list[list[str]]:
+    text = RULES.read_text().split(heading, 1)[1]
+    rows = []
+    for line in text.splitlines()[2:]:
+        if not line.startswith("|"):
+            if rows:
+                break
+            continue
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if not set(cells[0]) <= set("-"):
+            rows.append(cells)
+    return rows
+
+
+def workflow_check_lists() -> dict[str, list[str]]:
+    lists = {}
+    for row in table_rows("## Workflows"):
+        name, checks = row[0].strip("`"), row[2]
+        if checks.startswith("the same"):
+            checks = lists["associate"]
+        elif "subscription_exists" in checks or "customer_exists" in checks:
+            checks = [c.split(" ")[0] for c in re.split(r",\s*", checks)]
+        else:
+            continue
+        lists[name] = checks
+    return lists
+
+
+def test_table_matches_provisioning_rules():
+    """The code's workflows list the table's checks in the table's order."""
+    lists = workflow_check_lists()
+    assert set(lists) == set(workflows.MUTATING)
+    for name, check_ids in lists.items():
+        assert list(workflows.MUTATING[name].check_ids) == check_ids, name
+
+
+WORKFLOW_PREFIX = re.compile(r"(?:^|(?<=[.;])\s+)(?=(?:[a-z_]+, )*[a-z_]+: )")
+
+
+def verdict_text_for(cell: str, workflow: str) -> str | None:
+    """"associate: block; force_associate: warn" -> the text naming `workflow`, if any."""
+    for segment in WORKFLOW_PREFIX.split(cell):
+        names, _, text = segment.partition(": ")
+        if text and workflow in names.split(", "):
+            return text
+    return None
+
+
+def test_verdict_text_for():
+    cell = "associate: pass when fine, else block. force_associate: pass when equal; override when not"
+    assert verdict_text_for(cell, "associate") == "pass when fine, else block."
+    assert verdict_text_for(cell, "force_associate") == "pass when equal; override when not"
+    assert verdict_text_for("block", "associate") is None
+
+
+def test_every_check_and_failing_verdict_has_a_case():
+    check_table = {row[0].strip("`"): row[1] for row in table_rows("## Stable check ids")}
+    covered = {(c[0], c[1], c[2]) for c in CASES}
+    for workflow, check_ids in workflow_check_lists().items():
+        for check_id in check_ids:
+            failing = check_table[check_id]
+            named = verdict_text_for(failing, workflow)
+            verdicts = {v for v in ("pass", "info", "warn", "override", "block")
+                        if v in (named if named is not None else failing)}
+            verdicts |= {"pass"} if check_id not in ("requester_owns_namespace",) else set()
+            for verdict in verdicts:
+                assert (workflow, check_id, verdict) in covered, (workflow, check_id, verdict)

@@ -1,0 +1,163 @@
+"""An in-memory world in the sandbox scenario format (sandbox-scenarios.md), for workflow tests.
+
+It implements the ports of `workflows.ports` with the portal's linking semantics
+(portal-admin-api.md) and records every call, so tests can count upstream calls and
+effects.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import replace
+from typing import Any
+
+from workflows.errors import UpstreamError
+from workflows.facts import Ports
+from workflows.model import Customer, GitLabUser, Namespace, Requester, Subscription
+
+SUBSCRIPTION_DEFAULTS = {"status": "active", "product": "saas", "kind": "seats",
+                         "channel": "web_direct", "program": None, "namespace_id": None}
+
+
+def _fields(cls, data: dict[str, Any]) -> dict[str, Any]:
+    names = cls.__dataclass_fields__
+    return {k: v for k, v in data.items() if k in names}
+
+
+class World:
+    def __init__(self, scenario: dict[str, Any], *, push_plans: bool = True) -> None:
+        scenario = copy.deepcopy(scenario)
+        portal, gitlab, zendesk = (scenario.get(k, {}) for k in ("portal", "gitlab", "zendesk"))
+        self.customers = {c["id"]: Customer(**_fields(Customer, c)) for c in portal.get("customers", [])}
+        self.subscriptions = {
+            s["name"]: Subscription(**_fields(Subscription, {**SUBSCRIPTION_DEFAULTS, **s}))
+            for s in portal.get("subscriptions", [])
+        }
+        self.users = {u["id"]: GitLabUser(**_fields(GitLabUser, u)) for u in gitlab.get("users", [])}
+        self.namespaces = {n["id"]: Namespace(**_fields(Namespace, n)) for n in gitlab.get("namespaces", [])}
+        self.members = {(m["namespace_id"], m["user_id"]): m["access_level"] for m in gitlab.get("members", [])}
+        self.zendesk_users = {u["id"]: u for u in zendesk.get("users", [])}
+        self.tickets = {t["id"]: t for t in zendesk.get("tickets", [])}
+        self.push_plans = push_plans  # False: the portal has not pushed plans to GitLab yet
+        self.calls: list[tuple[str, str, tuple]] = []
+        self.failures: dict[str, UpstreamError] = {}  # method name -> error to raise
+
+    @property
+    def ports(self) -> Ports:
+        return Ports(portal=FakePortal(self), gitlab=FakeGitLab(self), tickets=FakeTickets(self))
+
+    def record(self, upstream: str, method: str, *args: Any) -> None:
+        self.calls.append((upstream, method, args))
+        if method in self.failures:
+            raise self.failures[method]
+
+    def mutations(self) -> list[tuple[str, str, tuple]]:
+        return [c for c in self.calls if c[1] in ("link_subscription", "unlink_subscription", "unlink_customer")]
+
+    # The portal's rule: a namespace's plan is the newest active seats subscription's.
+    def recompute_plan(self, namespace_id: int | None) -> None:
+        if namespace_id is None or namespace_id not in self.namespaces or not self.push_plans:
+            return
+        linked = [s for s in self.subscriptions.values()
+                  if s.namespace_id == namespace_id and s.status == "active" and s.kind == "seats"]
+        plan = max(linked, key=lambda s: s.start_date or "").plan_code if linked else "free"
+        self.namespaces[namespace_id] = replace(self.namespaces[namespace_id], plan=plan)
+
+
+class FakePortal:
+    def __init__(self, world: World) -> None:
+        self.w = world
+
+    def subscription(self, name):
+        self.w.record("portal", "subscription", name)
+        return self.w.subscriptions.get(name)
+
+    def customer(self, customer_id):
+        self.w.record("portal", "customer", customer_id)
+        return self.w.customers.get(customer_id)
+
+    def customers_by_email(self, email):
+        self.w.record("portal", "customers_by_email", email)
+        return [c for c in self.w.customers.values() if c.email.lower() == email.lower()]
+
+    def customer_subscriptions(self, customer_id):
+        self.w.record("portal", "customer_subscriptions", customer_id)
+        if customer_id not in self.w.customers:
+            return None
+        return [s for s in self.w.subscriptions.values() if s.customer_id == customer_id]
+
+    def namespace_subscriptions(self, namespace_id):
+        self.w.record("portal", "namespace_subscriptions", namespace_id)
+        return [s for s in self.w.subscriptions.values() if s.namespace_id == namespace_id]
+
+    def link_subscription(self, name, namespace_id, *, force, idempotency_key):
+        self.w.record("portal", "link_subscription", name, namespace_id, force, idempotency_key)
+        sub = self.w.subscriptions[name]
+        others = [s for s in self.w.subscriptions.values() if s.namespace_id == namespace_id and s.name != name]
+        if not force:
+            if others:
+                raise UpstreamError("portal", "namespace is taken", status=409, code="namespace_taken")
+        for other in others:
+            if other.kind == "seats":
+                self.w.subscriptions[other.name] = replace(other, namespace_id=None)
+        old = sub.namespace_id
+        self.w.subscriptions[name] = replace(sub, namespace_id=namespace_id)
+        self.w.recompute_plan(old)
+        self.w.recompute_plan(namespace_id)
+        return self.w.subscriptions[name]
+
+    def unlink_subscription(self, name, *, idempotency_key):
+        self.w.record("portal", "unlink_subscription", name, idempotency_key)
+        sub = self.w.subscriptions[name]
+        self.w.subscriptions[name] = replace(sub, namespace_id=None)
+        self.w.recompute_plan(sub.namespace_id)
+        return self.w.subscriptions[name]
+
+    def unlink_customer(self, customer_id, *, idempotency_key):
+        self.w.record("portal", "unlink_customer", customer_id, idempotency_key)
+        customer = replace(self.w.customers[customer_id], gitlab_user_id=None)
+        self.w.customers[customer_id] = customer
+        return customer
+
+
+class FakeGitLab:
+    def __init__(self, world: World) -> None:
+        self.w = world
+
+    def namespace(self, id_or_path):
+        self.w.record("gitlab", "namespace", id_or_path)
+        if isinstance(id_or_path, int):
+            return self.w.namespaces.get(id_or_path)
+        return next((n for n in self.w.namespaces.values()
+                     if n.full_path.lower() == id_or_path.lower()), None)
+
+    def access_level(self, group_id, user_id):
+        self.w.record("gitlab", "access_level", group_id, user_id)
+        levels = []
+        ns = self.w.namespaces.get(group_id)
+        while ns is not None:  # members inherit from parent groups
+            if (ns.id, user_id) in self.w.members:
+                levels.append(self.w.members[(ns.id, user_id)])
+            ns = self.w.namespaces.get(ns.parent_id) if ns.parent_id else None
+        return max(levels) if levels else None
+
+    def user(self, user_id):
+        self.w.record("gitlab", "user", user_id)
+        return self.w.users.get(user_id)
+
+    def users_by_email(self, email):
+        self.w.record("gitlab", "users_by_email", email)
+        return [u for u in self.w.users.values() if u.email and u.email.lower() == email.lower()]
+
+
+class FakeTickets:
+    def __init__(self, world: World) -> None:
+        self.w = world
+
+    def requester(self, ticket_id):
+        self.w.record("zendesk", "requester", ticket_id)
+        ticket = self.w.tickets.get(ticket_id)
+        if ticket is None:
+            return None
+        user = self.w.zendesk_users[ticket["requester_id"]]
+        return Requester(ticket_id=ticket_id, user_id=user["id"], email=user.get("email"),
+                         verified=user.get("verified", True), name=user.get("name", ""))

@@ -1,0 +1,108 @@
+"""`diagnose`: read only. What the ticket names, what the world says, what to do next.
+
+With subscriptions and namespaces it plans `associate` for each pair (at most 3 x 3) and
+recommends one next step per pair (provisioning-rules.md, "diagnose"). With only the
+portal side (a subscription or a customer) it reports that side and what is missing.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from .associate import ASSOCIATE, FORCE_ASSOCIATE
+from .checks import CHECKS
+from .facts import Facts, Ports
+from .inputs import MAX_PAIRS, Inputs
+from .model import Check, Decision, Plan, Verdict
+from .rules import Rules
+from .workflow import decide, make_plan
+
+FORCE_FIXABLE = {"program_allows_self_serve", "namespace_not_taken", "seats_cover_usage"}
+SUBSCRIPTION_SIDE = (
+    "subscription_exists", "subscription_active", "subscription_saas", "subscription_has_seats",
+    "customer_linked", "linked_user_not_admin",
+)
+CUSTOMER_SIDE = ("customer_exists", "customer_has_link", "linked_user_not_admin")
+
+
+def recommend(plan: Plan) -> tuple[str | None, str]:
+    """The next step for one associate plan: (workflow or None, why)."""
+    if plan.decision is Decision.NOOP:
+        return None, "Already linked: nothing to do."
+    if plan.decision is Decision.READY:
+        return "associate", "Every check passes: associate."
+    if plan.decision is Decision.NEEDS_OVERRIDE:
+        return "associate", "Associate once the agent confirms the override: " + plan.override_ids[0]
+    return after_blocks(plan.checks)
+
+
+def after_blocks(checks: tuple[Check, ...]) -> tuple[str | None, str]:
+    """The next step when checks block (provisioning-rules.md, "diagnose")."""
+    blocks = [c for c in checks if c.verdict is Verdict.BLOCK]
+    blocked_by = {c.id for c in blocks}
+    if "subscription_has_seats" in blocked_by:
+        return "escalate", "Not a plan with seats: escalate to an L&R expert."
+    if "linked_user_not_admin" in blocked_by:
+        return "unlink_account", "An admin account is linked: unlink it first."
+    if blocked_by <= FORCE_FIXABLE:
+        return "force_associate", "Only the normal path is closed: force associate after review."
+    return None, blocks[0].message
+
+
+def _pair(ports: Ports, inputs: Inputs, rules: Rules, sub: str, ns: int | str) -> dict[str, Any]:
+    pair_inputs = replace(inputs, subscriptions=(sub,), namespaces=(ns,))
+    plan = make_plan(ASSOCIATE, ports, pair_inputs, rules)
+    workflow, why = recommend(plan)
+    entry: dict[str, Any] = {
+        "subscription": sub, "namespace": ns, "decision": str(plan.decision),
+        "recommended": workflow, "reason": why, "plan": plan.to_dict(),
+    }
+    if workflow == "force_associate":
+        entry["force_plan"] = make_plan(FORCE_ASSOCIATE, ports, pair_inputs, rules).to_dict()
+    return entry
+
+
+def _summary(entries: list[dict[str, Any]]) -> Decision:
+    decisions = [Decision(e.get("force_plan", e["plan"])["decision"]) for e in entries]
+    for candidate in (Decision.READY, Decision.NEEDS_OVERRIDE):
+        if candidate in decisions:
+            return candidate
+    return Decision.NOOP if all(d is Decision.NOOP for d in decisions) else Decision.BLOCKED
+
+
+def _portal_side(ports: Ports, inputs: Inputs, rules: Rules) -> Plan:
+    facts = Facts(ports, inputs, rules)
+    ids = SUBSCRIPTION_SIDE if inputs.subscription else CUSTOMER_SIDE
+    checks = tuple(CHECKS[i](facts, "diagnose") for i in ids)
+    sub = facts.subscription
+    workflow: str | None = None
+    if any(c.verdict is Verdict.BLOCK for c in checks):
+        workflow, why = after_blocks(checks)
+    elif sub is not None and sub.namespace_id is not None:
+        ns = facts.linked_namespace
+        why = f"{sub.name} is linked to {ns.full_path if ns else sub.namespace_id}."
+    else:
+        why = "No namespace was named: ask the customer for the group's full path."
+    recommendation = {"subscription": inputs.subscription, "namespace": None,
+                      "recommended": workflow, "reason": why}
+    return Plan(
+        workflow="diagnose", inputs=inputs.to_dict(), checks=checks,
+        decision=decide(checks, None), facts=facts.to_dict(),
+        recommendations=(recommendation,),
+    )
+
+
+def plan(ports: Ports, inputs: Inputs, rules: Rules) -> Plan:
+    subs, namespaces = inputs.subscriptions[:MAX_PAIRS], inputs.namespaces[:MAX_PAIRS]
+    if subs and namespaces:
+        entries = [_pair(ports, inputs, rules, s, n) for s in subs for n in namespaces]
+        return Plan(
+            workflow="diagnose", inputs=inputs.to_dict(), checks=(),
+            decision=_summary(entries), facts={}, recommendations=tuple(entries),
+        )
+    if subs or inputs.customer_id is not None:
+        return _portal_side(ports, inputs, rules)
+    nothing = {"subscription": None, "namespace": None, "recommended": None,
+               "reason": "The ticket names no subscription, namespace or customer: ask for them."}
+    return Plan(workflow="diagnose", inputs=inputs.to_dict(), checks=(),
+                decision=Decision.BLOCKED, facts={}, recommendations=(nothing,))

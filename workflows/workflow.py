@@ -1,0 +1,75 @@
+"""What a workflow is, how a plan is made, and how a decision follows from the checks."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from .checks import CHECKS
+from .errors import BadInput
+from .facts import Facts, Ports
+from .inputs import Inputs
+from .model import Change, Check, Decision, Plan, Verdict
+from .rules import Rules
+
+
+@dataclass(frozen=True)
+class Verification:
+    """Reads the world back after a change; `held` says whether the target state holds."""
+
+    held: bool
+    observed: dict
+
+
+@dataclass(frozen=True)
+class Workflow:
+    name: str
+    check_ids: tuple[str, ...]
+    # The check whose `info` verdict means the target state already holds (decision noop).
+    noop_check: str | None
+    validate: Callable[[Inputs], None]
+    change: Callable[[Facts], Change | None]
+    verify: Callable[[Ports, Change], Verification] | None = None
+    # Reads the state a change touches, for the before/after of the ticket note.
+    snapshot: Callable[[Ports, Change], dict] | None = None
+    # Consistency rules between inputs that need a lookup to judge (raises BadInput).
+    preflight: Callable[[Facts], None] | None = None
+
+    @property
+    def mutating(self) -> bool:
+        return self.verify is not None
+
+
+def decide(checks: tuple[Check, ...], noop_check: str | None) -> Decision:
+    """provisioning-rules.md, "Verdicts and the decision", in its order."""
+    verdicts = {c.id: c.verdict for c in checks}
+    if noop_check is not None and verdicts.get(noop_check) is Verdict.INFO:
+        return Decision.NOOP
+    if Verdict.BLOCK in verdicts.values():
+        return Decision.BLOCKED
+    if Verdict.OVERRIDE in verdicts.values():
+        return Decision.NEEDS_OVERRIDE
+    return Decision.READY
+
+
+def make_plan(workflow: Workflow, ports: Ports, inputs: Inputs, rules: Rules) -> Plan:
+    workflow.validate(inputs)
+    facts = Facts(ports, inputs, rules)
+    if workflow.preflight is not None:
+        workflow.preflight(facts)
+    checks = tuple(CHECKS[check_id](facts, workflow.name) for check_id in workflow.check_ids)
+    decision = decide(checks, workflow.noop_check)
+    change = workflow.change(facts) if decision is not Decision.NOOP else None
+    return Plan(
+        workflow=workflow.name,
+        inputs=inputs.to_dict(),
+        checks=checks,
+        decision=decision,
+        facts=facts.to_dict(),
+        change=change if decision in (Decision.READY, Decision.NEEDS_OVERRIDE) else None,
+    )
+
+
+def require(inputs: Inputs, *names: str) -> None:
+    for name in names:
+        if getattr(inputs, name) is None:
+            raise BadInput(f"{name} is required", field=name)
