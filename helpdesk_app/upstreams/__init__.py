@@ -1,0 +1,1 @@
+"""Adapters that implement the ports of `workflows.ports` against the real upstreams."""

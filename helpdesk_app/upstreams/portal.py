@@ -1,0 +1,238 @@
+"""The customers portal admin API client (implements `workflows.ports.Portal`).
+
+The contract is `docs/portal-admin-api.yaml` (prose: portal-admin-api.md). One method per
+endpoint; the URL templates live in `_PATHS`; `_request` is the one place that sends,
+retries and maps HTTP failures to `UpstreamError`.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import requests
+
+from workflows.errors import UpstreamError
+from workflows.model import Customer, Subscription
+
+from . import trace
+from .retry import RetryPolicy, is_transient_status, parse_retry_after
+
+UPSTREAM = "portal"
+T = TypeVar("T")
+
+# operationId in docs/portal-admin-api.yaml -> URL template.
+_PATHS = {
+    "getSubscription": "/api/v1/subscriptions/{name}",
+    "getCustomer": "/api/v1/customers/{id}",
+    "listCustomersByEmail": "/api/v1/customers",
+    "listCustomerSubscriptions": "/api/v1/customers/{id}/subscriptions",
+    "listNamespaceSubscriptions": "/api/v1/namespaces/{namespace_id}/subscriptions",
+    "putSubscriptionNamespace": "/api/v1/subscriptions/{name}/namespace",
+    "deleteSubscriptionNamespace": "/api/v1/subscriptions/{name}/namespace",
+    "deleteCustomerGitlabLink": "/api/v1/customers/{id}/gitlab_link",
+}
+
+
+class PortalClient:
+    """One instance per configured portal; safe to share between calls of one worker."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout_s: float = 10.0,
+        retry: RetryPolicy | None = None,
+        session: requests.Session | None = None,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._token = token
+        self._timeout_s = timeout_s
+        self._retry = retry or RetryPolicy()
+        self._session = session or requests.Session()
+
+    def __repr__(self) -> str:
+        # Never the token: this object may end up in a log line or a traceback.
+        return f"PortalClient({self._base_url!r})"
+
+    # --- reads -----------------------------------------------------------------------
+
+    def subscription(self, name: str) -> Subscription | None:
+        """`GET /api/v1/subscriptions/{name}`; None on 404 `subscription_not_found`."""
+        data = self._request(
+            "GET", "getSubscription", {"name": name}, not_found="subscription_not_found"
+        )
+        return None if data is None else _build(Subscription, data)
+
+    def customer(self, customer_id: int) -> Customer | None:
+        """`GET /api/v1/customers/{id}`; None on 404 `customer_not_found`."""
+        data = self._request(
+            "GET", "getCustomer", {"id": customer_id}, not_found="customer_not_found"
+        )
+        return None if data is None else _build(Customer, data)
+
+    def customers_by_email(self, email: str) -> list[Customer]:
+        """`GET /api/v1/customers?email=`; an empty list when nobody has that email."""
+        data = self._request("GET", "listCustomersByEmail", {}, params={"email": email})
+        return _build_list(Customer, data, "customers")
+
+    def customer_subscriptions(self, customer_id: int) -> list[Subscription] | None:
+        """`GET /api/v1/customers/{id}/subscriptions`; None on 404 `customer_not_found`."""
+        data = self._request(
+            "GET", "listCustomerSubscriptions", {"id": customer_id},
+            not_found="customer_not_found",
+        )
+        return None if data is None else _build_list(Subscription, data, "subscriptions")
+
+    def namespace_subscriptions(self, namespace_id: int) -> list[Subscription]:
+        """`GET /api/v1/namespaces/{namespace_id}/subscriptions`, any status and kind."""
+        data = self._request(
+            "GET", "listNamespaceSubscriptions", {"namespace_id": namespace_id}
+        )
+        return _build_list(Subscription, data, "subscriptions")
+
+    # --- mutations (idempotent by key, so retrying them is safe) ----------------------
+
+    def link_subscription(
+        self, name: str, namespace_id: int, *, force: bool, idempotency_key: str
+    ) -> Subscription:
+        """`PUT /api/v1/subscriptions/{name}/namespace` with `{namespace_id, force}`."""
+        data = self._request(
+            "PUT", "putSubscriptionNamespace", {"name": name},
+            json={"namespace_id": namespace_id, "force": force},
+            idempotency_key=idempotency_key,
+        )
+        return _build(Subscription, data)
+
+    def unlink_subscription(self, name: str, *, idempotency_key: str) -> Subscription:
+        """`DELETE /api/v1/subscriptions/{name}/namespace`."""
+        data = self._request(
+            "DELETE", "deleteSubscriptionNamespace", {"name": name},
+            idempotency_key=idempotency_key,
+        )
+        return _build(Subscription, data)
+
+    def unlink_customer(self, customer_id: int, *, idempotency_key: str) -> Customer:
+        """`DELETE /api/v1/customers/{id}/gitlab_link`."""
+        data = self._request(
+            "DELETE", "deleteCustomerGitlabLink", {"id": customer_id},
+            idempotency_key=idempotency_key,
+        )
+        return _build(Customer, data)
+
+    # --- transport ---------------------------------------------------------------------
+
+    def _request(
+        self,
+        method: str,
+        operation: str,
+        path_params: dict[str, Any],
+        *,
+        params: dict[str, str] | None = None,
+        json: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        not_found: str | None = None,
+    ) -> Any:
+        """Send one call through the retry policy; the decoded JSON, or None for not-found.
+
+        `not_found` is the error code that means "no such thing" for a lookup. A 404 with
+        any other code (a wrong base URL, a proxy) raises: answering "not found" for every
+        subscription because of a misconfiguration would be a wrong fact, not a failure.
+        """
+        url = self._url(operation, path_params)
+        headers = self._headers(idempotency_key)
+
+        def attempt() -> Any:
+            response = self._send(method, url, headers=headers, params=params, json=json)
+            return self._decode(method, operation, response, not_found)
+
+        # Reads are naturally safe to repeat; mutations are, thanks to the Idempotency-Key.
+        return self._retry.call(attempt, name=f"{UPSTREAM}.{operation}", safe_to_repeat=True)
+
+    def _url(self, operation: str, path_params: dict[str, Any]) -> str:
+        quoted = {key: quote(str(value), safe="") for key, value in path_params.items()}
+        return self._base_url + _PATHS[operation].format(**quoted)
+
+    def _headers(self, idempotency_key: str | None) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
+        return headers
+
+    def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        try:
+            return self._session.request(method, url, timeout=self._timeout_s, **kwargs)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            # The exception's text holds the URL (an email in a query string); the class
+            # name is enough to tell a timeout from a refused connection.
+            raise UpstreamError(
+                UPSTREAM, f"portal {method}: {type(exc).__name__}", transient=True
+            ) from exc
+        except requests.RequestException as exc:
+            raise UpstreamError(UPSTREAM, f"portal {method}: {type(exc).__name__}") from exc
+
+    def _decode(
+        self, method: str, operation: str, response: requests.Response, not_found: str | None
+    ) -> Any:
+        request_id = response.headers.get("X-Request-Id")
+        trace.record(UPSTREAM, request_id)
+        if response.ok:
+            return self._json(operation, response, request_id)
+        code, message = _error_body(response)
+        if response.status_code == 404 and not_found is not None and code == not_found:
+            return None
+        raise UpstreamError(
+            UPSTREAM,
+            self._redact(f"portal {operation} answered {response.status_code} {code}: {message}"),
+            status=response.status_code,
+            code=code,
+            request_id=request_id,
+            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            transient=is_transient_status(response.status_code),
+        )
+
+    def _json(self, operation: str, response: requests.Response, request_id: str | None) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            raise UpstreamError(
+                UPSTREAM, f"portal {operation} answered {response.status_code} without JSON",
+                status=response.status_code, code="invalid_response", request_id=request_id,
+            ) from None
+
+    def _redact(self, text: str) -> str:
+        # The message comes from the response, but a portal that echoes headers back must
+        # still not put the token into our logs.
+        return text.replace(self._token, "[redacted]") if self._token else text
+
+
+def _error_body(response: requests.Response) -> tuple[str | None, str]:
+    """The contract's `{"error": {"code", "message"}}`, tolerating bodies that are not."""
+    try:
+        error = response.json().get("error") or {}
+        return error.get("code"), str(error.get("message") or response.reason)
+    except (ValueError, AttributeError):
+        return None, str(response.reason)
+
+
+def _build(cls: type[T], data: Any) -> T:
+    """A model dataclass from a JSON object, ignoring keys the contract may add later."""
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    try:
+        return cls(**{key: value for key, value in data.items() if key in names})
+    except (AttributeError, TypeError) as exc:
+        raise UpstreamError(
+            UPSTREAM, f"portal answered a malformed {cls.__name__}: {exc}",
+            code="invalid_response",
+        ) from None
+
+
+def _build_list(cls: type[T], data: Any, key: str) -> list[T]:
+    try:
+        items = data[key]
+    except (KeyError, TypeError):
+        raise UpstreamError(
+            UPSTREAM, f"portal answered without {key!r}", code="invalid_response"
+        ) from None
+    return [_build(cls, item) for item in items]
