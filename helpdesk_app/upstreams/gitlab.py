@@ -1,0 +1,294 @@
+"""GitLab's REST API through python-gitlab: the `GitLab` and `IssueTracker` ports.
+
+Reads (namespaces, members, users) use the main token; escalation issues and their notes
+use the escalation token when one is configured, so a leak of either exposes less
+(architecture.md, "Configuration and modes").
+
+`RetryPolicy` is the only retry loop: python-gitlab's own retrying is switched off on the
+client and on every call, because it sleeps with `time.sleep` (untestable), ignores our
+backoff cap and, for 429, retries up to ten times by default.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any, Callable, TypeVar
+
+import gitlab
+import requests
+from gitlab.exceptions import GitlabError
+
+from workflows.errors import UpstreamError
+from workflows.model import GitLabUser, Namespace
+
+from . import trace
+from .retry import RetryPolicy, is_transient_status, parse_retry_after
+
+T = TypeVar("T")
+
+UPSTREAM = "gitlab"
+# Passed to every python-gitlab call: its Retry loop would otherwise retry 429s on its own.
+_NO_LIBRARY_RETRY: dict[str, Any] = {"max_retries": 0, "obey_rate_limit": False}
+# Failures where the request may never have reached GitLab, or its answer was lost.
+_NETWORK_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
+_USER_SEARCH_PAGE = 20
+_ISSUE_SEARCH_PAGE = 20
+_MAX_MESSAGE = 300
+
+
+class GitLabAdapter:
+    """One client class for GitLab; one method per endpoint."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        escalation_project: str | int,
+        escalation_token: str | None = None,
+        timeout_s: float = 10.0,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self._url = url
+        self._secrets = tuple(t for t in (token, escalation_token) if t)
+        self._retry = retry or RetryPolicy()
+        # The hooks of both sessions write here: python-gitlab's exceptions carry no
+        # headers, so X-Request-Id and Retry-After are read from the last response seen
+        # by this thread.
+        self._last = threading.local()
+        self._gl = self._client(url, token, timeout_s)
+        self._issues_gl = self._client(url, escalation_token or token, timeout_s)
+        # Lazy: no request until an issue call is made.
+        self._project = self._issues_gl.projects.get(escalation_project, lazy=True)
+        self._escalation_project = escalation_project
+
+    def __repr__(self) -> str:  # never the tokens
+        return f"GitLabAdapter(url={self._url!r}, escalation_project={self._escalation_project!r})"
+
+    # --- the GitLab port (read side) ---------------------------------------------------
+
+    def namespace(self, id_or_path: int | str) -> Namespace | None:
+        """`GET /namespaces/:id` (id or URL-encoded full path); None when GitLab answers 404.
+
+        https://docs.gitlab.com/api/namespaces/ ("Get details on a namespace")
+        """
+        found = self._read_or_none(
+            lambda: self._gl.namespaces.get(id_or_path, **_NO_LIBRARY_RETRY),
+            name="gitlab.namespace",
+        )
+        return None if found is None else _namespace(found.asdict())
+
+    def access_level(self, group_id: int, user_id: int) -> int | None:
+        """`GET /groups/:id/members/all/:user_id`: direct or inherited level; None if not a member.
+
+        Exactly one request: listing members or a user's groups is unbounded (seed 001's 502).
+        https://docs.gitlab.com/api/members/ ("Get a member of a group or project, including
+        inherited and invited members")
+        """
+        group = self._gl.groups.get(group_id, lazy=True)
+        member = self._read_or_none(
+            lambda: group.members_all.get(user_id, **_NO_LIBRARY_RETRY),
+            name="gitlab.access_level",
+        )
+        return None if member is None else int(member.access_level)
+
+    def user(self, user_id: int) -> GitLabUser | None:
+        """`GET /users/:id`; `is_admin` is only present for an admin token (False otherwise).
+
+        https://docs.gitlab.com/api/users/ ("Get a single user", "As an administrator")
+        """
+        found = self._read_or_none(
+            lambda: self._gl.users.get(user_id, **_NO_LIBRARY_RETRY), name="gitlab.user"
+        )
+        return None if found is None else _user(found.asdict())
+
+    def users_by_email(self, email: str) -> list[GitLabUser]:
+        """`GET /users?search=<email>`, filtered to exact, case-insensitive email matches.
+
+        The search is fuzzy (name and username match too), so only users whose `email`
+        (visible to an admin token) or `public_email` equals the address are kept.
+        https://docs.gitlab.com/api/users/ ("List users", "As an administrator")
+        """
+        if not email.strip():
+            return []  # an empty search would list every user
+        found = self._retry.call(
+            lambda: self._call(lambda: self._gl.users.list(
+                search=email, per_page=_USER_SEARCH_PAGE, get_all=False, **_NO_LIBRARY_RETRY
+            )),
+            name="gitlab.users_by_email",
+        )
+        candidates = (u.asdict() for u in found)
+        return [_user(u) for u in candidates if _has_email(u, email)]
+
+    # --- the IssueTracker port (escalation project) -----------------------------------
+
+    def create_issue(
+        self, title: str, description: str, *, labels: list[str], marker: str
+    ) -> dict:
+        """`POST /projects/:id/issues`, confidential; never creates a second issue per marker.
+
+        A transient failure may come after GitLab created the issue (a timeout on the
+        answer), so before any retry the project is searched for the marker: if the first
+        attempt left an issue, that issue is returned instead of posting again.
+        https://docs.gitlab.com/api/issues/ ("New issue")
+        """
+        data = {"title": title, "description": description, "labels": list(labels),
+                "confidential": True}
+        left_behind: list[dict] = []
+
+        def first_attempt_left_no_issue() -> bool:
+            issue = self.find_issue_by_marker(marker)
+            if issue is not None:
+                left_behind.append(issue)
+            return issue is None
+
+        try:
+            return self._retry.call(
+                lambda: self._call(
+                    lambda: self._project.issues.create(data, **_NO_LIBRARY_RETRY).asdict()
+                ),
+                name="gitlab.create_issue",
+                safe_to_repeat=False,
+                before_retry=first_attempt_left_no_issue,
+            )
+        except UpstreamError:
+            if left_behind:
+                return left_behind[0]
+            raise
+
+    def find_issue_by_marker(self, marker: str) -> dict | None:
+        """The escalation project's issue whose description holds `marker`, any state.
+
+        `GET /projects/:id/issues?search=<marker>&in=description`; the search matches words,
+        so the marker itself is checked in each description.
+        https://docs.gitlab.com/api/issues/ ("List project issues")
+        """
+        found = self._retry.call(
+            lambda: self._call(lambda: self._project.issues.list(
+                search=marker, per_page=_ISSUE_SEARCH_PAGE, get_all=False,
+                # `in` is a Python keyword, hence the dict.
+                **{"in": "description"}, **_NO_LIBRARY_RETRY,
+            )),
+            name="gitlab.find_issue_by_marker",
+        )
+        issues = (i.asdict() for i in found)
+        return next((i for i in issues if marker in (i.get("description") or "")), None)
+
+    def comment_on_issue(self, issue_iid: int, body: str) -> dict:
+        """`POST /projects/:id/issues/:iid/notes`; never retried.
+
+        Notes cannot be searched by body, so a repeat could not first check that the
+        failed attempt left no note: a failure goes to the caller (the durable executor).
+        https://docs.gitlab.com/api/notes/ ("Create new issue note")
+        """
+        issue = self._project.issues.get(issue_iid, lazy=True)
+        return self._retry.call(
+            lambda: self._call(
+                lambda: issue.notes.create({"body": body}, **_NO_LIBRARY_RETRY).asdict()
+            ),
+            name="gitlab.comment_on_issue",
+            safe_to_repeat=False,
+        )
+
+    # --- one place for HTTP plumbing and error mapping ---------------------------------
+
+    def _client(self, url: str, token: str, timeout_s: float) -> gitlab.Gitlab:
+        session = requests.Session()
+        session.hooks["response"].append(self._remember_response)
+        return gitlab.Gitlab(
+            url, private_token=token, timeout=timeout_s,
+            retry_transient_errors=False, session=session,
+        )
+
+    def _remember_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self._last.response = response
+        trace.record(UPSTREAM, response.headers.get("X-Request-Id"))
+
+    def _read_or_none(self, fn: Callable[[], T], *, name: str) -> T | None:
+        """A retried read where 404 is a fact (not found), not a failure."""
+        try:
+            return self._retry.call(lambda: self._call(fn), name=name)
+        except UpstreamError as error:
+            if error.status == 404:
+                return None
+            raise
+
+    def _call(self, fn: Callable[[], T]) -> T:
+        """One attempt; any python-gitlab or requests failure becomes an UpstreamError."""
+        self._last.response = None  # a stale response must not lend its headers
+        try:
+            return fn()
+        except (GitlabError, requests.RequestException) as exc:
+            raise self._upstream_error(exc) from exc
+
+    def _upstream_error(self, exc: Exception) -> UpstreamError:
+        response: requests.Response | None = getattr(self._last, "response", None)
+        headers = response.headers if response is not None else {}
+        status = getattr(exc, "response_code", None) or (
+            response.status_code if response is not None and response.status_code >= 400 else None
+        )
+        if isinstance(exc, _NETWORK_ERRORS):
+            message, transient = f"GitLab did not answer ({type(exc).__name__})", True
+        elif isinstance(exc, GitlabError) and status is not None:
+            message = f"GitLab answered {status}: {exc.error_message}"
+            transient = is_transient_status(status)
+        else:
+            message, transient = f"GitLab request failed ({type(exc).__name__})", False
+        return UpstreamError(
+            UPSTREAM,
+            self._scrub(message),
+            status=status,
+            code=_error_code(getattr(exc, "response_body", None)),
+            request_id=headers.get("X-Request-Id"),
+            retry_after=parse_retry_after(headers.get("Retry-After")),
+            transient=transient,
+        )
+
+    def _scrub(self, text: str) -> str:
+        """Defence in depth: the message is built from the answer, but never let a token out."""
+        for secret in self._secrets:
+            text = text.replace(secret, "[redacted]")
+        return text[:_MAX_MESSAGE]
+
+
+def _error_code(body: bytes | None) -> str | None:
+    """GitLab's REST errors are `{"message": ...}`; OAuth-style ones add a string `error`."""
+    try:
+        parsed = json.loads(body or b"")
+    except ValueError:
+        return None
+    code = parsed.get("error") if isinstance(parsed, dict) else None
+    return code if isinstance(code, str) else None
+
+
+def _namespace(data: dict[str, Any]) -> Namespace:
+    return Namespace(
+        id=data["id"],
+        full_path=data["full_path"],
+        kind=data.get("kind") or "group",
+        parent_id=data.get("parent_id"),
+        plan=data.get("plan") or "free",
+        # Seats in use; GitLab omits it where it does not count (provisioning-rules.md).
+        billable_members_count=data.get("billable_members_count") or 0,
+        max_seats_used=data.get("max_seats_used"),
+    )
+
+
+def _user(data: dict[str, Any]) -> GitLabUser:
+    return GitLabUser(
+        id=data["id"],
+        username=data["username"],
+        email=data.get("email") or data.get("public_email"),
+        is_admin=bool(data.get("is_admin", False)),
+    )
+
+
+def _has_email(data: dict[str, Any], email: str) -> bool:
+    wanted = email.strip().casefold()
+    return any(
+        (data.get(key) or "").strip().casefold() == wanted for key in ("email", "public_email")
+    )

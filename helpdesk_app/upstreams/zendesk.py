@@ -1,0 +1,351 @@
+"""Zendesk through zenpy: the `Tickets` and `TicketWriter` ports of `workflows.ports`.
+
+API reference: https://developer.zendesk.com/api-reference/ticketing/introduction/
+
+zenpy is used for URLs, auth and (de)serialisation; what it does on its own is switched off,
+because this service has other rules:
+
+- zenpy sleeps without bound on a 429 (`BaseApi._call_api` loops on `Retry-After`). The
+  response hook on our own session raises on every 4xx/5xx before zenpy sees the response,
+  so RetryPolicy stays the only retry loop and decides with `Retry-After` as its floor.
+- Passing our own `requests.Session` keeps zenpy from mounting its urllib3 `Retry` adapter.
+- `disable_cache=True`, and every update is a fresh `Ticket(id=...)`: zenpy serialises only
+  the attributes set on the object, so an update sends only the changed field and a stale
+  copy of a ticket is never written back.
+- zenpy builds `<protocol>://<subdomain>.<domain>/api/v2/...` with `protocol` hard-coded to
+  https on each Api object; `scheme` rewrites it there (never through zenpy's process-wide
+  `ZENPY_FORCE_SCHEME` / `ZENPY_FORCE_NETLOC` environment variables).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, TypeVar
+from urllib.parse import urlsplit
+
+import requests
+from zenpy import Zenpy
+from zenpy.lib.api import BaseApi
+from zenpy.lib.api_objects import Comment, Ticket
+from zenpy.lib.exception import APIException, ZenpyException
+
+from helpdesk_app.upstreams import trace
+from helpdesk_app.upstreams.retry import RetryPolicy, is_transient_status, parse_retry_after
+from workflows.errors import UpstreamError
+from workflows.model import Requester
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+UPSTREAM = "zendesk"
+REQUEST_ID_HEADERS = ("X-Request-Id", "X-Zendesk-Request-Id")
+# Fields of a comment that may carry a note's marker (Zendesk renders `body` three ways).
+MARKER_FIELDS = ("body", "plain_body", "html_body")
+MAX_DESCRIPTION = 200
+
+
+class _HttpFailure(Exception):
+    """A 4xx/5xx response, raised by the session hook so that zenpy never handles it."""
+
+    def __init__(self, response: requests.Response) -> None:
+        super().__init__(f"HTTP {response.status_code}")
+        self.response = response
+
+
+class ZendeskAdapter:
+    """One method per Zendesk endpoint the service uses; failures become UpstreamError."""
+
+    def __init__(
+        self,
+        subdomain: str,
+        email: str,
+        api_token: str,
+        *,
+        timeout_s: float = 10.0,
+        retry: RetryPolicy | None = None,
+        domain: str = "zendesk.com",
+        scheme: str = "https",
+    ) -> None:
+        """`domain` may carry a port and `scheme` may be "http", for a local double.
+
+        zenpy always puts the subdomain in front of the domain, so a loopback double needs a
+        host name that resolves (e.g. subdomain "zendesk", domain "sandbox.test:8025" with a
+        hosts entry), or the split "127.0.0" + "1:8025".
+        """
+        if not api_token:
+            # zenpy's own error for a missing token echoes its locals(); fail before it.
+            raise ValueError("api_token is required")
+        if scheme not in ("https", "http"):
+            raise ValueError(f"unsupported scheme {scheme!r}")
+        self._retry = retry or RetryPolicy()
+        self._session = requests.Session()
+        self._session.hooks["response"].append(_on_response)
+        self._zenpy = Zenpy(
+            subdomain=subdomain,
+            domain=domain,
+            email=email,
+            token=api_token,
+            session=self._session,
+            timeout=timeout_s,
+            disable_cache=True,
+        )
+        _use_scheme(self._zenpy, scheme)
+
+    # -- read side (port `Tickets`, and what the sidebar needs) ---------------------------
+
+    def ticket(self, ticket_id: int) -> dict[str, Any] | None:
+        """The ticket and its comments; None when it does not exist.
+
+        https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#show-ticket
+        https://developer.zendesk.com/api-reference/ticketing/tickets/ticket_comments/#list-comments
+        """
+        ticket = self._show_ticket(ticket_id)
+        if ticket is None:
+            return None
+        ticket["comments"] = self._retried("list_comments", lambda: self._comments(ticket_id))
+        return ticket
+
+    def requester(self, ticket_id: int) -> Requester | None:
+        """Ticket -> requester -> email, verified only by a verified email identity.
+
+        https://developer.zendesk.com/api-reference/ticketing/users/user_identities/#list-identities
+        """
+        ticket = self._show_ticket(ticket_id)
+        if ticket is None:
+            return None
+        user_id = ticket["requester_id"]
+        user = self._show_user(user_id)
+        email = user.get("email") if user else None
+        if user is None or not email:
+            # A deleted or email-less requester is a fact: nobody verified to match on.
+            return Requester(ticket_id=ticket_id, user_id=user_id, email=None, verified=False)
+        return Requester(
+            ticket_id=ticket_id,
+            user_id=user_id,
+            email=email,
+            verified=self._email_verified(user_id, email),
+            name=user.get("name") or "",
+        )
+
+    def user(self, user_id: int) -> dict[str, Any] | None:
+        """id, email, name, role and group ids (the sidebar's policy reads them).
+
+        https://developer.zendesk.com/api-reference/ticketing/users/users/#show-user
+        https://developer.zendesk.com/api-reference/ticketing/groups/group_memberships/#list-memberships
+        """
+        user = self._show_user(user_id)
+        if user is None:
+            return None
+        user["group_ids"] = self._retried("list_memberships", lambda: self._group_ids(user_id))
+        return user
+
+    # -- write side (port `TicketWriter`) ---------------------------------------------------
+
+    def add_internal_note(self, ticket_id: int, body: str, *, marker: str) -> None:
+        """A private comment (`public: false`), posted only if no comment holds `marker`.
+
+        https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#update-ticket
+        """
+        if not marker:
+            raise ValueError("a note needs its marker")
+        # The marker is how a later attempt recognises this note; make sure it is there.
+        text = body if marker in body else f"{body}\n\n{marker}"
+
+        def post_unless_present() -> None:
+            # Every attempt, the first and each retry, looks for the marker first: a timed-out
+            # PUT may still have landed, and a comment can never be taken back.
+            if self._attempt(lambda: self._has_marker(ticket_id, marker)):
+                log.info("zendesk.note.already_present",
+                         extra={"ticket_id": ticket_id, "marker": marker})
+                return
+            note = Ticket(id=ticket_id, comment=Comment(body=text, public=False))
+            self._attempt(lambda: self._zenpy.tickets.update(note))
+
+        # Safe to repeat only because each attempt re-checks; RetryPolicy's `before_retry`
+        # would turn "the note is already there" into a failure instead of a success.
+        self._retry.call(post_unless_present, name="zendesk.add_internal_note")
+
+    def add_tags(self, ticket_id: int, tags: list[str]) -> None:
+        """Adds tags, keeping the others (PUT, unlike POST which replaces them). Idempotent.
+
+        https://developer.zendesk.com/api-reference/ticketing/ticket-management/tags/#add-tags
+        """
+        tags = list(tags)
+        self._retried("add_tags", lambda: self._zenpy.tickets.add_tags(ticket_id, tags))
+
+    def set_custom_field(self, ticket_id: int, field_id: int, value: str) -> None:
+        """Sends only this custom field. Idempotent.
+
+        https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#update-ticket
+        """
+        self._update(ticket_id, custom_fields=[{"id": field_id, "value": value}])
+
+    def set_status(self, ticket_id: int, status: str) -> None:
+        """Sends only the status. Idempotent.
+
+        https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#update-ticket
+        """
+        self._update(ticket_id, status=status)
+
+    # -- one endpoint each, one attempt each ------------------------------------------------
+
+    def _show_ticket(self, ticket_id: int) -> dict[str, Any] | None:
+        return self._retried_or_none(
+            "show_ticket", lambda: _ticket_fields(self._zenpy.tickets(id=ticket_id))
+        )
+
+    def _show_user(self, user_id: int) -> dict[str, Any] | None:
+        return self._retried_or_none(
+            "show_user", lambda: _user_fields(self._zenpy.users(id=user_id))
+        )
+
+    def _comments(self, ticket_id: int) -> list[dict[str, Any]]:
+        # Consumed here, inside the attempt: zenpy fetches later pages lazily.
+        return [_comment_fields(c) for c in self._zenpy.tickets.comments(ticket=ticket_id)]
+
+    def _has_marker(self, ticket_id: int, marker: str) -> bool:
+        for comment in self._zenpy.tickets.comments(ticket=ticket_id):
+            if any(marker in (getattr(comment, f, None) or "") for f in MARKER_FIELDS):
+                return True
+        return False
+
+    def _email_verified(self, user_id: int, email: str) -> bool:
+        identities = self._retried(
+            "list_identities", lambda: list(self._zenpy.users.identities(id=user_id))
+        )
+        wanted = email.casefold()
+        return any(
+            i.type == "email" and (i.value or "").casefold() == wanted and i.verified is True
+            for i in identities
+        )
+
+    def _group_ids(self, user_id: int) -> list[int]:
+        # zenpy sends `include=None` here (it stringifies the default); Zendesk ignores it.
+        return [m.group_id for m in self._zenpy.users.group_memberships(user=user_id)]
+
+    def _update(self, ticket_id: int, **fields: Any) -> None:
+        # A fresh object per attempt: zenpy serialises only what is set on it (id and
+        # `fields`), and tracks "dirty" attributes on objects it has already sent.
+        self._retried(
+            "update_ticket", lambda: self._zenpy.tickets.update(Ticket(id=ticket_id, **fields))
+        )
+
+    # -- retries and error mapping ----------------------------------------------------------
+
+    def _retried(self, name: str, fn: Callable[[], T]) -> T:
+        """Reads, and writes that are idempotent: every transient failure may be retried."""
+        return self._retry.call(lambda: self._attempt(fn), name=f"zendesk.{name}")
+
+    def _retried_or_none(self, name: str, fn: Callable[[], T]) -> T | None:
+        try:
+            return self._retried(name, fn)
+        except UpstreamError as error:
+            if error.status == 404:
+                return None  # not found is a fact (workflows.ports)
+            raise
+
+    @staticmethod
+    def _attempt(fn: Callable[[], T]) -> T:
+        """One call; the only place zenpy's and requests' failures become UpstreamError."""
+        try:
+            return fn()
+        except (_HttpFailure, requests.RequestException, ZenpyException, APIException) as exc:
+            # `from None`: the cause holds the prepared request, Authorization header included.
+            raise _upstream_error(exc) from None
+
+
+def _on_response(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
+    """Session hook: record the request id; raise on 4xx/5xx before zenpy can sleep on it."""
+    trace.record(UPSTREAM, _request_id(response))
+    if response.status_code >= 400:
+        _ = response.content  # read it now, so the connection goes back to the pool
+        raise _HttpFailure(response)
+    return response
+
+
+def _upstream_error(exc: Exception) -> UpstreamError:
+    """Builds the error from the response alone (never from the request, which has the token)."""
+    response = getattr(exc, "response", None)
+    if response is not None:
+        return _error_from_response(response)
+    if isinstance(exc, requests.Timeout):
+        return UpstreamError(UPSTREAM, "Zendesk did not answer in time",
+                             code="timeout", transient=True)
+    if isinstance(exc, requests.ConnectionError):
+        return UpstreamError(UPSTREAM, "Zendesk could not be reached",
+                             code="connection_error", transient=True)
+    return UpstreamError(UPSTREAM, f"Zendesk call failed ({type(exc).__name__})",
+                         code="client_error")
+
+
+def _error_from_response(response: requests.Response) -> UpstreamError:
+    status = response.status_code
+    code, description = _error_body(response)
+    method = response.request.method if response.request is not None else "?"
+    return UpstreamError(
+        UPSTREAM,
+        f"Zendesk {method} {urlsplit(response.url).path} answered {status}: {description}",
+        status=status,
+        code=code,
+        request_id=_request_id(response),
+        retry_after=parse_retry_after(response.headers.get("Retry-After")),
+        transient=is_transient_status(status),
+    )
+
+
+def _error_body(response: requests.Response) -> tuple[str | None, str]:
+    """(code, description) from Zendesk's error envelopes: `{"error": "RecordNotFound",
+    "description": ...}` or `{"error": {"title": ..., "message": ...}}`."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return None, response.reason or ""
+    error = body.get("error")
+    if isinstance(error, dict):
+        code, description = error.get("title"), error.get("message")
+    else:
+        code, description = error, body.get("description")
+    text = str(description or code or response.reason or "")
+    return (str(code) if code else None), text[:MAX_DESCRIPTION]
+
+
+def _request_id(response: requests.Response) -> str | None:
+    return next((response.headers[h] for h in REQUEST_ID_HEADERS if h in response.headers), None)
+
+
+def _use_scheme(zenpy: Zenpy, scheme: str) -> None:
+    """Sets `protocol` on every zenpy Api object, nested ones (users.identities) included."""
+    pending: list[object] = [zenpy]
+    seen: set[int] = set()
+    while pending:
+        for value in vars(pending.pop()).values():
+            if isinstance(value, BaseApi) and id(value) not in seen:
+                seen.add(id(value))
+                value.protocol = scheme
+                pending.append(value)
+
+
+def _ticket_fields(ticket: Ticket) -> dict[str, Any]:
+    return {
+        "id": ticket.id,
+        "subject": ticket.subject,
+        "description": ticket.description,
+        "status": ticket.status,
+        "tags": list(ticket.tags or []),
+        "requester_id": ticket.requester_id,
+    }
+
+
+def _comment_fields(comment: Comment) -> dict[str, Any]:
+    return {
+        "id": comment.id,
+        "author_id": comment.author_id,
+        "body": comment.body,
+        "public": comment.public,
+        "created_at": comment.created_at,
+    }
+
+
+def _user_fields(user: Any) -> dict[str, Any]:
+    return {"id": user.id, "email": user.email, "name": user.name, "role": user.role}
