@@ -1,0 +1,62 @@
+"""The service: HTTP edge, security, persistence, jobs, the CLI, and the upstream adapters."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from workflows.errors import BadInput
+
+from .services import Services, build_services
+from .settings import ConfigError, Settings
+
+__all__ = ["ConfigError", "Settings", "create_app"]
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
+    """Build the app. Settings come from the environment unless given (tests give them)."""
+    settings = settings or Settings.from_env()
+    _configure_logging(settings.log_level)
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY=settings.secret_key.get_secret_value() if settings.secret_key else None,
+                      MAX_CONTENT_LENGTH=1024 * 1024)
+    app.extensions["helpdesk"] = services or build_services(settings)
+
+    from .health import blueprint as health
+
+    app.register_blueprint(health)
+    _register_error_handlers(app)
+    log.info("app.created", extra={"mode": settings.mode})
+    return app
+
+
+def services_of(app: Flask) -> Services:
+    return app.extensions["helpdesk"]
+
+
+def _register_error_handlers(app: Flask) -> None:
+    """Every error is JSON with a stable code; a 500 never says more than that."""
+
+    @app.errorhandler(BadInput)
+    def bad_input(error: BadInput):
+        return jsonify(error={"code": "bad_input", "message": str(error), "field": error.field}), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        code = (error.name or "error").lower().replace(" ", "_")
+        return jsonify(error={"code": code, "message": error.description}), error.code
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        log.exception("app.unhandled_error")
+        return jsonify(error={"code": "internal_error", "message": "an unexpected error occurred"}), 500
+
+
+def _configure_logging(level: str) -> None:
+    root = logging.getLogger()
+    if not root.handlers:  # gunicorn or a test runner may have configured it already
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    else:
+        root.setLevel(level)

@@ -1,0 +1,56 @@
+"""The upstream clients, built once from the settings and handed to whoever needs them."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from workflows import Ports, Rules
+
+from .settings import Settings
+from .upstreams.gitlab import GitLabAdapter
+from .upstreams.portal import PortalClient
+from .upstreams.retry import RetryPolicy
+from .upstreams.zendesk import ZendeskAdapter
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    portal: PortalClient
+    gitlab: GitLabAdapter
+    zendesk: ZendeskAdapter
+
+    @property
+    def ports(self) -> Ports:
+        return Ports(portal=self.portal, gitlab=self.gitlab, tickets=self.zendesk)
+
+    @property
+    def rules(self) -> Rules:
+        return self.settings.rules()
+
+
+def _secret(value) -> str:
+    return value.get_secret_value()
+
+
+def build_services(settings: Settings) -> Services:
+    """Clients for upstream mode; constructing them makes no network call."""
+    retry = RetryPolicy(
+        max_attempts=settings.upstream_max_attempts,
+        base_delay_s=settings.upstream_backoff_base_s,
+        max_delay_s=settings.upstream_backoff_cap_s,
+    )
+    timeout = settings.upstream_timeout_s
+    escalation_token = settings.gitlab_escalation_token
+    return Services(
+        settings=settings,
+        portal=PortalClient(str(settings.portal_api_url), _secret(settings.portal_api_token),
+                            timeout_s=timeout, retry=retry),
+        gitlab=GitLabAdapter(
+            str(settings.gitlab_url), _secret(settings.gitlab_token),
+            escalation_project=settings.gitlab_escalation_project,
+            escalation_token=_secret(escalation_token) if escalation_token else None,
+            timeout_s=timeout, retry=retry,
+        ),
+        zendesk=ZendeskAdapter(settings.zendesk_subdomain, settings.zendesk_email,
+                               _secret(settings.zendesk_api_token), timeout_s=timeout, retry=retry),
+    )

@@ -1,0 +1,123 @@
+"""Typed settings, read from the environment once, by `create_app()` (never at import).
+
+A missing or malformed value stops start-up with a message that names the variable and
+says what is expected, never the value itself (it may be a secret).
+"""
+from __future__ import annotations
+
+import os
+import re
+from typing import Any, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, ValidationError, field_validator
+
+from workflows import Rules
+
+# When any of these is set the service talks to real upstreams, and then every upstream
+# setting below is required: a production deploy that forgets one must not start.
+UPSTREAM_SWITCHES = ("PORTAL_API_URL", "GITLAB_URL", "ZENDESK_SUBDOMAIN")
+REQUIRED_UPSTREAM = (
+    "PORTAL_API_URL", "PORTAL_API_TOKEN", "GITLAB_URL", "GITLAB_TOKEN",
+    "GITLAB_ESCALATION_PROJECT", "ZENDESK_SUBDOMAIN", "ZENDESK_EMAIL", "ZENDESK_API_TOKEN",
+    "ZENDESK_WEBHOOK_SECRET", "GITLAB_WEBHOOK_TOKEN", "SECRET_KEY",
+)
+SUBDOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+PROJECT = re.compile(r"^(\d+|[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+)$")
+
+
+class ConfigError(RuntimeError):
+    """The environment cannot start the service; the message names every bad variable."""
+
+
+class Settings(BaseModel):
+    """One field per environment variable (the field name upper-cased)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    database_url: str = "sqlite:///instance/helpdesk.db"
+    redis_url: str | None = None
+
+    portal_api_url: HttpUrl | None = None
+    portal_api_token: SecretStr | None = None
+    gitlab_url: HttpUrl | None = None
+    gitlab_token: SecretStr | None = None
+    gitlab_escalation_project: str | None = None
+    gitlab_escalation_token: SecretStr | None = None
+    escalation_label: str = "Console Escalation - customers"
+    zendesk_subdomain: str | None = None
+    zendesk_email: str | None = None
+    zendesk_api_token: SecretStr | None = None
+    zendesk_webhook_secret: SecretStr | None = None
+    gitlab_webhook_token: SecretStr | None = None
+    secret_key: SecretStr | None = None
+
+    upstream_timeout_s: float = Field(10.0, gt=0, le=120)
+    upstream_max_attempts: int = Field(4, ge=1, le=10)
+    upstream_backoff_base_s: float = Field(0.5, gt=0, le=60)
+    upstream_backoff_cap_s: float = Field(8.0, gt=0, le=300)
+    seats_override_ratio: float = Field(1.5, gt=1)
+    seats_override_min_difference: int = Field(5, ge=0)
+    verify_timeout_s: float = Field(120.0, gt=0, le=3600)
+    log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+
+    @field_validator("zendesk_subdomain")
+    @classmethod
+    def _subdomain(cls, value: str | None) -> str | None:
+        if value is not None and not SUBDOMAIN.match(value):
+            raise ValueError("must be the Zendesk subdomain alone, e.g. 'acme' for acme.zendesk.com")
+        return value
+
+    @field_validator("gitlab_escalation_project")
+    @classmethod
+    def _project(cls, value: str | None) -> str | None:
+        if value is not None and not PROJECT.match(value):
+            raise ValueError("must be a project id or a full path like 'group/project'")
+        return value
+
+    @property
+    def mode(self) -> str:
+        return "upstream" if any(self._given(n) for n in UPSTREAM_SWITCHES) else "sandbox"
+
+    def _given(self, env_name: str) -> bool:
+        value = getattr(self, env_name.lower())
+        return value is not None and str(value) != ""
+
+    def rules(self) -> Rules:
+        return Rules(
+            seats_override_ratio=self.seats_override_ratio,
+            seats_override_min_difference=self.seats_override_min_difference,
+            verify_timeout_s=self.verify_timeout_s,
+        )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        """Build and check the settings; raise ConfigError naming what is wrong."""
+        env = dict(os.environ if environ is None else environ)
+        values: dict[str, Any] = {
+            name.lower(): value
+            for name, value in env.items()
+            if name.lower() in cls.model_fields and name.isupper() and value.strip() != ""
+        }
+        try:
+            settings = cls(**values)
+        except ValidationError as error:
+            raise ConfigError(_describe(error)) from None
+        settings.require_complete()
+        return settings
+
+    def require_complete(self) -> None:
+        if self.mode == "sandbox":
+            raise ConfigError(
+                "no upstream is configured: set " + ", ".join(UPSTREAM_SWITCHES)
+                + " and the other upstream settings (README, 'Settings'); the local sandbox "
+                "that runs without them is not part of this build yet"
+            )
+        missing = [n for n in REQUIRED_UPSTREAM if not self._given(n)]
+        if missing:
+            raise ConfigError("missing settings for upstream mode: " + ", ".join(missing))
+
+
+def _describe(error: ValidationError) -> str:
+    # Never include `input`: the value may be a secret.
+    problems = [f"{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in error.errors()]
+    return "malformed settings: " + "; ".join(problems)

@@ -1,0 +1,90 @@
+"""Settings are read once, typed, and a bad environment stops start-up naming the variable."""
+from __future__ import annotations
+
+import pytest
+
+from helpdesk_app import create_app
+from helpdesk_app.settings import ConfigError, Settings
+
+UPSTREAM_ENV = {
+    "PORTAL_API_URL": "https://portal.example.test",
+    "PORTAL_API_TOKEN": "portal-secret-1",
+    "GITLAB_URL": "https://gitlab.example.test",
+    "GITLAB_TOKEN": "gitlab-secret-2",
+    "GITLAB_ESCALATION_PROJECT": "support/escalations",
+    "ZENDESK_SUBDOMAIN": "acme",
+    "ZENDESK_EMAIL": "bot@acme.test",
+    "ZENDESK_API_TOKEN": "zendesk-secret-3",
+    "ZENDESK_WEBHOOK_SECRET": "webhook-secret-4",
+    "GITLAB_WEBHOOK_TOKEN": "gitlab-hook-secret-5",
+    "SECRET_KEY": "secret-key-6",
+}
+SECRETS = [v for k, v in UPSTREAM_ENV.items() if "secret" in v]
+
+
+def test_complete_environment_gives_typed_settings():
+    settings = Settings.from_env({**UPSTREAM_ENV, "SEATS_OVERRIDE_RATIO": "2", "VERIFY_TIMEOUT_S": "30"})
+    assert settings.mode == "upstream"
+    assert settings.escalation_label == "Console Escalation - customers"
+    assert settings.rules().seats_override_ratio == 2.0 and settings.rules().verify_timeout_s == 30
+    assert "portal-secret-1" not in repr(settings)
+
+
+@pytest.mark.parametrize("missing", ["PORTAL_API_TOKEN", "ZENDESK_WEBHOOK_SECRET", "SECRET_KEY",
+                                     "GITLAB_ESCALATION_PROJECT"])
+def test_a_missing_upstream_setting_is_named(missing):
+    env = {k: v for k, v in UPSTREAM_ENV.items() if k != missing}
+    with pytest.raises(ConfigError, match=missing):
+        Settings.from_env(env)
+
+
+def test_an_empty_value_counts_as_missing():
+    with pytest.raises(ConfigError, match="GITLAB_TOKEN"):
+        Settings.from_env({**UPSTREAM_ENV, "GITLAB_TOKEN": "  "})
+
+
+@pytest.mark.parametrize("name, value", [
+    ("PORTAL_API_URL", "not a url"),
+    ("ZENDESK_SUBDOMAIN", "my-team.zendesk.com"),
+    ("GITLAB_ESCALATION_PROJECT", "no spaces allowed"),
+    ("UPSTREAM_TIMEOUT_S", "-1"),
+    ("SEATS_OVERRIDE_RATIO", "lots"),
+])
+def test_a_malformed_setting_is_named_without_its_value(name, value):
+    with pytest.raises(ConfigError) as error:
+        Settings.from_env({**UPSTREAM_ENV, name: value})
+    assert name in str(error.value) and value not in str(error.value)
+
+
+def test_errors_never_echo_a_secret():
+    env = {**UPSTREAM_ENV, "UPSTREAM_MAX_ATTEMPTS": "many"}
+    env.pop("PORTAL_API_TOKEN")
+    with pytest.raises(ConfigError) as error:
+        Settings.from_env(env)
+    assert not any(secret in str(error.value) for secret in SECRETS)
+
+
+def test_no_upstream_at_all_refuses_to_start_and_says_what_to_set():
+    with pytest.raises(ConfigError, match="PORTAL_API_URL, GITLAB_URL, ZENDESK_SUBDOMAIN"):
+        Settings.from_env({})
+
+
+def test_create_app_reads_the_process_environment_once(monkeypatch):
+    for name, value in UPSTREAM_ENV.items():
+        monkeypatch.setenv(name, value)
+    app = create_app()
+    monkeypatch.setenv("PORTAL_API_URL", "https://changed.example.test")
+    assert str(app.extensions["helpdesk"].settings.portal_api_url).startswith("https://portal.example.test")
+
+
+def test_importing_the_app_reads_no_environment(monkeypatch):
+    import importlib
+    import os
+
+    import helpdesk_app
+
+    reads = []
+    original = os.environ.__class__.__getitem__
+    monkeypatch.setattr(os.environ.__class__, "__getitem__", lambda self, k: reads.append(k) or original(self, k))
+    importlib.reload(helpdesk_app)
+    assert [k for k in reads if k in UPSTREAM_ENV] == []
