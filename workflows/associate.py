@@ -8,7 +8,7 @@ from __future__ import annotations
 from .facts import Facts, Ports
 from .inputs import Inputs
 from .model import Change
-from .workflow import Verification, Workflow, require
+from .workflow import Verification, Workflow, link_snapshot, require
 
 CHECK_IDS = (
     "subscription_exists", "subscription_active", "subscription_saas", "subscription_has_seats",
@@ -36,18 +36,6 @@ def _change(force: bool):
     return change
 
 
-def snapshot(ports: Ports, change: Change) -> dict:
-    """Plan, seats and linked namespace, as the note's before/after shows them."""
-    sub = ports.portal.subscription(change.subscription)
-    ns = ports.gitlab.namespace(change.namespace_id)
-    return {
-        "subscription_namespace_id": sub.namespace_id if sub else None,
-        "namespace_plan": ns.plan if ns else None,
-        "seats_in_use": ns.billable_members_count if ns else None,
-        "subscription_seats": sub.seats if sub else None,
-    }
-
-
 def verify(ports: Ports, change: Change) -> Verification:
     """The namespace's plan on GitLab equals the subscription's plan."""
     sub = ports.portal.subscription(change.subscription)
@@ -59,9 +47,9 @@ def verify(ports: Ports, change: Change) -> Verification:
 
 ASSOCIATE = Workflow(
     name="associate", check_ids=CHECK_IDS, noop_check="already_linked_here",
-    validate=validate, change=_change(False), verify=verify, snapshot=snapshot,
+    validate=validate, change=_change(False), verify=verify, snapshot=link_snapshot,
 )
 FORCE_ASSOCIATE = Workflow(
     name="force_associate", check_ids=CHECK_IDS, noop_check="already_linked_here",
-    validate=validate, change=_change(True), verify=verify, snapshot=snapshot,
+    validate=validate, change=_change(True), verify=verify, snapshot=link_snapshot,
 )

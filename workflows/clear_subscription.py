@@ -4,7 +4,7 @@ from __future__ import annotations
 from .facts import Facts, Ports
 from .inputs import Inputs
 from .model import Change, Subscription
-from .workflow import Verification, Workflow, require
+from .workflow import Verification, Workflow, link_snapshot, require
 
 CHECK_IDS = ("subscription_exists", "subscription_linked", "requester_owns_namespace")
 
@@ -28,15 +28,6 @@ def expected_plan(linked: list[Subscription]) -> str:
     return max(active, key=lambda s: s.start_date or "").plan_code or "free"
 
 
-def snapshot(ports: Ports, change: Change) -> dict:
-    sub = ports.portal.subscription(change.subscription)
-    ns = ports.gitlab.namespace(change.namespace_id)
-    return {
-        "subscription_namespace_id": sub.namespace_id if sub else None,
-        "namespace_plan": ns.plan if ns else None,
-    }
-
-
 def verify(ports: Ports, change: Change) -> Verification:
     """The namespace's plan on GitLab is `free` (or, should another active seats
     subscription still be linked to it, that one's plan: the portal's own rule)."""
@@ -52,5 +43,5 @@ def verify(ports: Ports, change: Change) -> Verification:
 
 CLEAR_SUBSCRIPTION = Workflow(
     name="clear_subscription", check_ids=CHECK_IDS, noop_check="subscription_linked",
-    validate=validate, change=change, verify=verify, snapshot=snapshot,
+    validate=validate, change=change, verify=verify, snapshot=link_snapshot,
 )

@@ -69,6 +69,18 @@ def make_plan(workflow: Workflow, ports: Ports, inputs: Inputs, rules: Rules) ->
     )
 
 
+def link_snapshot(ports: Ports, change: Change) -> dict:
+    """Plan, seats and linked namespace, as the note's before/after shows them."""
+    sub = ports.portal.subscription(change.subscription)
+    ns = ports.gitlab.namespace(change.namespace_id)
+    return {
+        "subscription_namespace_id": sub.namespace_id if sub else None,
+        "namespace_plan": ns.plan if ns else None,
+        "seats_in_use": ns.billable_members_count if ns else None,
+        "subscription_seats": sub.seats if sub else None,
+    }
+
+
 def require(inputs: Inputs, *names: str) -> None:
     for name in names:
         if getattr(inputs, name) is None:
