@@ -67,6 +67,14 @@ class Settings(BaseModel):
             raise ValueError("must be the Zendesk subdomain alone, e.g. 'acme' for acme.zendesk.com")
         return value
 
+    @field_validator("secret_key")
+    @classmethod
+    def _secret_key(cls, value: SecretStr | None) -> SecretStr | None:
+        # Session tokens are HMAC-signed with a key derived from it: short keys are guessable.
+        if value is not None and len(value.get_secret_value().encode()) < 32:
+            raise ValueError("must be at least 32 bytes (e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)")
+        return value
+
     @field_validator("gitlab_escalation_project")
     @classmethod
     def _project(cls, value: str | None) -> str | None:

@@ -17,7 +17,7 @@ UPSTREAM_ENV = {
     "ZENDESK_API_TOKEN": "zendesk-secret-3",
     "ZENDESK_WEBHOOK_SECRET": "webhook-secret-4",
     "GITLAB_WEBHOOK_TOKEN": "gitlab-hook-secret-5",
-    "SECRET_KEY": "secret-key-6",
+    "SECRET_KEY": "secret-key-6-is-at-least-32-bytes-long",
 }
 SECRETS = [v for k, v in UPSTREAM_ENV.items() if "secret" in v]
 
@@ -49,6 +49,7 @@ def test_an_empty_value_counts_as_missing():
     ("GITLAB_ESCALATION_PROJECT", "no spaces allowed"),
     ("UPSTREAM_TIMEOUT_S", "-1"),
     ("SEATS_OVERRIDE_RATIO", "lots"),
+    ("SECRET_KEY", "too-short-secret"),
 ])
 def test_a_malformed_setting_is_named_without_its_value(name, value):
     with pytest.raises(ConfigError) as error:

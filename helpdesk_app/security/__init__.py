@@ -1,0 +1,1 @@
+"""Request authentication for the HTTP edge: pure functions, no Flask, no database."""
