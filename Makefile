@@ -22,6 +22,7 @@ run: install
 	while IFS='=' read -r name value; do \
 	  [[ -z "$$name" || "$$name" == \#* || -n "$${!name+set}" ]] || export "$$name=$$value"; \
 	done < example.env; \
+	$(BIN)/python -m helpdesk_app.migrate && \
 	exec $(BIN)/gunicorn --bind $(HOST):$(PORT) --access-logfile - wsgi:app
 
 test: install

@@ -21,12 +21,14 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     _configure_logging(settings.log_level)
     app = Flask(__name__)
     app.config.update(SECRET_KEY=settings.secret_key.get_secret_value() if settings.secret_key else None,
-                      MAX_CONTENT_LENGTH=1024 * 1024)
+                      MAX_CONTENT_LENGTH=settings.webhook_max_bytes)
     app.extensions["helpdesk"] = services or build_services(settings)
 
     from .health import blueprint as health
+    from .webhooks.zendesk import blueprint as zendesk_webhook
 
     app.register_blueprint(health)
+    app.register_blueprint(zendesk_webhook)
     _register_error_handlers(app)
     log.info("app.created", extra={"mode": settings.mode})
     return app

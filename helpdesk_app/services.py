@@ -3,7 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy.orm import Session, sessionmaker
+
 from workflows import Ports, Rules
+
+from .db import make_engine, make_session_factory
 
 from .settings import Settings
 from .upstreams.gitlab import GitLabAdapter
@@ -18,6 +22,7 @@ class Services:
     portal: PortalClient
     gitlab: GitLabAdapter
     zendesk: ZendeskAdapter
+    db: sessionmaker[Session]
 
     @property
     def ports(self) -> Ports:
@@ -33,7 +38,7 @@ def _secret(value) -> str:
 
 
 def build_services(settings: Settings) -> Services:
-    """Clients for upstream mode; constructing them makes no network call."""
+    """Clients for upstream mode and the database; constructing them makes no network call."""
     retry = RetryPolicy(
         max_attempts=settings.upstream_max_attempts,
         base_delay_s=settings.upstream_backoff_base_s,
@@ -53,4 +58,6 @@ def build_services(settings: Settings) -> Services:
         ),
         zendesk=ZendeskAdapter(settings.zendesk_subdomain, settings.zendesk_email,
                                _secret(settings.zendesk_api_token), timeout_s=timeout, retry=retry),
+        # Migrations are the release step's job (Procfile), never the app factory's.
+        db=make_session_factory(make_engine(settings.database_url)),
     )

@@ -48,6 +48,8 @@ class Settings(BaseModel):
     zendesk_email: str | None = None
     zendesk_api_token: SecretStr | None = None
     zendesk_webhook_secret: SecretStr | None = None
+    zendesk_service_user_id: int | None = Field(None, gt=0)
+    webhook_max_bytes: int = Field(1024 * 1024, ge=1024, le=32 * 1024 * 1024)
     gitlab_webhook_token: SecretStr | None = None
     secret_key: SecretStr | None = None
 

@@ -64,3 +64,7 @@ def scenario():
 @pytest.fixture
 def world(scenario):
     return World(scenario)
+
+
+# Database fixtures (each backend, migrated for real) for every test directory.
+from tests.databases import database_url, engine, migrated_url, sessions  # noqa: E402,F401

@@ -9,8 +9,8 @@ from tests.app.test_settings import UPSTREAM_ENV
 
 
 @pytest.fixture
-def client():
-    app = create_app(Settings.from_env(UPSTREAM_ENV))
+def client(tmp_path):
+    app = create_app(Settings.from_env({**UPSTREAM_ENV, "DATABASE_URL": f"sqlite:///{tmp_path}/h.db"}))
     return app.test_client()
 
 

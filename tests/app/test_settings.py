@@ -70,7 +70,8 @@ def test_no_upstream_at_all_refuses_to_start_and_says_what_to_set():
         Settings.from_env({})
 
 
-def test_create_app_reads_the_process_environment_once(monkeypatch):
+def test_create_app_reads_the_process_environment_once(monkeypatch, tmp_path):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/h.db")
     for name, value in UPSTREAM_ENV.items():
         monkeypatch.setenv(name, value)
     app = create_app()

@@ -1,0 +1,41 @@
+"""Recording webhook deliveries: the database, not the queue, is the source of truth."""
+from __future__ import annotations
+
+import logging
+from typing import Mapping
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from .db import Delivery
+
+log = logging.getLogger(__name__)
+
+# Headers worth keeping beside the raw body (never Authorization-like ones).
+KEPT_HEADERS = (
+    "Content-Type", "User-Agent", "X-Zendesk-Webhook-Id", "X-Zendesk-Webhook-Invocation-Id",
+    "X-Zendesk-Webhook-Signature-Timestamp", "X-Gitlab-Event", "X-Gitlab-Event-UUID",
+    "X-Gitlab-Webhook-UUID",
+)
+
+
+def record_delivery(
+    db: sessionmaker[Session], *, source: str, key: str, body: bytes,
+    headers: Mapping[str, str], status: str = "received",
+) -> bool:
+    """Insert the delivery once; False when its key was seen before (a retry or a replay).
+
+    The unique (source, delivery_key) constraint decides, so fifty concurrent copies of one
+    delivery make one row on every backend.
+    """
+    kept = {name: headers[name] for name in KEPT_HEADERS if name in headers}
+    with db() as session:
+        session.add(Delivery(source=source, delivery_key=key, body=body, headers=kept, status=status))
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            log.info("webhook.duplicate", extra={"source": source, "delivery_key": key})
+            return False
+    log.info("webhook.recorded", extra={"source": source, "delivery_key": key, "status": status})
+    return True

@@ -1,0 +1,1 @@
+"""Webhook intake: verify, parse, record, answer. Processing happens later, in a job."""

@@ -1,0 +1,183 @@
+"""POST /webhooks/zendesk: signature, shapes, duplicates, size — on SQLite and PostgreSQL.
+
+Event payloads in tests/fixtures/zendesk/webhook_*.json follow Zendesk's "Ticket events"
+reference (https://developer.zendesk.com/api-reference/webhooks/event-types/ticket-events/).
+"""
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import responses
+from sqlalchemy import select
+
+from helpdesk_app import create_app
+from helpdesk_app.db import Delivery
+from helpdesk_app.security.zendesk_webhook import sign_zendesk
+from helpdesk_app.settings import Settings
+from tests.app.test_settings import UPSTREAM_ENV
+
+SECRET = UPSTREAM_ENV["ZENDESK_WEBHOOK_SECRET"]
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "zendesk"
+SERVICE_USER = 7777
+
+
+def fixture_body(name: str) -> bytes:
+    return (FIXTURES / f"{name}.json").read_bytes()
+
+
+def now_stamp(offset_s: int = 0) -> str:
+    return (datetime.now(timezone.utc) + timedelta(seconds=offset_s)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def signed(body: bytes, timestamp: str | None = None, secret: str = SECRET, **extra) -> dict:
+    timestamp = timestamp or now_stamp()
+    return {"X-Zendesk-Webhook-Signature": sign_zendesk(secret, timestamp, body),
+            "X-Zendesk-Webhook-Signature-Timestamp": timestamp,
+            "Content-Type": "application/json", **extra}
+
+
+@pytest.fixture
+def app(migrated_url):
+    env = {**UPSTREAM_ENV, "DATABASE_URL": migrated_url, "ZENDESK_SERVICE_USER_ID": str(SERVICE_USER),
+           "WEBHOOK_MAX_BYTES": "65536"}
+    app = create_app(Settings.from_env(env))
+    yield app
+    app.extensions["helpdesk"].db.kw["bind"].dispose()
+
+
+@pytest.fixture
+def client(app):
+    # Intake must answer before any upstream call: any HTTP request would fail the test.
+    with responses.RequestsMock(assert_all_requests_are_fired=False):
+        yield app.test_client()
+
+
+def deliveries(app) -> list[Delivery]:
+    with app.extensions["helpdesk"].db() as session:
+        return list(session.scalars(select(Delivery).order_by(Delivery.id)))
+
+
+def post(client, body: bytes, headers: dict):
+    return client.post("/webhooks/zendesk", data=body, headers=headers)
+
+
+def test_signed_ticket_created_is_recorded_raw_and_accepted(client, app):
+    body = fixture_body("webhook_ticket_created")
+    response = post(client, body, signed(body))
+    assert response.status_code == 202
+    assert response.get_json() == {"status": "accepted", "ticket_id": 35436,
+                                   "delivery_key": "event:01HZX5N0M7Q8E9W3R2T1Y6U5I4"}
+    (row,) = deliveries(app)
+    assert row.body == body and row.source == "zendesk" and row.status == "received"
+
+
+def test_a_repeated_event_answers_200_and_records_nothing_more(client, app):
+    body = fixture_body("webhook_ticket_created")
+    assert post(client, body, signed(body)).status_code == 202
+    again = post(client, body, signed(body, now_stamp(-5)))  # a retry, signed anew
+    assert again.status_code == 200 and again.get_json()["status"] == "duplicate"
+    assert len(deliveries(app)) == 1
+
+
+def test_comment_added_is_accepted(client):
+    body = fixture_body("webhook_ticket_comment_added")
+    assert post(client, body, signed(body)).status_code == 202
+
+
+def test_the_service_users_own_comment_is_ignored(client, app):
+    data = json.loads(fixture_body("webhook_ticket_comment_added"))
+    data["event"]["comment"]["author"]["id"] = str(SERVICE_USER)
+    body = json.dumps(data).encode()
+    response = post(client, body, signed(body))
+    assert response.status_code == 200 and response.get_json()["status"] == "ignored"
+    assert deliveries(app)[0].status == "ignored"
+
+
+def test_an_unhandled_event_type_is_200_and_ignored(client, app):
+    body = json.dumps({"type": "zen:event-type:user.active_changed", "account_id": 1,
+                       "id": "2b24ef10", "subject": "zen:user:6596848315901",
+                       "detail": {"id": "6596848315901"}, "event": {"current": False}}).encode()
+    response = post(client, body, signed(body))
+    assert response.status_code == 200 and response.get_json() == {"status": "ignored", "event": "user.active_changed"}
+
+
+TRIGGER = b'{"event": "ticket.created", "ticket_id": "35436", "actor_id": "9100"}'
+
+
+def test_trigger_body_is_keyed_by_invocation_id(client, app):
+    headers = signed(TRIGGER, **{"X-Zendesk-Webhook-Invocation-Id": "inv-1"})
+    assert post(client, TRIGGER, headers).status_code == 202
+    retry = signed(TRIGGER, now_stamp(-3), **{"X-Zendesk-Webhook-Invocation-Id": "inv-1"})
+    assert post(client, TRIGGER, retry).status_code == 200
+    assert deliveries(app)[0].delivery_key == "invocation:inv-1"
+
+
+def test_trigger_body_without_invocation_id_is_keyed_by_body_and_timestamp(client, app):
+    stamp = now_stamp()
+    assert post(client, TRIGGER, signed(TRIGGER, stamp)).status_code == 202
+    assert post(client, TRIGGER, signed(TRIGGER, stamp)).status_code == 200
+    assert post(client, TRIGGER, signed(TRIGGER, now_stamp(-60))).status_code == 202
+    assert len(deliveries(app)) == 2
+
+
+@pytest.mark.parametrize("headers, code", [
+    (lambda b: signed(b, secret="not-the-secret"), "bad_signature"),
+    (lambda b: {k: v for k, v in signed(b).items() if k != "X-Zendesk-Webhook-Signature"}, "missing_signature"),
+    (lambda b: {k: v for k, v in signed(b).items() if k != "X-Zendesk-Webhook-Signature-Timestamp"}, "missing_signature"),
+    (lambda b: signed(b, now_stamp(-301)), "stale_timestamp"),
+    (lambda b: signed(b, now_stamp(+301)), "stale_timestamp"),
+    (lambda b: signed(b, "yesterday"), "bad_timestamp"),
+])
+def test_bad_missing_or_stale_signatures_are_401(client, app, headers, code):
+    body = fixture_body("webhook_ticket_created")
+    response = post(client, body, headers(body))
+    assert response.status_code == 401 and response.get_json()["error"]["code"] == code
+    assert SECRET not in response.get_data(as_text=True)
+    assert deliveries(app) == []
+
+
+def test_a_body_altered_after_signing_is_401(client, app):
+    body = fixture_body("webhook_ticket_created")
+    headers = signed(body)
+    response = post(client, body.replace(b"35436", b"35437"), headers)
+    assert response.status_code == 401 and deliveries(app) == []
+
+
+@pytest.mark.parametrize("body", [
+    b"not json", b"[1, 2]", b'{"hello": "world"}', b"\xff\xfe",
+    b'{"type": "zen:event-type:ticket.created", "id": "e1", "subject": "zen:user:1", "detail": {}}',
+    b'{"type": "zen:event-type:ticket.created", "subject": "zen:ticket:1"}',
+    b'{"event": "ticket.created", "ticket_id": "{{ticket.id}}"}',
+])
+def test_signed_but_malformed_bodies_are_400_and_record_nothing(client, app, body):
+    response = post(client, body, signed(body))
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "malformed_delivery"
+    assert deliveries(app) == []
+
+
+def test_a_body_above_the_limit_is_413_json(client, app):
+    body = b'{"pad": "' + b"x" * 70000 + b'"}'
+    response = post(client, body, signed(body))
+    assert response.status_code == 413 and "error" in response.get_json()
+    assert deliveries(app) == []
+
+
+def test_concurrent_copies_of_one_delivery_make_one_row(app):
+    body = fixture_body("webhook_ticket_created")
+    headers = signed(body)
+    statuses = []
+
+    def deliver():
+        statuses.append(app.test_client().post("/webhooks/zendesk", data=body, headers=headers).status_code)
+
+    threads = [threading.Thread(target=deliver) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [200] * 19 + [202]
+    assert len(deliveries(app)) == 1
