@@ -115,7 +115,8 @@ def execute(
             f"The world changed since the plan was confirmed: it is now {fresh.decision}. "
             "Review the new plan and confirm again."))
     change = fresh.change
-    assert change is not None  # a ready or overridable plan always names its change
+    if change is None:  # a ready or overridable plan always names its change; never act blind
+        raise ValueError(f"{workflow.name}: a {fresh.decision} plan without a change")
     before = workflow.snapshot(ports, change)
     try:
         apply(ports.portal, change, idempotency_key)

@@ -75,14 +75,12 @@ def _event_webhook(data: dict[str, Any]) -> ZendeskDelivery:
     event = data["type"][len(EVENT_PREFIX):]
     if event not in HANDLED:
         return ZendeskDelivery(key=f"event:{event_id}", event=event, ticket_id=None, actor_id=None)
-    detail = data.get("detail") if isinstance(data.get("detail"), dict) else {}
     subject = TICKET_SUBJECT.match(str(data.get("subject", "")))
-    ticket_id = _id(subject.group(1) if subject else detail.get("id"))
+    ticket_id = _id(subject.group(1) if subject else _dig(data, "detail", "id"))
     if ticket_id is None:
         raise MalformedDelivery(f"the {event} event names no ticket (subject zen:ticket:<id>)")
-    comment = ((data.get("event") or {}).get("comment") or {}) if isinstance(data.get("event"), dict) else {}
-    author = comment.get("author") if isinstance(comment, dict) else None
-    actor = _id((author or {}).get("id") if isinstance(author, dict) else None) or _id(detail.get("actor_id"))
+    # A comment's author is who acted; other ticket events name the actor in `detail`.
+    actor = _id(_dig(data, "event", "comment", "author", "id")) or _id(_dig(data, "detail", "actor_id"))
     return ZendeskDelivery(key=f"event:{event_id}", event=event, ticket_id=ticket_id, actor_id=actor)
 
 
@@ -97,6 +95,15 @@ def _trigger_webhook(data: dict[str, Any], headers: Mapping[str, str], body: byt
     else:
         key = "sha256:" + hashlib.sha256(timestamp.encode() + body).hexdigest()
     return ZendeskDelivery(key=key, event=event, ticket_id=ticket_id, actor_id=_id(data.get("actor_id")))
+
+
+def _dig(data: Any, *keys: str) -> Any:
+    """data[k1][k2]..., or None where a level is missing or not an object."""
+    for key in keys:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data
 
 
 def _id(value: Any) -> int | None:
