@@ -6,8 +6,9 @@ import logging
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
-from workflows.errors import BadInput
+from workflows.errors import BadInput, UpstreamError
 
+from .errors import ApiError
 from .services import Services, build_services
 from .settings import ConfigError, Settings
 
@@ -24,11 +25,14 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                       MAX_CONTENT_LENGTH=settings.webhook_max_bytes)
     app.extensions["helpdesk"] = services or build_services(settings)
 
+    from .api import blueprint as api
     from .health import blueprint as health
+    from .sidebar import blueprint as sidebar
+    from .webhooks.gitlab import blueprint as gitlab_webhook
     from .webhooks.zendesk import blueprint as zendesk_webhook
 
-    app.register_blueprint(health)
-    app.register_blueprint(zendesk_webhook)
+    for blueprint in (health, zendesk_webhook, gitlab_webhook, sidebar, api):
+        app.register_blueprint(blueprint)
     _register_error_handlers(app)
     log.info("app.created", extra={"mode": settings.mode})
     return app
@@ -40,6 +44,17 @@ def services_of(app: Flask) -> Services:
 
 def _register_error_handlers(app: Flask) -> None:
     """Every error is JSON with a stable code; a 500 never says more than that."""
+
+    @app.errorhandler(ApiError)
+    def api_error(error: ApiError):
+        return jsonify(error=error.to_dict()), error.status
+
+    @app.errorhandler(UpstreamError)
+    def upstream_failed(error: UpstreamError):
+        # What an agent can act on, and the request id to quote; never a secret (errors.py).
+        log.warning("upstream.failed", extra={"upstream": error.upstream, "status": error.status})
+        return jsonify(error={"code": "upstream_error", "message": error.message,
+                              "upstream": error.upstream, "request_id": error.request_id}), 502
 
     @app.errorhandler(BadInput)
     def bad_input(error: BadInput):

@@ -7,8 +7,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from workflows import Ports, Rules
 
+from .agents import AgentDirectory
 from .db import make_engine, make_session_factory
-
+from .jobs import InlineJobs
+from .policy import Policy
 from .settings import Settings
 from .upstreams.gitlab import GitLabAdapter
 from .upstreams.portal import PortalClient
@@ -23,6 +25,9 @@ class Services:
     gitlab: GitLabAdapter
     zendesk: ZendeskAdapter
     db: sessionmaker[Session]
+    agents: AgentDirectory
+    policy: Policy
+    jobs: InlineJobs
 
     @property
     def ports(self) -> Ports:
@@ -46,6 +51,8 @@ def build_services(settings: Settings) -> Services:
     )
     timeout = settings.upstream_timeout_s
     escalation_token = settings.gitlab_escalation_token
+    zendesk = ZendeskAdapter(settings.zendesk_subdomain, settings.zendesk_email,
+                             _secret(settings.zendesk_api_token), timeout_s=timeout, retry=retry)
     return Services(
         settings=settings,
         portal=PortalClient(str(settings.portal_api_url), _secret(settings.portal_api_token),
@@ -56,8 +63,10 @@ def build_services(settings: Settings) -> Services:
             escalation_token=_secret(escalation_token) if escalation_token else None,
             timeout_s=timeout, retry=retry,
         ),
-        zendesk=ZendeskAdapter(settings.zendesk_subdomain, settings.zendesk_email,
-                               _secret(settings.zendesk_api_token), timeout_s=timeout, retry=retry),
+        zendesk=zendesk,
         # Migrations are the release step's job (Procfile), never the app factory's.
         db=make_session_factory(make_engine(settings.database_url)),
+        agents=AgentDirectory(zendesk, max_age_s=settings.agent_cache_s),
+        policy=Policy(settings.workflow_policy),
+        jobs=InlineJobs(),
     )

@@ -5,6 +5,7 @@ says what is expected, never the value itself (it may be a secret).
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 from typing import Any, Mapping
@@ -19,10 +20,24 @@ UPSTREAM_SWITCHES = ("PORTAL_API_URL", "GITLAB_URL", "ZENDESK_SUBDOMAIN")
 REQUIRED_UPSTREAM = (
     "PORTAL_API_URL", "PORTAL_API_TOKEN", "GITLAB_URL", "GITLAB_TOKEN",
     "GITLAB_ESCALATION_PROJECT", "ZENDESK_SUBDOMAIN", "ZENDESK_EMAIL", "ZENDESK_API_TOKEN",
-    "ZENDESK_WEBHOOK_SECRET", "GITLAB_WEBHOOK_TOKEN", "SECRET_KEY",
+    "ZENDESK_WEBHOOK_SECRET", "GITLAB_WEBHOOK_TOKEN", "SECRET_KEY", "ZENDESK_APP_PUBLIC_KEY",
 )
 SUBDOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 PROJECT = re.compile(r"^(\d+|[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+)$")
+
+# What an agent can ask the service to do: the workflows, and `escalate` (an agent opening a
+# console escalation by hand). The policy maps some of them to the Zendesk groups allowed to.
+POLICY_ACTIONS = ("diagnose", "associate", "force_associate", "clear_subscription",
+                  "unlink_account", "escalate")
+LICENSE_AND_RENEWALS = "License and Renewals"
+# Default (architecture.md, issue 3): any agent may diagnose, associate and escalate; the
+# three workflows that can take a paid plan away need the License and Renewals group.
+DEFAULT_POLICY = {name: (LICENSE_AND_RENEWALS,)
+                  for name in ("force_associate", "clear_subscription", "unlink_account")}
+# Seed 001: "Use the `Associate namespace` transactions issue type in ZD". A dropdown is set
+# by its option's tag value, which each account chooses; this is the usual one.
+DEFAULT_TRANSACTION_TYPES = {"associate": "associate_namespace",
+                             "force_associate": "associate_namespace"}
 
 
 class ConfigError(RuntimeError):
@@ -53,6 +68,21 @@ class Settings(BaseModel):
     gitlab_webhook_token: SecretStr | None = None
     secret_key: SecretStr | None = None
 
+    # The ticket-sidebar app (signed URLs): Zendesk's public key for the app, PEM (newlines
+    # may be written as `\n`), and optionally the one installation to accept.
+    zendesk_app_public_key: str | None = None
+    zendesk_app_installation_id: int | None = Field(None, gt=0)
+    session_ttl_s: int = Field(900, ge=60, le=900)
+    # An agent's role and groups are re-read from Zendesk when older than this.
+    agent_cache_s: float = Field(60.0, ge=0, le=60)
+    # JSON: {"workflow": ["group name or id", ...]}; it replaces the default map. A workflow
+    # it does not name is open to every agent; admins may run everything.
+    workflow_policy: dict[str, tuple[str, ...]] = Field(default_factory=lambda: dict(DEFAULT_POLICY))
+    # The ticket's transaction-type dropdown: its field id and the option per workflow.
+    zendesk_transaction_type_field_id: int | None = Field(None, gt=0)
+    zendesk_transaction_types: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_TRANSACTION_TYPES))
+
     upstream_timeout_s: float = Field(10.0, gt=0, le=120)
     upstream_max_attempts: int = Field(4, ge=1, le=10)
     upstream_backoff_base_s: float = Field(0.5, gt=0, le=60)
@@ -75,6 +105,39 @@ class Settings(BaseModel):
         # Session tokens are HMAC-signed with a key derived from it: short keys are guessable.
         if value is not None and len(value.get_secret_value().encode()) < 32:
             raise ValueError("must be at least 32 bytes (e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)")
+        return value
+
+    @field_validator("zendesk_app_public_key")
+    @classmethod
+    def _app_public_key(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        pem = value.replace("\\n", "\n").strip() + "\n"
+        from .security.sidebar import load_rsa_public_key
+
+        load_rsa_public_key(pem)  # ValueError says what is wrong, never the key
+        return pem
+
+    @field_validator("workflow_policy", "zendesk_transaction_types", mode="before")
+    @classmethod
+    def _json_object(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise ValueError("must be a JSON object") from None
+        if not isinstance(value, dict):
+            raise ValueError("must be a JSON object")
+        unknown = sorted(set(value) - set(POLICY_ACTIONS))
+        if unknown:
+            raise ValueError(f"unknown workflow {unknown[0]!r}; one of {', '.join(POLICY_ACTIONS)}")
+        return value
+
+    @field_validator("workflow_policy")
+    @classmethod
+    def _policy_groups(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        if any(not groups or any(not g.strip() for g in groups) for groups in value.values()):
+            raise ValueError("each workflow needs a non-empty list of group names or ids")
         return value
 
     @field_validator("gitlab_escalation_project")

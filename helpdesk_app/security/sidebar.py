@@ -141,7 +141,7 @@ def verify_zendesk_app_jwt(
     _check_subdomain(subdomain)
     if installation_id is not None:
         _check_positive_int(installation_id, "installation_id")
-    key = _load_rsa_public_key(public_key_pem)
+    key = load_rsa_public_key(public_key_pem)
     now = _aware(now if now is not None else datetime.now(timezone.utc))
     if not token:
         raise SidebarAuthError("missing_token", "no signed-URL token was sent")
@@ -360,7 +360,7 @@ def _optional_str(value: Any) -> str | None:
 
 
 @functools.lru_cache(maxsize=8)
-def _load_rsa_public_key(public_key_pem: str) -> RSAPublicKey:
+def load_rsa_public_key(public_key_pem: str) -> RSAPublicKey:
     # Parsing the PEM ourselves means the key can only ever be used as an RSA public key:
     # handing PyJWT a str would leave the HS256-with-the-PEM-as-secret confusion to its
     # own guard; here the algorithm list and the key type both shut it out.

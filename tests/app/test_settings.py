@@ -5,6 +5,7 @@ import pytest
 
 from helpdesk_app import create_app
 from helpdesk_app.settings import ConfigError, Settings
+from tests.keys import zendesk_app_public_pem
 
 UPSTREAM_ENV = {
     "PORTAL_API_URL": "https://portal.example.test",
@@ -18,6 +19,8 @@ UPSTREAM_ENV = {
     "ZENDESK_WEBHOOK_SECRET": "webhook-secret-4",
     "GITLAB_WEBHOOK_TOKEN": "gitlab-hook-secret-5",
     "SECRET_KEY": "secret-key-6-is-at-least-32-bytes-long",
+    # As a deploy would write it in one line of an env file.
+    "ZENDESK_APP_PUBLIC_KEY": zendesk_app_public_pem().replace("\n", "\\n"),
 }
 SECRETS = [v for k, v in UPSTREAM_ENV.items() if "secret" in v]
 
