@@ -127,15 +127,18 @@ class ZendeskAdapter:
         )
 
     def user(self, user_id: int) -> dict[str, Any] | None:
-        """id, email, name, role and group ids (the sidebar's policy reads them).
+        """id, email, name, role, and the groups (id and name) the sidebar's policy reads.
 
         https://developer.zendesk.com/api-reference/ticketing/users/users/#show-user
-        https://developer.zendesk.com/api-reference/ticketing/groups/group_memberships/#list-memberships
+        https://developer.zendesk.com/api-reference/ticketing/groups/groups/#list-groups
+        (`GET /api/v2/users/{user_id}/groups`)
         """
         user = self._show_user(user_id)
         if user is None:
             return None
-        user["group_ids"] = self._retried("list_memberships", lambda: self._group_ids(user_id))
+        groups = self._retried("list_user_groups", lambda: self._groups(user_id))
+        user["groups"] = groups
+        user["group_ids"] = [group["id"] for group in groups]
         return user
 
     # -- write side (port `TicketWriter`) ---------------------------------------------------
@@ -218,9 +221,13 @@ class ZendeskAdapter:
             for i in identities
         )
 
-    def _group_ids(self, user_id: int) -> list[int]:
-        # zenpy sends `include=None` here (it stringifies the default); Zendesk ignores it.
-        return [m.group_id for m in self._zenpy.users.group_memberships(user=user_id)]
+    def _groups(self, user_id: int) -> list[dict[str, Any]]:
+        # One call gives ids and names (the policy may name a group either way), where group
+        # memberships would give ids only. Consumed here, inside the attempt: zenpy fetches
+        # later pages lazily. A deleted group grants nothing, should Zendesk still list it.
+        return [{"id": group.id, "name": group.name}
+                for group in self._zenpy.users.groups(user=user_id)
+                if not getattr(group, "deleted", False)]
 
     def _update(self, ticket_id: int, **fields: Any) -> None:
         # A fresh object per attempt: zenpy serialises only what is set on it (id and

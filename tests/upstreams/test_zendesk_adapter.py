@@ -33,7 +33,7 @@ FIXTURE_SOURCES = {
     "show_user__end_user.json": f"{REF}/users/users/#show-user (user object as in #json-format)",
     "show_user__agent.json": f"{REF}/users/users/#show-user (user object as in #show-self)",
     "list_user_identities.json": f"{REF}/users/user_identities/#list-identities",
-    "list_group_memberships.json": f"{REF}/groups/group_memberships/#list-memberships",
+    "list_user_groups.json": f"{REF}/groups/groups/#list-groups (GET /api/v2/users/{{user_id}}/groups, group object as in #json-format)",
     "add_tags.json": f"{REF}/ticket-management/tags/#add-tags",
     "update_ticket.json": f"{REF}/tickets/tickets/#update-ticket",
     "error__record_not_found.json": "https://developer.zendesk.com/api-reference/introduction/requests/ (error envelope)",
@@ -183,17 +183,65 @@ def test_requester_deleted_user_is_unverified(adapter, api):
     )
 
 
-def test_user_with_group_ids(adapter, api):
+def test_user_with_groups(adapter, api):
     api.get(f"{BASE}/users/{AGENT}.json", json=load("show_user__agent.json"))
-    api.get(f"{BASE}/users/{AGENT}/group_memberships.json", json=load("list_group_memberships.json"))
+    api.get(f"{BASE}/users/{AGENT}/groups.json", json=load("list_user_groups.json"))
 
     user = adapter.user(AGENT)
 
     assert user == {
-        "id": AGENT, "email": "johnny@company.com", "name": "Johnny Agent",
-        "role": "agent", "group_ids": [12, 3],
+        "id": AGENT, "email": "johnny@company.com", "name": "Johnny Agent", "role": "agent",
+        "groups": [{"id": 361, "name": "License and Renewals"},
+                   {"id": 3432, "name": "First Level Support"}],
+        "group_ids": [361, 3432],
     }
-    assert path(api.calls[1]) == f"/api/v2/users/{AGENT}/group_memberships.json"
+    # Exactly these two reads, nothing else (the sidebar makes them for every agent).
+    assert [(c.request.method, path(c)) for c in api.calls] == [
+        ("GET", f"/api/v2/users/{AGENT}.json"), ("GET", f"/api/v2/users/{AGENT}/groups.json"),
+    ]
+    for call in api.calls:
+        assert call.request.headers["Authorization"] == basic_auth()
+
+
+def test_user_groups_follow_the_cursor(adapter, api):
+    # zenpy asks for cursor pagination (page[size]=100); a second page comes by `links.next`.
+    # https://developer.zendesk.com/api-reference/introduction/pagination/
+    first, second = load("list_user_groups.json"), load("list_user_groups.json")
+    first["groups"], second["groups"] = first["groups"][:1], second["groups"][1:]
+    first["meta"]["has_more"] = True
+    first["links"]["next"] = f"{BASE}/users/{AGENT}/groups.json?page%5Bafter%5D=xxx&page%5Bsize%5D=100"
+    api.get(f"{BASE}/users/{AGENT}.json", json=load("show_user__agent.json"))
+    api.get(f"{BASE}/users/{AGENT}/groups.json", json=second,
+            match=[responses.matchers.query_param_matcher({"page[after]": "xxx"}, strict_match=False)])
+    api.get(f"{BASE}/users/{AGENT}/groups.json", json=first)
+
+    assert adapter.user(AGENT)["group_ids"] == [361, 3432]
+    assert parse_qs(urlsplit(api.calls[1].request.url).query)["page[size]"] == ["100"]
+    assert parse_qs(urlsplit(api.calls[2].request.url).query)["page[after]"] == ["xxx"]
+
+
+def test_user_ignores_a_deleted_group(adapter, api):
+    groups = load("list_user_groups.json")
+    groups["groups"][0]["deleted"] = True
+    api.get(f"{BASE}/users/{AGENT}.json", json=load("show_user__agent.json"))
+    api.get(f"{BASE}/users/{AGENT}/groups.json", json=groups)
+
+    user = adapter.user(AGENT)
+
+    assert user["groups"] == [{"id": 3432, "name": "First Level Support"}]
+    assert user["group_ids"] == [3432]
+
+
+def test_user_without_groups(adapter, api):
+    api.get(f"{BASE}/users/{REQUESTER}.json", json=load("show_user__end_user.json"))
+    api.get(f"{BASE}/users/{REQUESTER}/groups.json", json=dict(
+        load("list_user_groups.json"), groups=[],
+        meta={"has_more": False, "after_cursor": None, "before_cursor": None},
+        links={"next": None, "prev": None}))
+
+    user = adapter.user(REQUESTER)
+
+    assert (user["role"], user["groups"], user["group_ids"]) == ("end-user", [], [])
 
 
 def test_user_not_found_is_none(adapter, api):
@@ -362,9 +410,9 @@ def test_client_error_is_not_retried_and_carries_zendesk_code(adapter, api, slee
 def test_connection_error_is_transient_and_retried(adapter, api, sleeps):
     api.get(f"{BASE}/users/{AGENT}.json", body=requests.ConnectionError("boom"))
     api.get(f"{BASE}/users/{AGENT}.json", json=load("show_user__agent.json"))
-    api.get(f"{BASE}/users/{AGENT}/group_memberships.json", json=load("list_group_memberships.json"))
+    api.get(f"{BASE}/users/{AGENT}/groups.json", json=load("list_user_groups.json"))
 
-    assert adapter.user(AGENT)["group_ids"] == [12, 3]
+    assert adapter.user(AGENT)["group_ids"] == [361, 3432]
     assert len(sleeps) == 1
 
 
