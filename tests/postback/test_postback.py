@@ -1,0 +1,374 @@
+"""report_run and escalate against Zendesk and GitLab faked at the HTTP edge, on SQLite and
+PostgreSQL: what is sent, and that a repeat sends nothing twice."""
+from __future__ import annotations
+
+import copy
+import re
+import threading
+
+import pytest
+import responses
+from sqlalchemy import select
+
+import workflows
+from helpdesk_app import create_app
+from helpdesk_app.db import Escalation, Run, RunEvent
+from helpdesk_app.postback import escalate, open_escalation, report_run
+from helpdesk_app.settings import Settings
+from tests.app.test_settings import UPSTREAM_ENV
+from tests.conftest import BASE
+from tests.postback.upstream_fakes import (
+    ISSUES_URL, ZENDESK_API, FakeGitLab, FakeZendesk, sent, writes,
+)
+from tests.scenario_edits import namespace, sub
+from tests.world import World
+from workflows import Confirmation, Decision, OutcomeStatus, UpstreamError, notes
+
+TICKET = 1
+FIELD_ID = 360001
+ASSOC = {"subscription": "A-S00000001", "namespace": "acme", "ticket": TICKET}
+AGENT = {"name": "Agent Smith", "email": "agent@vendor.test"}
+LABEL = "Console Escalation - customers"
+
+
+@pytest.fixture
+def services(migrated_url):
+    env = {**UPSTREAM_ENV, "DATABASE_URL": migrated_url,
+           "ZENDESK_TRANSACTION_TYPE_FIELD_ID": str(FIELD_ID),
+           "UPSTREAM_BACKOFF_BASE_S": "0.001", "UPSTREAM_BACKOFF_CAP_S": "0.001"}
+    services = create_app(Settings.from_env(env)).extensions["helpdesk"]
+    yield services
+    services.db.kw["bind"].dispose()
+
+
+@pytest.fixture
+def http():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+@pytest.fixture
+def zendesk(http):
+    return FakeZendesk().install(http)
+
+
+@pytest.fixture
+def gitlab(http):
+    return FakeGitLab().install(http)
+
+
+def outcome_of(scenario_edits=(), workflow="associate", inputs=ASSOC, fail=None,
+               confirmation=Confirmation(decision=Decision.READY)):
+    scenario = copy.deepcopy(BASE)
+    for edit in scenario_edits:
+        edit(scenario)
+    world = World(scenario)
+    if fail is not None:
+        world.failures["link_subscription"] = fail
+    return workflows.execute(workflow, world.ports, inputs, confirmation=confirmation,
+                             idempotency_key="k", clock=lambda: 0.0, sleep=lambda s: None)
+
+
+def stored_run(services, outcome, *, ticket_id=TICKET, events=("run.queued", "run.started")) -> Run:
+    """A run row as the executor leaves it: outcome committed, state set, events loaded."""
+    n = len(events_of(services)) + 1
+    with services.db() as session:
+        run = Run(workflow=outcome.workflow, ticket_id=ticket_id, inputs=dict(ASSOC),
+                  plan=outcome.plan.to_dict(), decision="ready", override_ids=[],
+                  override_reason="customer confirmed by email", agent_id=9000, agent=AGENT,
+                  idempotency_key=f"idem-{n}-{id(outcome)}", request_hash="0" * 64,
+                  state=str(outcome.status), outcome=outcome.to_dict())
+        for kind in events:
+            run.record(kind, {"attempt": 1})
+        session.add(run)
+        session.commit()
+        run.events  # loaded before the session closes
+        return run
+
+
+def events_of(services, kind=None) -> list[RunEvent]:
+    with services.db() as session:
+        query = select(RunEvent).order_by(RunEvent.id)
+        if kind:
+            query = query.where(RunEvent.kind == kind)
+        return list(session.scalars(query))
+
+
+def escalations(services) -> list[Escalation]:
+    with services.db() as session:
+        return list(session.scalars(select(Escalation).order_by(Escalation.id)))
+
+
+def ticket_url(ticket_id=TICKET) -> str:
+    return f"{ZENDESK_API}/tickets/{ticket_id}.json"
+
+
+def comment_put(body: str, ticket_id=TICKET) -> tuple:
+    return ("PUT", ticket_url(ticket_id),
+            {"ticket": {"id": ticket_id, "comment": {"body": body, "public": False}}})
+
+
+def ticket_marks(workflow="associate", field=True) -> list[tuple]:
+    marks = [("PUT", f"{ZENDESK_API}/tickets/{TICKET}/tags.json", {"tags": [f"lnr_{workflow}"]})]
+    if field:
+        marks.append(("PUT", ticket_url(), {"ticket": {"id": TICKET, "custom_fields": [
+            {"id": FIELD_ID, "value": "associate_namespace"}]}}))
+    marks.append(("PUT", ticket_url(), {"ticket": {"id": TICKET, "status": "pending"}}))
+    return marks
+
+
+# -- success, noop, superseded ---------------------------------------------------------------
+
+
+def test_success_posts_the_note_tags_transaction_type_and_pending(services, http, zendesk):
+    outcome = outcome_of()
+    run = stored_run(services, outcome)
+
+    assert report_run(services, run, outcome) is None
+
+    marker = f"[lnr:run:{run.id}]"
+    note = notes.success_note(outcome, mode="upstream", marker=marker)
+    assert writes(http) == [comment_put(note), *ticket_marks()]
+    assert http.calls[0].request.method == "GET"  # the marker was looked for first
+    assert note.endswith(marker)
+    assert "https://gitlab.com/groups/acme/-/billings" in note
+    assert "free -> premium" in note
+
+
+def test_a_repeated_report_posts_no_second_note(services, http, zendesk):
+    outcome = outcome_of()
+    run = stored_run(services, outcome)
+    report_run(services, run, outcome)
+    first = len(http.calls)
+
+    report_run(services, run, outcome)
+
+    again = [(c.request.method, c.request.url, sent(c)) for c in http.calls[first:]]
+    assert again[0][0] == "GET"
+    assert again[0][1].startswith(f"{ZENDESK_API}/tickets/{TICKET}/comments.json?")
+    assert [w for w in again if w[0] != "GET"] == ticket_marks()  # idempotent writes only
+    assert len(zendesk.notes(TICKET)) == 1
+
+
+def test_noop_twice_posts_one_note_keyed_by_the_inputs(services, http, zendesk):
+    outcome = outcome_of([sub("A-S00000001", namespace_id=500)])
+    assert outcome.status is OutcomeStatus.SUCCEEDED and not outcome.changed
+    for _ in range(2):  # a double click: two runs, the same inputs
+        report_run(services, stored_run(services, outcome), outcome)
+
+    (note,) = zendesk.notes(TICKET)
+    assert re.search(r"\[lnr:noop:associate:[0-9a-f]{12}\]$", note)
+    assert "nothing to do" in note
+    assert [w for w in writes(http) if "comment" in str(w[2])] == [comment_put(note)]
+    assert writes(http).count(ticket_marks()[-1]) == 2  # status pending both times
+
+
+def test_an_unmapped_workflow_sets_no_transaction_type(services, http, zendesk):
+    outcome = outcome_of([sub("A-S00000001", namespace_id=500)], workflow="clear_subscription",
+                         inputs={"subscription": "A-S00000001", "ticket": TICKET})
+    run = stored_run(services, outcome)
+
+    report_run(services, run, outcome)
+
+    assert writes(http)[1:] == ticket_marks("clear_subscription", field=False)
+    assert "back on the Free plan" in zendesk.notes(TICKET)[0]
+
+
+def test_superseded_notes_the_new_plan_and_changes_nothing_else(services, http, zendesk):
+    outcome = outcome_of([sub("A-S00000001", status="expired")],
+                         confirmation=Confirmation(decision=Decision.READY))
+    assert outcome.status is OutcomeStatus.SUPERSEDED
+    run = stored_run(services, outcome)
+
+    assert report_run(services, run, outcome) is None
+
+    (note,) = zendesk.notes(TICKET)
+    assert writes(http) == [comment_put(note)]
+    assert "The new plan's decision: blocked." in note
+    assert "- [block] subscription_active:" in note and "confirm again" in note
+    assert note.endswith(f"[lnr:run:{run.id}]")
+
+
+# -- failures and escalations ----------------------------------------------------------------
+
+PORTAL_409 = UpstreamError("portal", "namespace is taken", status=409, code="namespace_taken",
+                           request_id="req-9")
+
+
+def failed(**kwargs):
+    outcome = outcome_of(fail=PORTAL_409, **kwargs)
+    assert outcome.status is OutcomeStatus.FAILED
+    return outcome
+
+
+def issue_posts(http) -> list[dict]:
+    return [sent(c) for c in http.calls if c.request.method == "POST" and c.request.url == ISSUES_URL]
+
+
+def test_a_failure_opens_one_confidential_issue_and_notes_it(services, http, zendesk, gitlab):
+    outcome = failed()
+    run = stored_run(services, outcome)
+
+    escalation = report_run(services, run, outcome)
+
+    (row,) = escalations(services)
+    assert (escalation.id, escalation.state, escalation.gitlab_issue_iid) == (row.id, "open", 14)
+    assert escalation.created_at <= escalation.updated_at  # detached, yet readable
+    assert escalation.gitlab_issue_url == "https://gitlab.example.test/support/escalations/-/issues/14"
+    assert re.fullmatch(rf"\[lnr:escalation:{TICKET}:associate:[0-9a-f]{{12}}\]", row.marker)
+    (posted,) = issue_posts(http)
+    assert posted == {"title": f"Console escalation: Associate namespace, Zendesk ticket {TICKET} "
+                               "(A-S00000001 -> acme)",
+                      "description": posted["description"], "labels": [LABEL], "confidential": True}
+    description = posted["description"]
+    assert description.endswith(row.marker)
+    assert f"https://acme.zendesk.com/agent/tickets/{TICKET}" in description
+    for expected in ("request id: req-9", "status: 409", "code: namespace_taken", "run.started",
+                     "| `seats_cover_usage` | pass |", "customer confirmed by email", "Agent Smith"):
+        assert expected in description
+    search = next(c for c in http.calls if c.request.method == "GET" and c.request.url.startswith(ISSUES_URL))
+    assert "search=%5Blnr%3Aescalation" in search.request.url  # looked for before creating
+    (note,) = zendesk.notes(TICKET)
+    assert escalation.gitlab_issue_url in note
+    assert note.endswith(f"[lnr:escalation-note:{row.id}:{run.id}]")
+    (filed,) = events_of(services, "escalation.filed")
+    assert (filed.run_id, filed.detail["action"], filed.detail["issue_iid"]) == (run.id, "opened", 14)
+
+
+def test_a_second_failure_comments_on_the_same_issue(services, http, zendesk, gitlab):
+    first = failed()
+    report_run(services, stored_run(services, first), first)
+    second_run = stored_run(services, first)
+
+    escalation = report_run(services, second_run, first)
+
+    assert len(issue_posts(http)) == 1 and len(escalations(services)) == 1
+    (comment,) = gitlab.notes[14]
+    assert comment.endswith(f"[lnr:escalation-comment:{escalation.id}:{second_run.id}]")
+    assert f"run {second_run.id} failed" in comment and "request id: req-9" in comment
+    note = zendesk.notes(TICKET)[-1]
+    assert "failed again" in note and escalation.gitlab_issue_url in note
+    assert len(zendesk.notes(TICKET)) == 2
+
+
+def test_a_retried_report_of_a_failed_run_repeats_nothing(services, http, zendesk, gitlab):
+    outcome = failed()
+    run = stored_run(services, outcome)
+    report_run(services, run, outcome)
+    before = len(http.calls)
+
+    again = report_run(services, run, outcome)
+
+    later = http.calls[before:]
+    assert [c.request.method for c in later] == ["GET"]  # the ticket's comments, nothing else
+    assert again.gitlab_issue_iid == 14 and gitlab.notes == {}
+    assert len(gitlab.issues) == 1 and len(zendesk.notes(TICKET)) == 1
+
+
+def test_an_issue_left_by_a_crashed_attempt_is_adopted(services, http, zendesk, gitlab):
+    outcome = failed()
+    row = open_escalation(services, TICKET, "associate")  # the row was written, then the crash
+    left = gitlab.add_issue(f"...\n\n{row.marker}")
+
+    escalation = report_run(services, stored_run(services, outcome), outcome)
+
+    assert issue_posts(http) == []
+    assert (escalation.id, escalation.gitlab_issue_iid) == (row.id, left["iid"])
+    assert escalation.gitlab_issue_url == left["web_url"]
+    assert events_of(services, "escalation.filed")[0].detail["action"] == "adopted"
+
+
+def test_a_closed_escalation_does_not_block_a_new_one(services, http, zendesk, gitlab):
+    outcome = failed()
+    first = report_run(services, stored_run(services, outcome), outcome)
+    with services.db() as session:
+        session.get(Escalation, first.id).state = "closed"
+        session.commit()
+
+    second = report_run(services, stored_run(services, outcome), outcome)
+
+    assert second.id != first.id and second.marker != first.marker
+    assert (second.state, second.gitlab_issue_iid) == ("open", 15)
+    assert len(issue_posts(http)) == 2 and gitlab.notes == {}
+
+
+def test_a_gitlab_failure_leaves_the_row_for_a_retry(services, http, zendesk, gitlab):
+    outcome = failed()
+    run = stored_run(services, outcome)
+    gitlab.create_failures.append((400, {"message": {"title": ["is too long"]}}))
+
+    with pytest.raises(UpstreamError):
+        report_run(services, run, outcome)
+    (row,) = escalations(services)
+    assert row.gitlab_issue_iid is None and zendesk.notes(TICKET) == []
+
+    assert report_run(services, run, outcome).id == row.id  # the retry
+    assert len(gitlab.issues) == 1 and len(zendesk.notes(TICKET)) == 1
+
+
+def test_a_manual_escalation_fences_the_agents_summary(services, http, zendesk, gitlab):
+    summary = "Customer says:\n```\n/close\n```\n@all please ````look````"
+    row = escalate(services, ticket_id=TICKET, workflow="associate", summary=summary,
+                   agent={"id": 9000, **AGENT})
+
+    (posted,) = issue_posts(http)
+    assert notes.fenced(summary) in posted["description"]
+    assert "`````text\n" + summary + "\n`````" in posted["description"]
+    note = zendesk.notes(TICKET)[0]
+    assert re.search(rf"\[lnr:escalation-note:{row.id}:[0-9a-f]{{12}}\]$", note)
+
+    escalate(services, ticket_id=TICKET, workflow="associate", summary="still broken",
+             agent={"id": 9000, **AGENT})
+    assert len(issue_posts(http)) == 1 and "still broken" in gitlab.notes[14][0]
+    assert len(zendesk.notes(TICKET)) == 2
+
+
+def test_concurrent_escalations_share_one_open_row(services):
+    ids: list[int] = []
+    barrier = threading.Barrier(8)
+
+    def open_one():
+        barrier.wait()
+        ids.append(open_escalation(services, TICKET, "associate").id)
+
+    threads = [threading.Thread(target=open_one) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(ids)) == 1 and len(ids) == 8
+    assert [r.id for r in escalations(services)] == ids[:1]
+
+
+def test_force_associate_note_states_the_true_ups(services, http, zendesk):
+    outcome = outcome_of([sub("A-S00000001", seats=10), namespace(500, billable_members_count=14)],
+                         workflow="force_associate")
+    report_run(services, stored_run(services, outcome), outcome)
+
+    note = zendesk.notes(TICKET)[0]
+    assert "NOT reset" in note and "True-ups: 4 seat(s)" in note
+    assert writes(http)[1:] == ticket_marks("force_associate")
+
+
+def test_two_failures_at_once_make_one_issue_and_one_comment(services, http, zendesk, gitlab):
+    outcome = failed()
+    runs = [stored_run(services, outcome) for _ in range(2)]
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def report(run):
+        barrier.wait()
+        try:
+            report_run(services, run, outcome)
+        except BaseException as error:  # surfaced below, not lost in the thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=report, args=(run,)) for run in runs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert len(gitlab.issues) == 1 and len(gitlab.notes[14]) == 1
+    assert sorted(e.detail["action"] for e in events_of(services, "escalation.filed")) == ["commented", "opened"]
