@@ -13,7 +13,7 @@ from . import diagnose
 from .associate import ASSOCIATE, FORCE_ASSOCIATE
 from .clear_subscription import CLEAR_SUBSCRIPTION
 from .errors import BadInput, Refused, UpstreamError
-from .execute import Confirmation
+from .execute import Confirmation, refuse_upfront
 from .execute import execute as _execute
 from .facts import Ports
 from .inputs import Inputs, parse
@@ -48,6 +48,18 @@ def plan(name: str, ports: Ports, inputs: Inputs | dict[str, Any], rules: Rules 
     return make_plan(workflow_named(name), ports, _inputs(inputs), rules)
 
 
+def check_run(name: str, inputs: Inputs | dict[str, Any], confirmation: Confirmation) -> Inputs:
+    """What can be judged before a run is recorded, with no upstream call: the workflow, the
+    grammar and presence of its inputs, and the confirmation. Raises BadInput or Refused."""
+    if name == "diagnose":
+        raise Refused("not_executable", "diagnose only plans; there is nothing to execute")
+    workflow = workflow_named(name)
+    parsed = _inputs(inputs)
+    workflow.validate(parsed)
+    refuse_upfront(workflow, confirmation)
+    return parsed
+
+
 def execute(
     name: str,
     ports: Ports,
@@ -68,5 +80,5 @@ def execute(
 __all__ = [
     "BadInput", "Check", "Confirmation", "Decision", "Inputs", "Outcome", "OutcomeStatus",
     "Plan", "Ports", "Refused", "Rules", "UpstreamError", "Verdict", "WORKFLOW_NAMES",
-    "execute", "plan", "workflow_named",
+    "check_run", "execute", "plan", "workflow_named",
 ]

@@ -17,6 +17,9 @@ SUBSCRIPTION_GRAMMAR = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 NAMESPACE_SEGMENT = re.compile(r"^[A-Za-z0-9_.-]+$")
 MAX_NAMESPACE_LENGTH = 255
 MAX_PAIRS = 3  # diagnose plans at most 3 subscriptions x 3 namespaces
+# Ids of Zendesk, GitLab and the portal are 64-bit; a larger number is no id of theirs
+# (and would overflow the database's BIGINT).
+MAX_ID = 2**63 - 1
 
 
 def subscription_name(value: Any, field_name: str = "subscription") -> str:
@@ -38,8 +41,8 @@ def namespace_ref(value: Any, field_name: str = "namespace") -> int | str:
     if isinstance(value, bool):
         raise BadInput(f"{field_name} must be a namespace id or full path", field=field_name)
     if isinstance(value, int):
-        if value <= 0:
-            raise BadInput(f"{field_name} id must be positive", field=field_name)
+        if not 0 < value <= MAX_ID:
+            raise BadInput(f"{field_name} id must be a positive 64-bit integer", field=field_name)
         return value
     if not isinstance(value, str) or not value.strip():
         raise BadInput(f"{field_name} must be a namespace id or full path", field=field_name)
@@ -62,8 +65,8 @@ def positive_id(value: Any, field_name: str) -> int:
         raise BadInput(f"{field_name} must be a positive integer", field=field_name)
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())
-    if not isinstance(value, int) or value <= 0:
-        raise BadInput(f"{field_name} must be a positive integer", field=field_name)
+    if not isinstance(value, int) or not 0 < value <= MAX_ID:
+        raise BadInput(f"{field_name} must be a positive 64-bit integer", field=field_name)
     return value
 
 

@@ -1,0 +1,282 @@
+"""/api/v1 at the HTTP edge: authentication, policy, malformed input, idempotency, results.
+
+The workflows read and change an in-memory world (tests/world.py, the scenario format);
+agents, the post-back and escalations go through the real zenpy and python-gitlab clients
+against `responses` (tests/sidebar_auth.py, tests/api/desk.py). Every test runs on SQLite
+and on PostgreSQL.
+"""
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import responses
+from sqlalchemy import func, select
+
+from helpdesk_app import create_app, services_of
+from helpdesk_app.db import AuditRecord, Run
+from helpdesk_app.services import build_services
+from helpdesk_app.settings import Settings
+from tests.api.desk import Desk
+from tests.app.test_settings import UPSTREAM_ENV
+from tests.sidebar_auth import FIRST_LEVEL, ZENDESK_URL, mock_agent, session_header
+from workflows.errors import UpstreamError
+
+LNR_AGENT, OTHER_AGENT, ADMIN = 9000, 9001, 9002
+TICKET = 1
+ASSOCIATE = {"workflow": "associate", "ticket_id": TICKET,
+             "inputs": {"subscription": "a-s00000001", "namespace": "acme"}}
+READY = {**ASSOCIATE, "confirmation": {"decision": "ready"}}
+
+
+def make_app(migrated_url, world, **env):
+    settings = Settings.from_env({**UPSTREAM_ENV, "DATABASE_URL": migrated_url, **env})
+    services = dataclasses.replace(build_services(settings), workflow_ports=world.ports)
+    return create_app(settings, services)
+
+
+@pytest.fixture
+def app(migrated_url, world):
+    app = make_app(migrated_url, world)
+    yield app
+    services_of(app).db.kw["bind"].dispose()
+
+
+@pytest.fixture
+def desk():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock_agent(mock, LNR_AGENT)
+        mock_agent(mock, OTHER_AGENT, groups=(FIRST_LEVEL,))
+        mock_agent(mock, ADMIN, role="admin", groups=())
+        yield Desk(ZENDESK_URL, UPSTREAM_ENV["GITLAB_URL"],
+                   UPSTREAM_ENV["GITLAB_ESCALATION_PROJECT"]).install(mock)
+
+
+@pytest.fixture
+def client(app, desk):
+    return app.test_client()
+
+
+def as_agent(app, user_id=LNR_AGENT, **extra):
+    return {**session_header(app, user_id), **extra}
+
+
+def key() -> dict[str, str]:
+    return {"Idempotency-Key": str(uuid.uuid4())}
+
+
+def count(app, model) -> int:
+    with services_of(app).db() as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+ENDPOINTS = [("get", "/api/v1/tickets/1"), ("post", "/api/v1/plans"), ("post", "/api/v1/runs"),
+             ("get", "/api/v1/runs/1"), ("post", "/api/v1/escalations"),
+             ("get", "/api/v1/audit?ticket_id=1")]
+
+
+@pytest.mark.parametrize("method, path", ENDPOINTS)
+def test_every_endpoint_needs_a_session(client, method, path):
+    response = getattr(client, method)(path, json=READY)
+    assert response.status_code == 401
+    assert response.get_json()["error"]["code"] == "missing_token"
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize("method, path", ENDPOINTS)
+def test_an_expired_or_forged_session_is_refused(client, app, method, path):
+    stale = session_header(app, LNR_AGENT, now=datetime.now(timezone.utc) - timedelta(hours=1))
+    assert getattr(client, method)(path, json=READY, headers=stale).status_code == 401
+    forged = {"Authorization": session_header(app, LNR_AGENT)["Authorization"][:-4] + "AAAA"}
+    assert getattr(client, method)(path, json=READY, headers=forged).status_code == 401
+
+
+def test_a_plan_shows_every_check_changes_nothing_and_is_audited(client, app, world):
+    response = client.post("/api/v1/plans", json=ASSOCIATE, headers=as_agent(app, OTHER_AGENT))
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+    plan = response.get_json()
+    assert plan["decision"] == "ready" and plan["ticket_id"] == TICKET
+    assert plan["inputs"]["subscriptions"] == ["A-S00000001"]
+    assert [c["id"] for c in plan["checks"]][:2] == ["subscription_exists", "subscription_active"]
+    assert world.mutations() == []
+    with services_of(app).db() as session:
+        (record,) = session.scalars(select(AuditRecord)).all()
+    assert (record.kind, record.ticket_id, record.agent["id"]) == ("plan", TICKET, OTHER_AGENT)
+    assert record.checks == plan["checks"]
+
+
+def test_an_agent_outside_the_group_may_not_force_associate(client, app, world):
+    body = {**ASSOCIATE, "workflow": "force_associate"}
+    response = client.post("/api/v1/plans", json=body, headers=as_agent(app, OTHER_AGENT))
+    assert response.status_code == 403
+    error = response.get_json()["error"]
+    assert error["code"] == "forbidden" and "License and Renewals" in error["message"]
+    run = {**body, "confirmation": {"decision": "ready"}}
+    refused = client.post("/api/v1/runs", json=run, headers=as_agent(app, OTHER_AGENT, **key()))
+    assert refused.status_code == 403
+    assert count(app, Run) == 0 and world.mutations() == []
+
+
+@pytest.mark.parametrize("body, field", [
+    ({**ASSOCIATE, "workflow": "nope"}, "workflow"),
+    ({**ASSOCIATE, "inputs": {"subscription": "A-S1 OR 1=1", "namespace": "acme"}}, "subscription"),
+    ({**ASSOCIATE, "inputs": {"subscription": "A-S00000001", "namespace": "../etc"}}, "namespace"),
+    ({**ASSOCIATE, "inputs": {"subscriptoin": "A-S00000001"}}, "subscriptoin"),
+    ({**ASSOCIATE, "ticket_id": 0}, "ticket_id"),
+    ({**ASSOCIATE, "ticket_id": 2**63}, "ticket_id"),
+    ({**ASSOCIATE, "inputs": {"subscription": "A-S00000001"}}, "namespace"),
+])
+def test_malformed_plan_requests_are_400_naming_the_field(client, app, body, field):
+    response = client.post("/api/v1/plans", json=body, headers=as_agent(app))
+    assert response.status_code == 400
+    assert response.get_json()["error"]["field"] == field
+
+
+@pytest.mark.parametrize("data", [b"{not json", b"[]", b"null", b'"text"'])
+def test_a_body_that_is_no_json_object_is_400(client, app, data):
+    response = client.post("/api/v1/plans", data=data, headers=as_agent(app, **{"Content-Type": "application/json"}))
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "bad_input"
+
+
+def test_a_run_is_recorded_executed_and_reported_back(client, app, world, desk):
+    response = client.post("/api/v1/runs", json=READY, headers=as_agent(app, **key()))
+    assert response.status_code == 202
+    run = response.get_json()
+    assert response.headers["Location"].endswith(f"/api/v1/runs/{run['id']}")
+    assert run["state"] == "succeeded" and run["outcome"]["changed"] is True
+    assert [e["kind"] for e in run["events"]][:2] == ["queued", "succeeded"]
+    assert [m[1] for m in world.mutations()] == ["link_subscription"]
+    assert len(desk.notes(TICKET)) == 1 and desk.statuses(TICKET) == ["pending"]
+    assert "lnr_associate" in desk.tags[TICKET]
+    fetched = client.get(f"/api/v1/runs/{run['id']}", headers=as_agent(app, OTHER_AGENT))
+    assert fetched.status_code == 200 and fetched.get_json()["id"] == run["id"]
+
+
+def test_the_same_key_returns_the_same_run_and_acts_once(client, app, world):
+    headers = as_agent(app, **key())
+    first = client.post("/api/v1/runs", json=READY, headers=headers)
+    again = client.post("/api/v1/runs", json=READY, headers=headers)
+    assert again.status_code == 202 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json()["id"] == first.get_json()["id"]
+    assert len(world.mutations()) == 1 and count(app, Run) == 1
+
+
+def test_the_same_key_with_another_body_is_422(client, app, world):
+    headers = as_agent(app, **key())
+    client.post("/api/v1/runs", json=READY, headers=headers)
+    other = {**READY, "inputs": {"subscription": "A-S00000001", "namespace": "ada"}}
+    response = client.post("/api/v1/runs", json=other, headers=headers)
+    assert response.status_code == 422
+    assert response.get_json()["error"]["code"] == "idempotency_key_reused"
+    assert count(app, Run) == 1
+
+
+@pytest.mark.parametrize("headers, status", [({}, 400), ({"Idempotency-Key": "short"}, 400),
+                                             ({"Idempotency-Key": "x" * 201}, 400)])
+def test_a_run_needs_a_well_formed_idempotency_key(client, app, world, headers, status):
+    response = client.post("/api/v1/runs", json=READY, headers=as_agent(app, **headers))
+    assert response.status_code == status
+    assert response.get_json()["error"]["field"] == "Idempotency-Key"
+    assert count(app, Run) == 0 and world.mutations() == []
+
+
+@pytest.mark.parametrize("confirmation, status, code", [
+    ({"decision": "blocked"}, 409, "plan_blocked"),
+    ({"decision": "needs_override", "override_ids": ["seats_cover_usage"]}, 422, "reason_required"),
+    ({"decision": "needs_override", "override_ids": ["seats_cover_usage"], "reason": "  "}, 422,
+     "reason_required"),
+])
+def test_runs_that_execute_would_refuse_are_never_recorded(client, app, world, confirmation, status, code):
+    body = {**ASSOCIATE, "confirmation": confirmation}
+    response = client.post("/api/v1/runs", json=body, headers=as_agent(app, **key()))
+    assert response.status_code == status and response.get_json()["error"]["code"] == code
+    assert count(app, Run) == 0 and world.mutations() == []
+
+
+def test_diagnose_cannot_be_run(client, app):
+    body = {**READY, "workflow": "diagnose"}
+    response = client.post("/api/v1/runs", json=body, headers=as_agent(app, **key()))
+    assert response.status_code == 400 and count(app, Run) == 0
+
+
+def test_a_failed_run_escalates_once_and_notes_the_ticket(client, app, world, desk):
+    world.failures["link_subscription"] = UpstreamError("portal", "Internal error", status=500,
+                                                        code="internal", request_id="req-77")
+    first = client.post("/api/v1/runs", json=READY, headers=as_agent(app, **key())).get_json()
+    assert first["state"] == "escalated"
+    assert first["escalation"]["issue_url"] == desk.issues[0]["web_url"]
+    second = client.post("/api/v1/runs", json=READY, headers=as_agent(app, **key())).get_json()
+    assert second["state"] == "escalated"
+    assert len(desk.issues) == 1 and len(desk.issue_notes[1]) == 1
+    assert "req-77" in desk.issues[0]["description"]
+    assert any(desk.issues[0]["web_url"] in note for note in desk.notes(TICKET))
+
+
+def test_the_worker_checks_the_policy_again(migrated_url, world, desk):
+    from helpdesk_app import runs
+    from helpdesk_app.agents import Agent
+    from helpdesk_app.api.bodies import run_request
+
+    app = make_app(migrated_url, world, AGENT_CACHE_S="0")
+    services = services_of(app)
+    # Recorded while the agent was in the group; Zendesk now says otherwise (OTHER_AGENT).
+    was = Agent(id=OTHER_AGENT, name="Was L&R", email=None, role="agent",
+                group_names=frozenset({"License and Renewals"}))
+    forced = run_request({**READY, "workflow": "force_associate"})
+    run, _ = runs.create_run(services.db, forced, was, "key-policy-recheck")
+    runs.execute_run(services, run.id)
+    run = runs.load_run(services.db, run.id)
+    assert run.state == "failed" and run.outcome["status"] == "refused"
+    assert "License and Renewals" in run.outcome["message"]
+    assert world.mutations() == []
+    services.db.kw["bind"].dispose()
+
+
+def test_ticket_context_lists_runs_and_escalations(client, app, world):
+    world.failures["link_subscription"] = UpstreamError("portal", "boom", status=500)
+    client.post("/api/v1/runs", json=READY, headers=as_agent(app, **key()))
+    context = client.get(f"/api/v1/tickets/{TICKET}", headers=as_agent(app, OTHER_AGENT)).get_json()
+    assert context["findings"] is None
+    assert [r["state"] for r in context["runs"]] == ["escalated"]
+    assert [e["state"] for e in context["escalations"]] == ["open"]
+    empty = client.get("/api/v1/tickets/424242", headers=as_agent(app)).get_json()
+    assert empty["runs"] == [] and empty["escalations"] == []
+
+
+@pytest.mark.parametrize("path", ["/api/v1/runs/999", f"/api/v1/runs/{2**63}"])
+def test_an_unknown_run_is_404(client, app, path):
+    response = client.get(path, headers=as_agent(app))
+    assert response.status_code == 404 and response.get_json()["error"]["code"] == "run_not_found"
+
+
+def test_an_agent_escalates_by_hand(client, app, desk):
+    body = {"ticket_id": TICKET, "summary": "Customer says `/close` @everyone\n/label ~x"}
+    response = client.post("/api/v1/escalations", json=body, headers=as_agent(app, OTHER_AGENT))
+    assert response.status_code == 201
+    escalation = response.get_json()
+    assert escalation["state"] == "open" and escalation["issue_url"] == desk.issues[0]["web_url"]
+    assert desk.issues[0]["confidential"] is True
+    assert "Console Escalation - customers" in desk.issues[0]["labels"]
+    assert len(desk.notes(TICKET)) == 1
+
+
+@pytest.mark.parametrize("body", [{"ticket_id": TICKET}, {"ticket_id": TICKET, "summary": ""},
+                                  {"ticket_id": TICKET, "summary": "x" * 5001},
+                                  {"ticket_id": TICKET, "summary": "x", "workflow": "nope"},
+                                  {"summary": "x"}])
+def test_malformed_escalations_are_400_and_open_nothing(client, app, desk, body):
+    response = client.post("/api/v1/escalations", json=body, headers=as_agent(app))
+    assert response.status_code == 400 and desk.issues == []
+
+
+def test_the_audit_trail_is_for_admins(client, app):
+    client.post("/api/v1/plans", json=ASSOCIATE, headers=as_agent(app))
+    refused = client.get(f"/api/v1/audit?ticket_id={TICKET}", headers=as_agent(app))
+    assert refused.status_code == 403
+    response = client.get(f"/api/v1/audit?ticket_id={TICKET}", headers=as_agent(app, ADMIN))
+    assert response.status_code == 200
+    (record,) = response.get_json()["records"]
+    assert record["kind"] == "plan" and record["agent"]["id"] == LNR_AGENT
+    assert client.get("/api/v1/audit", headers=as_agent(app, ADMIN)).status_code == 400

@@ -1,0 +1,93 @@
+"""`python -m helpdesk_app audit-export`: JSON lines to a file, one JSON document on stdout."""
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import text
+
+from helpdesk_app.cli import main
+from helpdesk_app.db import append_audit, make_engine, make_session_factory
+from helpdesk_app.migrate import upgrade
+
+
+def run_cli(monkeypatch, url, *argv):
+    monkeypatch.setenv("DATABASE_URL", url)
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def trail(sessions):
+    with sessions() as session:
+        for ticket in (10, 11, 10):
+            append_audit(session, kind="plan", ticket_id=ticket, workflow="associate",
+                         agent={"id": 9000}, inputs={"subscriptions": ["A-S00000001"]})
+        session.commit()
+
+
+def test_export_writes_json_lines_and_prints_one_document(monkeypatch, migrated_url, trail, tmp_path):
+    output = tmp_path / "audit.jsonl"
+    code, out, err = run_cli(monkeypatch, migrated_url, "audit-export", "--output", str(output))
+    assert code == 0 and err == ""
+    assert json.loads(out) == {"exported": 3, "output": str(output), "ticket_id": None,
+                               "chain_intact": True, "first_broken_record": None}
+    lines = [json.loads(line) for line in output.read_text().splitlines()]
+    assert [r["ticket_id"] for r in lines] == [10, 11, 10]
+    assert lines[1]["prev_hash"] == lines[0]["hash"]
+
+
+def test_export_of_one_ticket(monkeypatch, migrated_url, trail, tmp_path):
+    output = tmp_path / "t10.jsonl"
+    code, out, _ = run_cli(monkeypatch, migrated_url, "audit-export", "--output", str(output),
+                           "--ticket-id", "10")
+    assert code == 0 and json.loads(out)["exported"] == 2
+    assert {json.loads(line)["ticket_id"] for line in output.read_text().splitlines()} == {10}
+
+
+@pytest.mark.parametrize("argv", [[], ["audit-export"], ["audit-export", "--output", "x", "--ticket-id", "-1"],
+                                  ["nope"]])
+def test_bad_arguments_exit_2_with_one_line(monkeypatch, tmp_path, argv):
+    code, out, err = run_cli(monkeypatch, f"sqlite:///{tmp_path}/h.db", *argv)
+    assert code == 2 and out == "" and err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_an_existing_file_is_never_overwritten(monkeypatch, migrated_url, trail, tmp_path):
+    output = tmp_path / "audit.jsonl"
+    output.write_text("keep me")
+    code, _, err = run_cli(monkeypatch, migrated_url, "audit-export", "--output", str(output))
+    assert code == 2 and "cannot create" in err and output.read_text() == "keep me"
+
+
+def test_an_unreadable_database_exits_2_and_leaves_no_file(monkeypatch, tmp_path):
+    output = tmp_path / "audit.jsonl"
+    code, _, err = run_cli(monkeypatch, f"sqlite:///{tmp_path}/empty.db", "audit-export",
+                           "--output", str(output))
+    assert code == 2 and "cannot read the audit trail" in err and not output.exists()
+
+
+def test_a_tampered_trail_is_reported(monkeypatch, tmp_path):
+    # SQLite only: on PostgreSQL the trigger refuses the UPDATE itself (tests/db).
+    url = f"sqlite:///{tmp_path}/tampered.db"
+    upgrade(url)
+    engine = make_engine(url)
+    with make_session_factory(engine)() as session:
+        for ticket in (10, 11):
+            append_audit(session, kind="plan", ticket_id=ticket)
+        session.commit()
+        session.execute(text("UPDATE audit_records SET ticket_id = 99 WHERE id = 2"))
+        session.commit()
+    engine.dispose()
+    code, out, _ = run_cli(monkeypatch, url, "audit-export", "--output", str(tmp_path / "a.jsonl"))
+    assert code == 0 and json.loads(out)["chain_intact"] is False
+    assert json.loads(out)["first_broken_record"] == 2
+
+
+def test_the_module_entry_point(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "helpdesk_app", "audit-export"],
+                            capture_output=True, text=True, env={"DATABASE_URL": f"sqlite:///{tmp_path}/h.db"})
+    assert result.returncode == 2 and result.stdout == "" and "--output" in result.stderr
