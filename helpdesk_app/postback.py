@@ -143,9 +143,9 @@ def _file(services: Any, row_id: int, ctx: notes.EscalationContext,
     if action is not None:
         return row, action
     key = f"{row.id}:{run.id}" if run is not None else f"{row.id}:{uuid.uuid4().hex[:12]}"
-    body = notes.escalation_comment(ctx, mode=services.settings.mode,
-                                    marker=notes.marker("escalation-comment", key))
-    services.gitlab.comment_on_issue(row.gitlab_issue_iid, body)
+    mark = notes.marker("escalation-comment", key)
+    body = notes.escalation_comment(ctx, mode=services.settings.mode, marker=mark)
+    services.gitlab.comment_on_issue(row.gitlab_issue_iid, body, marker=mark)
     with services.db() as session, session.begin():
         _record_filed(session, run, row, "commented")
     log.info("escalation.commented",

@@ -1,6 +1,7 @@
 import copy
 
 import pytest
+import responses
 
 from tests.world import World
 
@@ -64,6 +65,21 @@ def scenario():
 @pytest.fixture
 def world(scenario):
     return World(scenario)
+
+
+@pytest.fixture
+def http():
+    """The HTTP edge: a request no fake or mock answers fails the test."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+@pytest.fixture
+def zendesk(http):
+    """Zendesk's tickets at the HTTP edge (tests/upstream_fakes.py)."""
+    from tests.upstream_fakes import FakeZendesk
+
+    return FakeZendesk().install(http)
 
 
 # Database fixtures (each backend, migrated for real) for every test directory.

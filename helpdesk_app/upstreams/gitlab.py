@@ -11,6 +11,7 @@ backoff cap and, for 429, retries up to ten times by default.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from typing import Any, Callable, TypeVar
 
@@ -25,6 +26,7 @@ from . import trace
 from .retry import RetryPolicy, is_transient_status, parse_retry_after
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 UPSTREAM = "gitlab"
 # Passed to every python-gitlab call: its Retry loop would otherwise retry 429s on its own.
@@ -178,21 +180,50 @@ class GitLabAdapter:
         issues = (i.asdict() for i in found)
         return next((i for i in issues if marker in (i.get("description") or "")), None)
 
-    def comment_on_issue(self, issue_iid: int, body: str) -> dict:
-        """`POST /projects/:id/issues/:iid/notes`; never retried.
+    def comment_on_issue(self, issue_iid: int, body: str, *, marker: str | None = None) -> dict:
+        """`POST /projects/:id/issues/:iid/notes`, once per marker.
 
-        Notes cannot be searched by body, so a repeat could not first check that the
-        failed attempt left no note: a failure goes to the caller (the durable executor).
-        https://docs.gitlab.com/api/notes/ ("Create new issue note")
+        With a `marker`, the issue's notes are read first (`GET .../notes`) and a note that
+        holds it is returned instead of posting again: a crash between posting and
+        recording must not comment twice. The POST itself is retried only after such a
+        read found nothing; without a marker it is never retried (nothing to look for).
+        https://docs.gitlab.com/api/notes/ ("List project issue notes", "Create new issue note")
         """
         issue = self._project.issues.get(issue_iid, lazy=True)
-        return self._retry.call(
-            lambda: self._call(
-                lambda: issue.notes.create({"body": body}, **_NO_LIBRARY_RETRY).asdict()
-            ),
-            name="gitlab.comment_on_issue",
-            safe_to_repeat=False,
+        if marker and (found := self._note_with(issue, marker)) is not None:
+            log.info("gitlab.note.already_present", extra={"issue_iid": issue_iid})
+            return found
+        left_behind: list[dict] = []
+
+        def first_attempt_left_no_note() -> bool:
+            found = self._note_with(issue, marker)
+            if found is not None:
+                left_behind.append(found)
+            return found is None
+
+        try:
+            return self._retry.call(
+                lambda: self._call(
+                    lambda: issue.notes.create({"body": body}, **_NO_LIBRARY_RETRY).asdict()
+                ),
+                name="gitlab.comment_on_issue",
+                safe_to_repeat=False,
+                before_retry=first_attempt_left_no_note if marker else None,
+            )
+        except UpstreamError:
+            if left_behind:
+                return left_behind[0]
+            raise
+
+    def _note_with(self, issue: Any, marker: str) -> dict | None:
+        # Newest first: the note a failed attempt left is among the last ones.
+        notes = self._retry.call(
+            lambda: self._call(lambda: issue.notes.list(
+                sort="desc", order_by="created_at", per_page=_ISSUE_SEARCH_PAGE, get_all=False,
+                **_NO_LIBRARY_RETRY)),
+            name="gitlab.list_issue_notes",
         )
+        return next((n.asdict() for n in notes if marker in (n.body or "")), None)
 
     # --- one place for HTTP plumbing and error mapping ---------------------------------
 

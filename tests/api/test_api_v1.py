@@ -2,7 +2,7 @@
 
 The workflows read and change an in-memory world (tests/world.py, the scenario format);
 agents, the post-back and escalations go through the real zenpy and python-gitlab clients
-against `responses` (tests/sidebar_auth.py, tests/api/desk.py). Every test runs on SQLite
+against `responses` (tests/sidebar_auth.py, tests/upstream_fakes.py). Every test runs on SQLite
 and on PostgreSQL.
 """
 from __future__ import annotations
@@ -19,9 +19,9 @@ from helpdesk_app import create_app, services_of
 from helpdesk_app.db import AuditRecord, Run
 from helpdesk_app.services import build_services
 from helpdesk_app.settings import Settings
-from tests.api.desk import Desk
 from tests.app.test_settings import UPSTREAM_ENV
-from tests.sidebar_auth import FIRST_LEVEL, ZENDESK_URL, mock_agent, session_header
+from tests.sidebar_auth import FIRST_LEVEL, mock_agent, session_header
+from tests.upstream_fakes import ISSUES_URL, FakeGitLab, FakeZendesk, writes
 from workflows.errors import UpstreamError
 
 LNR_AGENT, OTHER_AGENT, ADMIN = 9000, 9001, 9002
@@ -44,14 +44,29 @@ def app(migrated_url, world):
     services_of(app).db.kw["bind"].dispose()
 
 
+@dataclasses.dataclass
+class Desk:
+    """Zendesk and GitLab as the post-back and the agents' lookups see them."""
+
+    http: responses.RequestsMock
+    zendesk: FakeZendesk
+    gitlab: FakeGitLab
+
+    def ticket_updates(self, ticket_id: int, kind: str) -> list:
+        url = f"/tickets/{ticket_id}.json"
+        return [body["ticket"][kind] for method, u, body in writes(self.http)
+                if u.endswith(url) and kind in body["ticket"]]
+
+    def issue_requests(self) -> list[dict]:
+        return [body for method, u, body in writes(self.http) if method == "POST" and u == ISSUES_URL]
+
+
 @pytest.fixture
-def desk():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock_agent(mock, LNR_AGENT)
-        mock_agent(mock, OTHER_AGENT, groups=(FIRST_LEVEL,))
-        mock_agent(mock, ADMIN, role="admin", groups=())
-        yield Desk(ZENDESK_URL, UPSTREAM_ENV["GITLAB_URL"],
-                   UPSTREAM_ENV["GITLAB_ESCALATION_PROJECT"]).install(mock)
+def desk(http, zendesk):
+    mock_agent(http, LNR_AGENT)
+    mock_agent(http, OTHER_AGENT, groups=(FIRST_LEVEL,))
+    mock_agent(http, ADMIN, role="admin", groups=())
+    return Desk(http, zendesk, FakeGitLab().install(http))
 
 
 @pytest.fixture
@@ -148,8 +163,10 @@ def test_a_run_is_recorded_executed_and_reported_back(client, app, world, desk):
     assert run["state"] == "succeeded" and run["outcome"]["changed"] is True
     assert [e["kind"] for e in run["events"]][:2] == ["queued", "succeeded"]
     assert [m[1] for m in world.mutations()] == ["link_subscription"]
-    assert len(desk.notes(TICKET)) == 1 and desk.statuses(TICKET) == ["pending"]
-    assert "lnr_associate" in desk.tags[TICKET]
+    assert len(desk.zendesk.notes(TICKET)) == 1
+    assert desk.ticket_updates(TICKET, "status") == ["pending"]
+    tags = [body for method, url, body in writes(desk.http) if url.endswith("/tags.json")]
+    assert tags == [{"tags": ["lnr_associate"]}]
     fetched = client.get(f"/api/v1/runs/{run['id']}", headers=as_agent(app, OTHER_AGENT))
     assert fetched.status_code == 200 and fetched.get_json()["id"] == run["id"]
 
@@ -206,12 +223,13 @@ def test_a_failed_run_escalates_once_and_notes_the_ticket(client, app, world, de
                                                         code="internal", request_id="req-77")
     first = client.post("/api/v1/runs", json=READY, headers=as_agent(app, **key())).get_json()
     assert first["state"] == "escalated"
-    assert first["escalation"]["issue_url"] == desk.issues[0]["web_url"]
+    (issue,) = desk.gitlab.issues
+    assert first["escalation"]["issue_url"] == issue["web_url"]
     second = client.post("/api/v1/runs", json=READY, headers=as_agent(app, **key())).get_json()
     assert second["state"] == "escalated"
-    assert len(desk.issues) == 1 and len(desk.issue_notes[1]) == 1
-    assert "req-77" in desk.issues[0]["description"]
-    assert any(desk.issues[0]["web_url"] in note for note in desk.notes(TICKET))
+    assert len(desk.gitlab.issues) == 1 and len(desk.gitlab.notes[issue["iid"]]) == 1
+    assert "req-77" in issue["description"]
+    assert any(issue["web_url"] in note for note in desk.zendesk.notes(TICKET))
 
 
 def test_the_worker_checks_the_policy_again(migrated_url, world, desk):
@@ -256,10 +274,11 @@ def test_an_agent_escalates_by_hand(client, app, desk):
     response = client.post("/api/v1/escalations", json=body, headers=as_agent(app, OTHER_AGENT))
     assert response.status_code == 201
     escalation = response.get_json()
-    assert escalation["state"] == "open" and escalation["issue_url"] == desk.issues[0]["web_url"]
-    assert desk.issues[0]["confidential"] is True
-    assert "Console Escalation - customers" in desk.issues[0]["labels"]
-    assert len(desk.notes(TICKET)) == 1
+    (issue,) = desk.gitlab.issues
+    assert escalation["state"] == "open" and escalation["issue_url"] == issue["web_url"]
+    (sent,) = desk.issue_requests()
+    assert sent["confidential"] is True and sent["labels"] == ["Console Escalation - customers"]
+    assert "/close" in issue["description"] and len(desk.zendesk.notes(TICKET)) == 1
 
 
 @pytest.mark.parametrize("body", [{"ticket_id": TICKET}, {"ticket_id": TICKET, "summary": ""},
@@ -268,7 +287,7 @@ def test_an_agent_escalates_by_hand(client, app, desk):
                                   {"summary": "x"}])
 def test_malformed_escalations_are_400_and_open_nothing(client, app, desk, body):
     response = client.post("/api/v1/escalations", json=body, headers=as_agent(app))
-    assert response.status_code == 400 and desk.issues == []
+    assert response.status_code == 400 and desk.gitlab.issues == []
 
 
 def test_the_audit_trail_is_for_admins(client, app):

@@ -7,7 +7,6 @@ import re
 import threading
 
 import pytest
-import responses
 from sqlalchemy import select
 
 import workflows
@@ -17,8 +16,8 @@ from helpdesk_app.postback import escalate, open_escalation, report_run
 from helpdesk_app.settings import Settings
 from tests.app.test_settings import UPSTREAM_ENV
 from tests.conftest import BASE
-from tests.postback.upstream_fakes import (
-    ISSUES_URL, ZENDESK_API, FakeGitLab, FakeZendesk, sent, writes,
+from tests.upstream_fakes import (
+    ISSUES_URL, ZENDESK_API, FakeGitLab, sent, writes,
 )
 from tests.scenario_edits import namespace, sub
 from tests.world import World
@@ -39,17 +38,6 @@ def services(migrated_url):
     services = create_app(Settings.from_env(env)).extensions["helpdesk"]
     yield services
     services.db.kw["bind"].dispose()
-
-
-@pytest.fixture
-def http():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
-@pytest.fixture
-def zendesk(http):
-    return FakeZendesk().install(http)
 
 
 @pytest.fixture

@@ -399,3 +399,46 @@ def test_issue_calls_use_the_main_token_without_an_escalation_token(policy, rsps
               match=[main_token()])
 
     assert create(adapter)["iid"] == 14
+
+
+COMMENT_MARKER = "[lnr:escalation-comment:3:41]"
+
+
+def issue_notes(*bodies: str) -> list[dict]:
+    return [dict(fixture("post_issue_note"), id=400 + n, body=b) for n, b in enumerate(bodies)]
+
+
+def test_a_comment_whose_marker_is_on_the_issue_is_not_posted_again(adapter, rsps):
+    rsps.get(f"{ISSUES_URL}/14/notes", json=issue_notes(f"Failed again.\n\n{COMMENT_MARKER}"),
+             match=[matchers.query_param_matcher({"sort": "desc", "order_by": "created_at",
+                                                  "per_page": "20"})])
+
+    note = adapter.comment_on_issue(14, f"Failed again.\n\n{COMMENT_MARKER}", marker=COMMENT_MARKER)
+
+    assert note["id"] == 400
+    assert [c.request.method for c in rsps.calls] == ["GET"]  # no POST
+
+
+def test_a_marked_comment_is_retried_only_after_looking_for_it(adapter, rsps, sleeps):
+    body = f"Failed again.\n\n{COMMENT_MARKER}"
+    rsps.get(f"{ISSUES_URL}/14/notes", json=issue_notes("an engineer's note"))
+    rsps.post(f"{ISSUES_URL}/14/notes", status=503, body="")
+    rsps.get(f"{ISSUES_URL}/14/notes", json=issue_notes("an engineer's note"))
+    rsps.post(f"{ISSUES_URL}/14/notes", status=201, json=fixture("post_issue_note"),
+              match=[matchers.json_params_matcher({"body": body})])
+
+    adapter.comment_on_issue(14, body, marker=COMMENT_MARKER)
+
+    assert [c.request.method for c in rsps.calls] == ["GET", "POST", "GET", "POST"]
+
+
+def test_a_comment_left_by_a_lost_answer_is_adopted(adapter, rsps, sleeps):
+    body = f"Failed again.\n\n{COMMENT_MARKER}"
+    rsps.get(f"{ISSUES_URL}/14/notes", json=[])
+    rsps.post(f"{ISSUES_URL}/14/notes", status=502, body="")  # GitLab posted it, then failed
+    rsps.get(f"{ISSUES_URL}/14/notes", json=issue_notes(body))
+
+    note = adapter.comment_on_issue(14, body, marker=COMMENT_MARKER)
+
+    assert note["body"] == body
+    assert [c.request.method for c in rsps.calls] == ["GET", "POST", "GET"]

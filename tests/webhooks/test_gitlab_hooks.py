@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import responses
 from sqlalchemy import select
 
 from helpdesk_app import create_app
@@ -19,7 +18,7 @@ from helpdesk_app.db import Delivery, Escalation
 from helpdesk_app.settings import Settings
 from helpdesk_app.webhooks.gitlab import process_gitlab_delivery
 from tests.app.test_settings import UPSTREAM_ENV
-from tests.postback.upstream_fakes import ZENDESK_API, FakeZendesk, fixture, sent
+from tests.upstream_fakes import ZENDESK_API, fixture, sent
 
 TOKEN = UPSTREAM_ENV["GITLAB_WEBHOOK_TOKEN"]
 TICKET, IID = 35436, 14
@@ -35,18 +34,6 @@ def app(migrated_url):
     app = make_app(migrated_url)
     yield app
     app.extensions["helpdesk"].db.kw["bind"].dispose()
-
-
-@pytest.fixture
-def http():
-    # Any request the fakes do not answer fails the test.
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
-@pytest.fixture
-def zendesk(http):
-    return FakeZendesk().install(http)
 
 
 @pytest.fixture

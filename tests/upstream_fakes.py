@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import responses
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 ZENDESK_API = "https://acme.zendesk.com/api/v2"  # UPSTREAM_ENV's subdomain
 GITLAB_API = "https://gitlab.example.test/api/v4"  # UPSTREAM_ENV's GITLAB_URL
 ISSUES_URL = f"{GITLAB_API}/projects/support%2Fescalations/issues"
@@ -92,6 +92,8 @@ class FakeGitLab:
         mock.add_callback("GET", re.compile(re.escape(ISSUES_URL) + r"(\?.*)?$"), self._search)
         mock.add_callback("POST", re.compile(re.escape(ISSUES_URL) + r"$"), self._create)
         mock.add_callback("POST", re.compile(re.escape(ISSUES_URL) + r"/(\d+)/notes$"), self._note)
+        mock.add_callback("GET", re.compile(re.escape(ISSUES_URL) + r"/(\d+)/notes(\?.*)?$"),
+                          self._list_notes)
         return self
 
     def add_issue(self, description: str, title: str = "left by a crashed attempt") -> dict:
@@ -122,6 +124,14 @@ class FakeGitLab:
         return _reply(201, note)
 
 
+    def _list_notes(self, request):
+        iid = int(re.search(r"/issues/(\d+)/notes", request.url).group(1))
+        template = fixture("gitlab", "post_issue_note")
+        newest_first = reversed(self.notes.get(iid, []))
+        return _reply(200, [dict(template, id=900 + n, body=body, noteable_iid=iid)
+                            for n, body in enumerate(newest_first)])
+
+
 def sent(call) -> Any:
     return json.loads(call.request.body) if call.request.body else None
 
@@ -130,3 +140,4 @@ def writes(mock: responses.RequestsMock) -> list[tuple[str, str, Any]]:
     """Every mutating request: (method, URL, JSON body)."""
     return [(c.request.method, c.request.url, sent(c)) for c in mock.calls
             if c.request.method != "GET"]
+
