@@ -28,7 +28,7 @@ from sqlalchemy.orm import (
 )
 
 __all__ = [
-    "AppendOnlyError", "AuditRecord", "Base", "Delivery", "Escalation", "Run", "RunEvent",
+    "AppendOnlyError", "AuditRecord", "Base", "Delivery", "Escalation", "Lease", "Run", "RunEvent",
     "TicketFindings", "append_audit", "audit_hash", "find_audit_break", "make_engine",
     "make_session_factory", "normalise_url", "utcnow", "verify_audit_chain",
 ]
@@ -110,6 +110,7 @@ class Delivery(Base):
         CheckConstraint(_one_of("status", DELIVERY_STATUSES), name="status"),
         Index(None, "received_at"),
         Index(None, "status"),
+        Index(None, "status", "lease_expires_at"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -123,6 +124,10 @@ class Delivery(Base):
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(16), default="received")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(255))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Run(Base):
@@ -159,6 +164,12 @@ class Run(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     outcome: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    # Durable execution (helpdesk_app/executor.py): when the next attempt may start, when a
+    # queue last took the id, when the result reached the ticket, the last transient error.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[dict[str, Any] | None] = mapped_column(Json)
 
     events: Mapped[list["RunEvent"]] = relationship(
         back_populates="run", order_by="RunEvent.id", cascade="all, delete-orphan",
@@ -213,6 +224,16 @@ class Escalation(Base):
     marker: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Lease(Base):
+    """A named lease one process holds at a time (e.g. the deployment's one sweeper)."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class TicketFindings(Base):
