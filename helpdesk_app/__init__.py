@@ -23,7 +23,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app = Flask(__name__)
     app.config.update(SECRET_KEY=settings.secret_key.get_secret_value() if settings.secret_key else None,
                       MAX_CONTENT_LENGTH=settings.webhook_max_bytes)
-    app.extensions["helpdesk"] = services or build_services(settings)
+    services = services or build_services(settings)
+    services.jobs.bind(services)
+    app.extensions["helpdesk"] = services
 
     from .api import blueprint as api
     from .health import blueprint as health
@@ -34,7 +36,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     for blueprint in (health, zendesk_webhook, gitlab_webhook, sidebar, api):
         app.register_blueprint(blueprint)
     _register_error_handlers(app)
-    log.info("app.created", extra={"mode": settings.mode})
+    if settings.executor == "threads":
+        # The embedded default: this process also sweeps (one sweeper per deployment is
+        # chosen by a lease row, so several web processes on one machine share the work).
+        from .executor import Sweeper
+
+        app.extensions["helpdesk_sweeper"] = Sweeper(services.db, services.jobs, services.timing).start()
+    log.info("app.created", extra={"mode": settings.mode, "executor": settings.executor})
     return app
 
 

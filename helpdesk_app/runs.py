@@ -8,13 +8,15 @@ and hands the result to the post-back.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -26,7 +28,9 @@ from . import audit, postback
 from .agents import Agent
 from .db import Escalation, Run, utcnow
 from .errors import ApiError
+from .executor import Heartbeat, LeasedPortal, LeaseLost, claim_run, holds_lease, release, worker_id
 from .upstreams import trace
+from .upstreams.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -99,39 +103,77 @@ def load_run(db, run_id: int) -> Run | None:
                                .where(Run.id == run_id)).one_or_none()
 
 
-def execute_run(services, run_id: int) -> None:
-    """The job: take the queued run, execute it, record it, report it on the ticket."""
-    if not _claim(services.db, run_id):
+def perform_run(services, run_id: int) -> None:
+    """The job: take the run's lease, execute it (or only report it), give the lease back.
+
+    Safe to run any number of times, concurrently too: the claim has one winner, an attempt
+    re-plans before it acts, the portal change carries the run's Idempotency-Key, and the
+    post-back's effects are keyed by markers.
+    """
+    db, timing, owner = services.db, services.timing, worker_id()
+    kind = claim_run(db, run_id, owner, timing.lease_s)
+    if kind is None:
         log.info("run.not_claimed", extra={"run_id": run_id})
         return
-    run = load_run(services.db, run_id)
+    with Heartbeat(db, Run, run_id, owner, timing.lease_s):
+        if kind == "execute" and not _attempt(services, run_id, owner):
+            return
+        _report(services, run_id, owner)
+
+
+def _attempt(services, run_id: int, owner: str) -> bool:
+    """One attempt at the run; False when it ends without a result (retry later, or lost)."""
+    db = services.db
+    run = load_run(db, run_id)
+    leased = LeasedPortal(services.ports.portal, lambda: holds_lease(db, Run, run_id, owner))
+    ports = dataclasses.replace(services.ports, portal=leased)
     with trace.capture() as request_ids:
-        outcome = _outcome(services, run)
-    run = _finish(services.db, run_id, outcome, request_ids)
+        try:
+            outcome = _outcome(services, run, ports)
+        except LeaseLost:
+            log.warning("run.lease_lost", extra={"run_id": run_id})
+            return False
+    error = outcome.error or {}
+    if outcome.status is OutcomeStatus.FAILED and error.get("transient") \
+            and run.attempts < services.settings.run_max_attempts:
+        _retry_later(services, run, owner, error)
+        return False
+    _finish(db, run_id, outcome, request_ids)
+    return True
+
+
+def _retry_later(services, run: Run, owner: str, error: dict) -> None:
+    settings = services.settings
+    backoff = RetryPolicy(base_delay_s=settings.run_retry_base_s, max_delay_s=settings.run_retry_cap_s)
+    wait = backoff.delay(run.attempts, error.get("retry_after"))
+    _add_event(services.db, run.id, "retry_scheduled", {"attempt": run.attempts, "wait_s": round(wait, 3),
+                                                         "error": error}, state=None)
+    release(services.db, Run, run.id, owner, state="queued", last_error=error,
+            next_attempt_at=utcnow() + timedelta(seconds=wait))
+    log.warning("run.retry_scheduled", extra={"run_id": run.id, "attempt": run.attempts,
+                                               "wait_s": round(wait, 3)})
+
+
+def _report(services, run_id: int, owner: str) -> None:
+    """Post the result to the ticket; an upstream failure tries again later, never drops it."""
+    run = load_run(services.db, run_id)
     try:
-        escalation = postback.report_run(services, run, outcome)
+        escalation = postback.report_run(services, run, Outcome.from_dict(run.outcome))
     except UpstreamError as error:
-        _add_event(services.db, run_id, "post_back_failed", error.to_dict(), state=None)
+        wait = min(services.settings.run_retry_cap_s, max(error.retry_after or 0, 30.0))
+        _add_event(services.db, run_id, "post_back_retry", error.to_dict(), state=None)
+        release(services.db, Run, run_id, owner, last_error=error.to_dict(),
+                next_attempt_at=utcnow() + timedelta(seconds=wait))
         log.warning("run.post_back_failed", extra={"run_id": run_id, "upstream": error.upstream})
         return
     if escalation is not None:
         _add_event(services.db, run_id, "escalated",
                    {"issue_iid": escalation.gitlab_issue_iid, "issue_url": escalation.gitlab_issue_url},
                    state="escalated")
+    release(services.db, Run, run_id, owner, reported_at=utcnow(), next_attempt_at=None)
 
 
-def _claim(db, run_id: int) -> bool:
-    with db() as session:
-        taken = session.execute(
-            update(Run).where(Run.id == run_id, Run.state == "queued")
-            .values(state="running", attempts=Run.attempts + 1, started_at=utcnow(),
-                    updated_at=utcnow())
-        ).rowcount
-        session.commit()
-    return taken == 1
-
-
-def _outcome(services, run: Run) -> Outcome:
+def _outcome(services, run: Run, ports) -> Outcome:
     agent = services.agents.get(run.agent_id)
     refusal = ("the agent is no longer a Zendesk user" if agent is None
                else services.policy.refusal(agent, run.workflow))
@@ -140,7 +182,7 @@ def _outcome(services, run: Run) -> Outcome:
     confirmation = Confirmation(decision=Decision(run.decision), override_ids=tuple(run.override_ids),
                                 reason=run.override_reason)
     try:
-        return workflows.execute(run.workflow, services.ports, {**run.inputs, "ticket": run.ticket_id},
+        return workflows.execute(run.workflow, ports, {**run.inputs, "ticket": run.ticket_id},
                                  services.rules, confirmation=confirmation,
                                  idempotency_key=f"{run.idempotency_key}:apply")
     except (Refused, BadInput) as refused:
@@ -162,6 +204,7 @@ def _finish(db, run_id: int, outcome: Outcome, request_ids: list[str]) -> Run:
         run.state = RUN_STATE[outcome.status]
         run.outcome = outcome.to_dict()
         run.finished_at = utcnow()
+        run.next_attempt_at = None
         run.record(str(outcome.status), {"message": outcome.message, "request_ids": list(request_ids)})
         audit.record_run(session, run, list(request_ids))
         session.commit()

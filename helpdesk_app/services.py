@@ -1,6 +1,7 @@
 """The upstream clients, built once from the settings and handed to whoever needs them."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -9,7 +10,8 @@ from workflows import Ports, Rules
 
 from .agents import AgentDirectory
 from .db import make_engine, make_session_factory
-from .jobs import InlineJobs
+from .executor import Timing
+from .jobs import InlineQueue, Jobs, RQQueue, ThreadQueue
 from .policy import Policy
 from .settings import Settings
 from .upstreams.gitlab import GitLabAdapter
@@ -27,7 +29,7 @@ class Services:
     db: sessionmaker[Session]
     agents: AgentDirectory
     policy: Policy
-    jobs: InlineJobs
+    jobs: Jobs
     # The ports the workflows read and change through; None means the three clients above.
     # (Tests of the HTTP edge give an in-memory world here; post-back still uses the clients.)
     workflow_ports: Ports | None = None
@@ -42,13 +44,26 @@ class Services:
     def rules(self) -> Rules:
         return self.settings.rules()
 
+    @property
+    def timing(self) -> Timing:
+        s = self.settings
+        return Timing(lease_s=s.job_lease_s, redispatch_after_s=2 * s.job_lease_s,
+                      sweep_every_s=s.sweep_every_s)
+
+    def for_worker(self) -> "Services":
+        """The same services with clients of their own, for one job thread or process."""
+        clients = _clients(self.settings)
+        return dataclasses.replace(self, **clients,
+                                   agents=AgentDirectory(clients["zendesk"],
+                                                         max_age_s=self.settings.agent_cache_s))
+
 
 def _secret(value) -> str:
     return value.get_secret_value()
 
 
-def build_services(settings: Settings) -> Services:
-    """Clients for upstream mode and the database; constructing them makes no network call."""
+def _clients(settings: Settings) -> dict:
+    """The three upstream clients; constructing them makes no network call."""
     retry = RetryPolicy(
         max_attempts=settings.upstream_max_attempts,
         base_delay_s=settings.upstream_backoff_base_s,
@@ -56,10 +71,7 @@ def build_services(settings: Settings) -> Services:
     )
     timeout = settings.upstream_timeout_s
     escalation_token = settings.gitlab_escalation_token
-    zendesk = ZendeskAdapter(settings.zendesk_subdomain, settings.zendesk_email,
-                             _secret(settings.zendesk_api_token), timeout_s=timeout, retry=retry)
-    return Services(
-        settings=settings,
+    return dict(
         portal=PortalClient(str(settings.portal_api_url), _secret(settings.portal_api_token),
                             timeout_s=timeout, retry=retry),
         gitlab=GitLabAdapter(
@@ -68,10 +80,28 @@ def build_services(settings: Settings) -> Services:
             escalation_token=_secret(escalation_token) if escalation_token else None,
             timeout_s=timeout, retry=retry,
         ),
-        zendesk=zendesk,
-        # Migrations are the release step's job (Procfile), never the app factory's.
-        db=make_session_factory(make_engine(settings.database_url)),
-        agents=AgentDirectory(zendesk, max_age_s=settings.agent_cache_s),
-        policy=Policy(settings.workflow_policy),
-        jobs=InlineJobs(),
+        zendesk=ZendeskAdapter(settings.zendesk_subdomain, settings.zendesk_email,
+                               _secret(settings.zendesk_api_token), timeout_s=timeout, retry=retry),
     )
+
+
+def build_services(settings: Settings) -> Services:
+    """Clients for upstream mode, the database and the jobs."""
+    clients = _clients(settings)
+    # Migrations are the release step's job (Procfile), never the app factory's.
+    db = make_session_factory(make_engine(settings.database_url))
+    jobs = Jobs(db)
+    jobs.queue = _queue(settings, jobs)
+    return Services(
+        settings=settings, **clients, db=db,
+        agents=AgentDirectory(clients["zendesk"], max_age_s=settings.agent_cache_s),
+        policy=Policy(settings.workflow_policy), jobs=jobs,
+    )
+
+
+def _queue(settings: Settings, jobs: Jobs):
+    if settings.executor == "rq":
+        return RQQueue(settings.redis_url)
+    if settings.executor == "threads":
+        return ThreadQueue(jobs, settings.job_threads)
+    return InlineQueue(jobs)

@@ -51,6 +51,15 @@ class Settings(BaseModel):
 
     database_url: str = "sqlite:///instance/helpdesk.db"
     redis_url: str | None = None
+    # Where jobs run (helpdesk_app/jobs.py): default `rq` with REDIS_URL, else `threads`.
+    job_executor: str | None = Field(None, pattern=r"^(threads|rq|inline)$")
+    job_threads: int = Field(4, ge=1, le=64)
+    job_lease_s: float = Field(60.0, ge=1, le=3600)
+    sweep_every_s: float = Field(5.0, gt=0, le=600)
+    # Attempts of a run whose upstream failures are transient, before it fails and escalates.
+    run_max_attempts: int = Field(5, ge=1, le=50)
+    run_retry_base_s: float = Field(2.0, gt=0, le=600)
+    run_retry_cap_s: float = Field(300.0, gt=0, le=86400)
 
     portal_api_url: HttpUrl | None = None
     portal_api_token: SecretStr | None = None
@@ -146,6 +155,10 @@ class Settings(BaseModel):
         if value is not None and not PROJECT.match(value):
             raise ValueError("must be a project id or a full path like 'group/project'")
         return value
+
+    @property
+    def executor(self) -> str:
+        return self.job_executor or ("rq" if self.redis_url else "threads")
 
     @property
     def mode(self) -> str:

@@ -55,4 +55,5 @@ class UpstreamError(Exception):
             "message": self.message,
             "request_id": self.request_id,
             "transient": self.transient,
+            "retry_after": self.retry_after,
         }

@@ -152,6 +152,15 @@ class Plan:
             data["recommendations"] = list(self.recommendations)
         return data
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Plan":
+        """The inverse of `to_dict` (a stored run's plan, read back by a later attempt)."""
+        checks = tuple(Check(c["id"], Verdict(c["verdict"]), c["message"]) for c in data["checks"])
+        change = Change(**data["change"]) if data.get("change") else None
+        return cls(workflow=data["workflow"], inputs=dict(data["inputs"]), checks=checks,
+                   decision=Decision(data["decision"]), facts=data.get("facts") or {},
+                   change=change, recommendations=tuple(data.get("recommendations", ())))
+
 
 class OutcomeStatus(StrEnum):
     SUCCEEDED = "succeeded"
@@ -192,3 +201,11 @@ class Outcome:
             "error": self.error,
             "request_ids": list(self.request_ids),
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Outcome":
+        return cls(workflow=data["workflow"], status=OutcomeStatus(data["status"]),
+                   plan=Plan.from_dict(data["plan"]), changed=data["changed"],
+                   verified=data["verified"], message=data["message"], before=data["before"],
+                   after=data["after"], error=data["error"],
+                   request_ids=tuple(data.get("request_ids", ())))

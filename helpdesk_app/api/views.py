@@ -30,7 +30,7 @@ def _body():
 @blueprint.record_once
 def _register_jobs(state) -> None:
     services = state.app.extensions["helpdesk"]
-    services.jobs.register("run", lambda run_id: runs.execute_run(services, run_id))
+    services.jobs.register("run", runs.perform_run)
 
 
 @blueprint.get("/tickets/<int:ticket_id>")

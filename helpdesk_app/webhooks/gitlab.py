@@ -73,8 +73,7 @@ class IssueHook:
 @blueprint.record_once
 def _register_job(state) -> None:
     services = state.app.extensions["helpdesk"]
-    services.jobs.register(JOB_KIND,
-                           lambda delivery_id: process_gitlab_delivery(services, delivery_id))
+    services.jobs.register(JOB_KIND, process_gitlab_delivery)
 
 
 @blueprint.post("/webhooks/gitlab")
@@ -92,9 +91,11 @@ def receive():
         log.info("webhook.gitlab.ignored", extra={"event": event, "reason": reason, "iid": hook.iid})
         return jsonify(status="ignored", reason=reason), 200
     key = delivery_key(request.headers.get(UUID_HEADER), body)
-    if not record_delivery(services.db, source=SOURCE, key=key, body=body, headers=request.headers):
+    delivery_id = record_delivery(services.db, source=SOURCE, key=key, body=body,
+                                  headers=request.headers)
+    if delivery_id is None:
         return jsonify(status="duplicate", delivery_key=key), 200
-    services.jobs.dispatch(JOB_KIND, _delivery_id(services, key))  # after record_delivery's commit
+    services.jobs.dispatch(JOB_KIND, delivery_id)  # after record_delivery's commit
     return jsonify(status="accepted", delivery_key=key), 202
 
 
@@ -176,12 +177,6 @@ def _escalation_for(services: Any, iid: int) -> Escalation | None:
     with services.db() as session:
         return session.scalars(select(Escalation).where(Escalation.gitlab_issue_iid == iid)
                                .order_by(Escalation.id.desc())).first()
-
-
-def _delivery_id(services: Any, key: str) -> int:
-    with services.db() as session:
-        return session.scalar(select(Delivery.id).where(
-            Delivery.source == SOURCE, Delivery.delivery_key == key))
 
 
 # -- the job: from a recorded delivery to the ticket ------------------------------------------

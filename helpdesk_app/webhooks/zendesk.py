@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, current_app, jsonify, request
 
-from ..deliveries import record_delivery
+from ..deliveries import process_zendesk_delivery, record_delivery
 from ..security.zendesk_webhook import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -23,6 +23,12 @@ from . import zendesk_payloads
 
 blueprint = Blueprint("zendesk_webhook", __name__)
 log = logging.getLogger(__name__)
+JOB_KIND = "zendesk_delivery"
+
+
+@blueprint.record_once
+def _register_job(state) -> None:
+    state.app.extensions["helpdesk"].jobs.register(JOB_KIND, process_zendesk_delivery)
 
 
 @blueprint.post("/webhooks/zendesk")
@@ -36,12 +42,13 @@ def receive():
     )
     delivery = zendesk_payloads.parse(body, request.headers, timestamp)
     status = delivery.status(services.settings.zendesk_service_user_id)
-    created = record_delivery(services.db, source="zendesk", key=delivery.key, body=body,
-                              headers=request.headers, status=status)
-    if not created:
+    delivery_id = record_delivery(services.db, source="zendesk", key=delivery.key, body=body,
+                                  headers=request.headers, status=status)
+    if delivery_id is None:
         return jsonify(status="duplicate", delivery_key=delivery.key), 200
     if status == "ignored":
         return jsonify(status="ignored", event=delivery.event), 200
+    services.jobs.dispatch(JOB_KIND, delivery_id)
     return jsonify(status="accepted", delivery_key=delivery.key, ticket_id=delivery.ticket_id), 202
 
 

@@ -244,7 +244,7 @@ def test_the_worker_checks_the_policy_again(migrated_url, world, desk):
                 group_names=frozenset({"License and Renewals"}))
     forced = run_request({**READY, "workflow": "force_associate"})
     run, _ = runs.create_run(services.db, forced, was, "key-policy-recheck")
-    runs.execute_run(services, run.id)
+    runs.perform_run(services, run.id)
     run = runs.load_run(services.db, run.id)
     assert run.state == "failed" and run.outcome["status"] == "refused"
     assert "License and Renewals" in run.outcome["message"]

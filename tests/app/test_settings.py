@@ -19,6 +19,9 @@ UPSTREAM_ENV = {
     "ZENDESK_WEBHOOK_SECRET": "webhook-secret-4",
     "GITLAB_WEBHOOK_TOKEN": "gitlab-hook-secret-5",
     "SECRET_KEY": "secret-key-6-is-at-least-32-bytes-long",
+    # Jobs run inside the request, so a test sees their effects when the response comes;
+    # tests/durability/ exercises the thread and RQ executors.
+    "JOB_EXECUTOR": "inline",
     # As a deploy would write it in one line of an env file.
     "ZENDESK_APP_PUBLIC_KEY": zendesk_app_public_pem().replace("\n", "\\n"),
 }
