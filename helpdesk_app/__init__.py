@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import math
 
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
@@ -61,8 +62,13 @@ def _register_error_handlers(app: Flask) -> None:
     def upstream_failed(error: UpstreamError):
         # What an agent can act on, and the request id to quote; never a secret (errors.py).
         log.warning("upstream.failed", extra={"upstream": error.upstream, "status": error.status})
-        return jsonify(error={"code": "upstream_error", "message": error.message,
-                              "upstream": error.upstream, "request_id": error.request_id}), 502
+        body = {"code": "upstream_error", "message": error.message, "upstream": error.upstream,
+                "request_id": error.request_id}
+        if error.status == 429:  # rate limited: say when to try again; never sleep here
+            response = jsonify(error={**body, "code": "upstream_rate_limited"})
+            response.headers["Retry-After"] = str(math.ceil(error.retry_after or 1))
+            return response, 503
+        return jsonify(error=body), 502
 
     @app.errorhandler(BadInput)
     def bad_input(error: BadInput):

@@ -51,8 +51,9 @@ class Services:
                       sweep_every_s=s.sweep_every_s)
 
     def for_worker(self) -> "Services":
-        """The same services with clients of their own, for one job thread or process."""
-        clients = _clients(self.settings)
+        """The same services with clients of their own, for one job thread or process; they
+        wait out a 429's Retry-After, which a web request never does."""
+        clients = _clients(self.settings, wait_on_rate_limit=True)
         return dataclasses.replace(self, **clients,
                                    agents=AgentDirectory(clients["zendesk"],
                                                          max_age_s=self.settings.agent_cache_s))
@@ -62,9 +63,10 @@ def _secret(value) -> str:
     return value.get_secret_value()
 
 
-def _clients(settings: Settings) -> dict:
+def _clients(settings: Settings, *, wait_on_rate_limit: bool = False) -> dict:
     """The three upstream clients; constructing them makes no network call."""
     retry = RetryPolicy(
+        wait_on_rate_limit=wait_on_rate_limit,
         max_attempts=settings.upstream_max_attempts,
         base_delay_s=settings.upstream_backoff_base_s,
         max_delay_s=settings.upstream_backoff_cap_s,

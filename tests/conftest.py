@@ -84,3 +84,4 @@ def zendesk(http):
 
 # Database fixtures (each backend, migrated for real) for every test directory.
 from tests.databases import database_url, engine, migrated_url, sessions  # noqa: E402,F401
+from tests.redis_service import redis_url  # noqa: E402,F401

@@ -24,7 +24,10 @@ class RetryPolicy:
     max_attempts: int = 4
     base_delay_s: float = 0.5
     max_delay_s: float = 8.0
-    # Tests pass a recording sleep; production sleeps for real (workers only, see issue 4).
+    # False in web requests: a 429 goes straight to the caller (the request answers 503
+    # with Retry-After) instead of holding a web worker asleep; jobs wait it out.
+    wait_on_rate_limit: bool = True
+    # Tests pass a recording sleep; production sleeps for real.
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     rng: random.Random = field(default_factory=random.Random, repr=False)
 
@@ -53,6 +56,8 @@ class RetryPolicy:
                 return fn()
             except UpstreamError as error:
                 if not error.transient or attempt >= self.max_attempts:
+                    raise
+                if error.status == 429 and not self.wait_on_rate_limit:
                     raise
                 if not safe_to_repeat and not (before_retry and before_retry()):
                     raise

@@ -1,0 +1,56 @@
+"""`python -m helpdesk_app.worker`: an RQ worker for the jobs, plus this deployment's sweeper.
+
+The Procfile's `worker:` line; start as many as you like, on any machine that reaches the
+same DATABASE_URL and REDIS_URL. Jobs run in the worker process itself (RQ's SimpleWorker):
+a forked work horse would inherit the parent's open database connections, which must never
+be shared across processes. A worker that dies (even by SIGKILL) leaves its run leased
+until the lease expires; then the sweeper (in whichever process holds the `sweeper` lease)
+dispatches it again, and another worker completes it.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+
+from . import create_app
+from .executor import Sweeper
+from .jobs import QUEUE_NAME
+
+log = logging.getLogger(__name__)
+_services = None
+
+
+def services():
+    """The services of this worker process, built once by create_app from the environment."""
+    global _services
+    if _services is None:
+        _services = create_app().extensions["helpdesk"]
+    return _services
+
+
+def perform(kind: str, job_id: int) -> None:
+    """What RQ runs: the queue carries a kind and an id; everything else is reloaded."""
+    services().jobs.perform(kind, job_id)
+
+
+def main() -> int:
+    from redis import Redis
+    from rq import Queue, SimpleWorker
+
+    app_services = services()
+    settings = app_services.settings
+    if not settings.redis_url:
+        print("REDIS_URL is not set: the web process runs jobs itself (JOB_EXECUTOR=threads)",
+              file=sys.stderr)
+        return 2
+    sweeper = Sweeper(app_services.db, app_services.jobs, app_services.timing).start()
+    connection = Redis.from_url(settings.redis_url)
+    try:
+        SimpleWorker([Queue(QUEUE_NAME, connection=connection)], connection=connection).work()
+    finally:
+        sweeper.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
