@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from . import create_app
+from . import ConfigError, create_app
 from .executor import Sweeper
 from .jobs import QUEUE_NAME
 
@@ -37,10 +37,14 @@ def main() -> int:
     from redis import Redis
     from rq import Queue, SimpleWorker
 
-    app_services = services()
+    try:
+        app_services = services()
+    except ConfigError as error:  # one line, naming what is missing, never a value
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     settings = app_services.settings
     if not settings.redis_url:
-        print("REDIS_URL is not set: the web process runs jobs itself (JOB_EXECUTOR=threads)",
+        print("error: REDIS_URL is not set: the web process runs jobs itself (JOB_EXECUTOR=threads)",
               file=sys.stderr)
         return 2
     sweeper = Sweeper(app_services.db, app_services.jobs, app_services.timing).start()

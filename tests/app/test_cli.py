@@ -91,3 +91,11 @@ def test_the_module_entry_point(tmp_path):
     result = subprocess.run([sys.executable, "-m", "helpdesk_app", "audit-export"],
                             capture_output=True, text=True, env={"DATABASE_URL": f"sqlite:///{tmp_path}/h.db"})
     assert result.returncode == 2 and result.stdout == "" and "--output" in result.stderr
+
+
+def test_the_worker_refuses_to_start_without_its_settings(tmp_path):
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/h.db", "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "-m", "helpdesk_app.worker"], capture_output=True,
+                            text=True, env=env, timeout=60)
+    assert result.returncode == 2 and result.stderr.startswith("error: ")
+    assert "Traceback" not in result.stderr
