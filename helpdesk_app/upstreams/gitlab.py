@@ -140,27 +140,9 @@ class GitLabAdapter:
         """
         data = {"title": title, "description": description, "labels": list(labels),
                 "confidential": True}
-        left_behind: list[dict] = []
-
-        def first_attempt_left_no_issue() -> bool:
-            issue = self.find_issue_by_marker(marker)
-            if issue is not None:
-                left_behind.append(issue)
-            return issue is None
-
-        try:
-            return self._retry.call(
-                lambda: self._call(
-                    lambda: self._project.issues.create(data, **_NO_LIBRARY_RETRY).asdict()
-                ),
-                name="gitlab.create_issue",
-                safe_to_repeat=False,
-                before_retry=first_attempt_left_no_issue,
-            )
-        except UpstreamError:
-            if left_behind:
-                return left_behind[0]
-            raise
+        return self._create_once(
+            lambda: self._project.issues.create(data, **_NO_LIBRARY_RETRY).asdict(),
+            lambda: self.find_issue_by_marker(marker), name="gitlab.create_issue")
 
     def find_issue_by_marker(self, marker: str) -> dict | None:
         """The escalation project's issue whose description holds `marker`, any state.
@@ -193,23 +175,27 @@ class GitLabAdapter:
         if marker and (found := self._note_with(issue, marker)) is not None:
             log.info("gitlab.note.already_present", extra={"issue_iid": issue_iid})
             return found
+        return self._create_once(
+            lambda: issue.notes.create({"body": body}, **_NO_LIBRARY_RETRY).asdict(),
+            (lambda: self._note_with(issue, marker)) if marker else None,
+            name="gitlab.comment_on_issue")
+
+    def _create_once(self, create: Callable[[], dict], find: Callable[[], dict | None] | None,
+                     *, name: str) -> dict:
+        """POST once; repeat only after `find` saw no trace of the failed attempt, and return
+        what it found instead when it did (a timeout may come after GitLab created it).
+        Without `find` a failed POST is never repeated."""
         left_behind: list[dict] = []
 
-        def first_attempt_left_no_note() -> bool:
-            found = self._note_with(issue, marker)
+        def nothing_left_behind() -> bool:
+            found = find()
             if found is not None:
                 left_behind.append(found)
             return found is None
 
         try:
-            return self._retry.call(
-                lambda: self._call(
-                    lambda: issue.notes.create({"body": body}, **_NO_LIBRARY_RETRY).asdict()
-                ),
-                name="gitlab.comment_on_issue",
-                safe_to_repeat=False,
-                before_retry=first_attempt_left_no_note if marker else None,
-            )
+            return self._retry.call(lambda: self._call(create), name=name, safe_to_repeat=False,
+                                    before_retry=nothing_left_behind if find else None)
         except UpstreamError:
             if left_behind:
                 return left_behind[0]
