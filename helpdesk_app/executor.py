@@ -124,7 +124,6 @@ class Heartbeat:
     def __init__(self, db, model, row_id: int, owner: str, lease_s: float) -> None:
         self._args = (db, model, row_id, owner, lease_s)
         self._stop = threading.Event()
-        self.lost = False
         self._thread = threading.Thread(target=self._beat, name=f"lease-{model.__tablename__}-{row_id}",
                                         daemon=True)
 
@@ -141,8 +140,7 @@ class Heartbeat:
         while not self._stop.wait(lease_s / 3):
             try:
                 if not renew(*self._args):
-                    self.lost = True
-                    return
+                    return  # taken over: LeasedPortal refuses this worker's change
             except Exception:  # a database hiccup: try again at the next beat
                 log.warning("lease.renew_failed", exc_info=True)
 

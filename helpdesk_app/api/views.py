@@ -5,9 +5,9 @@ from flask import current_app, jsonify, request, url_for
 
 import workflows
 from workflows import Refused
-from workflows.inputs import positive_id
+from workflows.inputs import MAX_ID, positive_id
 
-from .. import audit, postback, runs
+from .. import audit, postback, runs, services_of
 from ..context import escalation_json, run_json, ticket_context
 from ..errors import ApiError
 from ..upstreams import trace
@@ -16,11 +16,6 @@ from .auth import authorize, current_agent, require_agent
 
 # `execute`'s refusals, as the API answers them before recording a run.
 REFUSAL_STATUS = {"plan_blocked": 409, "reason_required": 422, "not_executable": 400}
-MAX_DB_ID = 2**63 - 1
-
-
-def _services():
-    return current_app.extensions["helpdesk"]
 
 
 def _body():
@@ -36,7 +31,7 @@ def _register_jobs(state) -> None:
 @blueprint.get("/tickets/<int:ticket_id>")
 @require_agent
 def ticket(ticket_id: int):
-    return jsonify(ticket_context(_services().db, _db_id(ticket_id, "ticket")))
+    return jsonify(ticket_context(services_of(current_app).db, _db_id(ticket_id, "ticket")))
 
 
 @blueprint.post("/plans")
@@ -44,7 +39,7 @@ def ticket(ticket_id: int):
 def plan():
     workflow, ticket_id, inputs = bodies.plan_request(_body())
     authorize(workflow)
-    services = _services()
+    services = services_of(current_app)
     with trace.capture() as request_ids:
         made = workflows.plan(workflow, services.ports, inputs, services.rules)
     with services.db() as session:
@@ -64,7 +59,7 @@ def start_run():
         workflows.check_run(run_request.workflow, run_request.inputs, run_request.confirmation)
     except Refused as refused:
         raise ApiError(REFUSAL_STATUS[refused.code], refused.code, str(refused)) from None
-    services = _services()
+    services = services_of(current_app)
     run, created = runs.create_run(services.db, run_request, current_agent(), key)
     if created:
         services.jobs.dispatch("run", run.id)
@@ -80,7 +75,7 @@ def start_run():
 @blueprint.get("/runs/<int:run_id>")
 @require_agent
 def get_run(run_id: int):
-    services = _services()
+    services = services_of(current_app)
     run = runs.load_run(services.db, _db_id(run_id, "run"))
     if run is None:
         raise ApiError(404, "run_not_found", f"there is no run {run_id}")
@@ -92,7 +87,7 @@ def get_run(run_id: int):
 def escalate():
     ticket_id, workflow, summary = bodies.escalation_request(_body())
     authorize("escalate")
-    services, agent = _services(), current_agent().to_dict()
+    services, agent = services_of(current_app), current_agent().to_dict()
     with trace.capture() as request_ids:
         escalation = postback.escalate(services, ticket_id=ticket_id, workflow=workflow,
                                        summary=summary, agent=agent)
@@ -109,13 +104,13 @@ def escalate():
 def audit_trail():
     authorize("audit")
     ticket_id = positive_id(request.args.get("ticket_id"), "ticket_id")
-    with _services().db() as session:
+    with services_of(current_app).db() as session:
         records = [audit.as_dict(r) for r in audit.records(session, ticket_id=ticket_id)]
     return jsonify({"ticket_id": ticket_id, "records": records})
 
 
 def _db_id(value: int, what: str) -> int:
     # The int converter takes any size; one beyond BIGINT names nothing stored here.
-    if value > MAX_DB_ID:
+    if value > MAX_ID:
         raise ApiError(404, f"{what}_not_found", f"there is no {what} {value}")
     return value
