@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from sqlalchemy import (
-    JSON, BigInteger, CheckConstraint, DateTime, Engine, ForeignKey, Index, Integer,
+    JSON, BigInteger, CheckConstraint, DateTime, Double, Engine, ForeignKey, Index, Integer,
     LargeBinary, MetaData, String, Text, TypeDecorator, UniqueConstraint, create_engine,
     event, func, select, text,
 )
@@ -28,7 +28,7 @@ from sqlalchemy.orm import (
 )
 
 __all__ = [
-    "AppendOnlyError", "AuditRecord", "Base", "Delivery", "Escalation", "Lease", "Run", "RunEvent",
+    "AppendOnlyError", "AuditRecord", "Base", "Delivery", "Escalation", "Lease", "RateSlot", "Run", "RunEvent",
     "TicketFindings", "append_audit", "audit_hash", "find_audit_break", "make_engine",
     "make_session_factory", "normalise_url", "utcnow", "verify_audit_chain",
 ]
@@ -234,6 +234,18 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     owner: Mapped[str] = mapped_column(String(255))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RateSlot(Base):
+    """One request recorded against an upstream budget (helpdesk_app/budgets.py)."""
+
+    __tablename__ = "rate_slots"
+    __table_args__ = (Index(None, "bucket", "taken_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    bucket: Mapped[str] = mapped_column(String(200))
+    # Seconds since the epoch: the windows are seconds long, and arithmetic stays plain.
+    taken_at: Mapped[float] = mapped_column(Double)
 
 
 class TicketFindings(Base):

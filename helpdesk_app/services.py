@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from workflows import Ports, Rules
 
 from .agents import AgentDirectory
+from .budgets import Budgets, DatabaseBudgets, RedisBudgets
 from .db import make_engine, make_session_factory
 from .executor import Timing
 from .jobs import InlineQueue, Jobs, RQQueue, ThreadQueue
@@ -17,7 +18,7 @@ from .settings import Settings
 from .upstreams.gitlab import GitLabAdapter
 from .upstreams.portal import PortalClient
 from .upstreams.retry import RetryPolicy
-from .upstreams.zendesk import ZendeskAdapter
+from .upstreams.zendesk import ZendeskAdapter, ZendeskPacing
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class Services:
     agents: AgentDirectory
     policy: Policy
     jobs: Jobs
+    # Upstream budgets every process shares (Zendesk's rate limits).
+    budgets: Budgets
     # The ports the workflows read and change through; None means the three clients above.
     # (Tests of the HTTP edge give an in-memory world here; post-back still uses the clients.)
     workflow_ports: Ports | None = None
@@ -53,7 +56,7 @@ class Services:
     def for_worker(self) -> "Services":
         """The same services with clients of their own, for one job thread or process; they
         wait out a 429's Retry-After, which a web request never does."""
-        clients = _clients(self.settings, wait_on_rate_limit=True)
+        clients = _clients(self.settings, self.budgets, wait_on_rate_limit=True)
         return dataclasses.replace(self, **clients,
                                    agents=AgentDirectory(clients["zendesk"],
                                                          max_age_s=self.settings.agent_cache_s))
@@ -63,7 +66,7 @@ def _secret(value) -> str:
     return value.get_secret_value()
 
 
-def _clients(settings: Settings, *, wait_on_rate_limit: bool = False) -> dict:
+def _clients(settings: Settings, budgets: Budgets, *, wait_on_rate_limit: bool = False) -> dict:
     """The three upstream clients; constructing them makes no network call."""
     retry = RetryPolicy(
         wait_on_rate_limit=wait_on_rate_limit,
@@ -83,21 +86,31 @@ def _clients(settings: Settings, *, wait_on_rate_limit: bool = False) -> dict:
             timeout_s=timeout, retry=retry,
         ),
         zendesk=ZendeskAdapter(settings.zendesk_subdomain, settings.zendesk_email,
-                               _secret(settings.zendesk_api_token), timeout_s=timeout, retry=retry),
+                               _secret(settings.zendesk_api_token), timeout_s=timeout, retry=retry,
+                               pacing=_zendesk_pacing(settings, budgets)),
     )
+
+
+def _zendesk_pacing(settings: Settings, budgets: Budgets) -> ZendeskPacing:
+    return ZendeskPacing(
+        budgets, requests_per_min=settings.zendesk_requests_per_min,
+        ticket_updates_per_min=settings.zendesk_ticket_updates_per_min,
+        updates_per_ticket=settings.zendesk_updates_per_ticket,
+        updates_per_ticket_window_s=settings.zendesk_updates_per_ticket_window_s)
 
 
 def build_services(settings: Settings) -> Services:
     """Clients for upstream mode, the database and the jobs."""
-    clients = _clients(settings)
     # Migrations are the release step's job (Procfile), never the app factory's.
     db = make_session_factory(make_engine(settings.database_url))
+    budgets = RedisBudgets(settings.redis_url) if settings.redis_url else DatabaseBudgets(db)
+    clients = _clients(settings, budgets)
     jobs = Jobs(db)
     jobs.queue = _queue(settings, jobs)
     return Services(
         settings=settings, **clients, db=db,
         agents=AgentDirectory(clients["zendesk"], max_age_s=settings.agent_cache_s),
-        policy=Policy(settings.workflow_policy), jobs=jobs,
+        policy=Policy(settings.workflow_policy), jobs=jobs, budgets=budgets,
     )
 
 

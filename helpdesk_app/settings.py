@@ -92,6 +92,17 @@ class Settings(BaseModel):
     zendesk_transaction_types: dict[str, str] = Field(
         default_factory=lambda: dict(DEFAULT_TRANSACTION_TYPES))
 
+    # Zendesk's documented limits, shared by every process of the deployment
+    # (https://developer.zendesk.com/api-reference/introduction/rate-limits/): the account's
+    # requests a minute (plan table: 200 Team, 400 Growth and Professional, 700 Enterprise,
+    # 2500 Enterprise Plus or the High Volume add-on; default the lowest), and Update Ticket's
+    # endpoint limits, 100 a minute per account and 30 per 10 minutes per user per ticket.
+    # Set them lower when other integrations share the account.
+    zendesk_requests_per_min: int = Field(200, ge=1, le=100_000)
+    zendesk_ticket_updates_per_min: int = Field(100, ge=1, le=100_000)
+    zendesk_updates_per_ticket: int = Field(30, ge=1, le=10_000)
+    zendesk_updates_per_ticket_window_s: float = Field(600.0, gt=0, le=86400)
+
     upstream_timeout_s: float = Field(10.0, gt=0, le=120)
     upstream_max_attempts: int = Field(4, ge=1, le=10)
     upstream_backoff_base_s: float = Field(0.5, gt=0, le=60)

@@ -27,6 +27,9 @@ class RetryPolicy:
     # False in web requests: a 429 goes straight to the caller (the request answers 503
     # with Retry-After) instead of holding a web worker asleep; jobs wait it out.
     wait_on_rate_limit: bool = True
+    # A Retry-After longer than this is not slept through: the error goes to the caller,
+    # whose job is rescheduled for then (runs, deliveries) instead of holding a worker.
+    max_wait_s: float = 30.0
     # Tests pass a recording sleep; production sleeps for real.
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     rng: random.Random = field(default_factory=random.Random, repr=False)
@@ -58,6 +61,8 @@ class RetryPolicy:
                 if not error.transient or attempt >= self.max_attempts:
                     raise
                 if error.status == 429 and not self.wait_on_rate_limit:
+                    raise
+                if (error.retry_after or 0) > self.max_wait_s:
                     raise
                 if not safe_to_repeat and not (before_retry and before_retry()):
                     raise
