@@ -34,7 +34,8 @@ def run_json(run: Run, escalation: Escalation | None = None) -> dict[str, Any]:
         "state": run.state, "decision": run.decision, "override_ids": list(run.override_ids),
         "override_reason": run.override_reason, "agent": run.agent, "attempts": run.attempts,
         "created_at": _iso(run.created_at), "started_at": _iso(run.started_at),
-        "finished_at": _iso(run.finished_at), "outcome": run.outcome,
+        "finished_at": _iso(run.finished_at), "reported_at": _iso(run.reported_at),
+        "outcome": run.outcome,
         "events": [{"at": _iso(e.at), "kind": e.kind, "detail": e.detail} for e in run.events],
         "escalation": escalation_json(escalation) if escalation else None,
     }

@@ -1,14 +1,14 @@
 """Sidebar authentication: Zendesk's signed-URL JWT in, the service's own session token out.
 
-1. Zendesk's token (verify_zendesk_app_jwt). With `"signedUrls": true` in the app's
-   manifest, Zendesk loads the app's first page with a POST whose form field `token` holds a
+1. Zendesk's token (verify_zendesk_app_jwt). With `"signed": true` on the app's location
+   in its manifest (zendesk_app/manifest.json), Zendesk loads the app's first page with a POST whose form field `token` holds a
    JWT that Zendesk signs RS256 for the app installation; it is sent on that first request
    only. Sources:
    - https://developer.zendesk.com/documentation/apps/build-an-app/building-a-server-side-app/part-5-secure-the-app/
      (Zendesk signs RS256; decode with PyJWT + cryptography, the app's public key and the
      app installation id; its audience, ZENDESK_APP_AUD, combines the account's subdomain
      and the installation id)
-   - https://developer.zendesk.com/documentation/apps/app-developer-guide/manifest/ (`signedUrls`)
+   - https://developer.zendesk.com/documentation/apps/app-developer-guide/manifest/ (`signed`, `signedUrls`)
    - https://developer.zendesk.com/api-reference/ticketing/apps/apps/#get-app-public-key
      (`GET /api/v2/apps/{app_id}/public_key.pem`, anonymous: the app's public key in PEM)
    - https://developer.zendesk.com/documentation/apps/app-developer-guide/using-the-apps-framework/#jwt-claims

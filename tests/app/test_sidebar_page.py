@@ -33,9 +33,9 @@ from tests.sidebar_auth import (
 
 USER = 9000
 SECRET_KEY = UPSTREAM_ENV["SECRET_KEY"]
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-       "connect-src 'self'; frame-ancestors https://acme.zendesk.com; base-uri 'none'; "
-       "form-action 'none'")
+CSP = ("default-src 'none'; script-src 'self' https://static.zdassets.com; style-src 'self'; "
+       "img-src 'self' data:; connect-src 'self'; frame-ancestors https://acme.zendesk.com; "
+       "base-uri 'none'; form-action 'none'")
 SESSION_BLOCK = re.compile(
     r'<script type="application/json" id="lnr-session">(.*?)</script>', re.DOTALL)
 
@@ -122,7 +122,12 @@ def test_the_page_runs_no_inline_script(client, zendesk):
     page = open_sidebar(client, zendesk_app_jwt(USER)).get_data(as_text=True)
 
     scripts = re.findall(r"<script\b([^>]*)>", page)
-    assert scripts == [' type="application/json" id="lnr-session"']  # data, never executed
+    assert scripts == [  # Zendesk's ZAF SDK, the page's module, and data (never executed)
+        ' src="https://static.zdassets.com/zendesk_app_framework_sdk/2.0/zaf_sdk.min.js" defer',
+        ' type="module" src="/static/sidebar/sidebar.js"',
+        ' type="application/json" id="lnr-session"',
+    ]
+    assert re.findall(r"<script\b[^>]*>(.*?)</script>", page, re.DOTALL)[:2] == ["", ""]
     assert not re.search(r"\son\w+\s*=", page)  # no inline event handlers either
     assert "javascript:" not in page
 
@@ -143,7 +148,9 @@ def test_an_agent_name_cannot_break_out_of_the_data_block(client, zendesk):
     response = open_sidebar(client, zendesk_app_jwt(USER))
     page = response.get_data(as_text=True)
 
-    assert page.count("</script>") == 1 and "<script>" not in page and "<!--" not in page
+    # The page's own three scripts (ZAF, its module, the data block), and not one more.
+    assert page.count("</script>") == page.count("<script ") == 3
+    assert "<script>" not in page and "<!--" not in page
     assert "\\u003c/script\\u003e" in page and "\\u0026" in page
     assert session_of(response)["agent"]["name"] == name  # JSON.parse gives it back intact
 
