@@ -6,6 +6,15 @@ with exit code 2 (architecture.md, "Configuration and modes"); logs go to stderr
 writes the audit trail as JSON lines (one record per line, oldest first) to the file, and
 prints one JSON document saying how many records it wrote and whether the hash chain holds.
 It reads DATABASE_URL only.
+
+    python -m helpdesk_app triage [FILE] [--min-confidence 0.5]
+
+reads a ticket's text as one UTF-8 JSON object, `{"subject": "...", "description": "...",
+"comments": ["..."]}`, from FILE (absent or `-`: stdin; at most 5 MB), and prints its
+triage findings (triage.md): category, confidence, cues, and the subscriptions,
+namespaces, emails and portal customer ids it names, plus "recommended": the category's
+usual workflow, or null when the category is uncertain (confidence below
+--min-confidence). It needs no environment variable, no database and no upstream.
 """
 from __future__ import annotations
 
@@ -17,6 +26,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from sqlalchemy.exc import SQLAlchemyError
+
+from workflows.triage import MIN_CONFIDENCE, RECOMMENDED, TicketText, triage
 
 from . import audit
 from .db import find_audit_break, make_engine, make_session_factory
@@ -54,6 +65,68 @@ def _open_output(path: Path):
         raise UsageError(f"cannot create {path}: {error.strerror}") from None
 
 
+MAX_TRIAGE_INPUT = 5 * 1024 * 1024  # bytes; a ticket's text is far smaller
+TICKET_SHAPE = 'expected a JSON object {"subject", "description", "comments": [...]}'
+
+
+def triage_command(args: argparse.Namespace) -> dict[str, Any]:
+    findings = triage(_ticket_text(_read_input(args.file, args.stdin)))
+    certain = findings.confidence >= args.min_confidence
+    return {**findings.to_dict(), "recommended": RECOMMENDED[findings.category] if certain else None}
+
+
+def _read_input(name: str, stdin) -> bytes:
+    """At most MAX_TRIAGE_INPUT + 1 bytes, so an endless or huge input is refused, not read."""
+    try:
+        if name == "-":
+            data = getattr(stdin, "buffer", stdin).read(MAX_TRIAGE_INPUT + 1)
+        else:
+            with open(name, "rb") as file:
+                data = file.read(MAX_TRIAGE_INPUT + 1)
+    except OSError as error:
+        raise UsageError(f"cannot read {name}: {error.strerror or error}") from None
+    if isinstance(data, str):  # a text stream without a binary buffer
+        try:
+            data = data.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            raise UsageError("input is not UTF-8 text") from None
+    if len(data) > MAX_TRIAGE_INPUT:
+        raise UsageError(f"input is larger than {MAX_TRIAGE_INPUT // (1024 * 1024)} MB")
+    return data
+
+
+def _ticket_text(data: bytes) -> TicketText:
+    if not data.strip():
+        raise UsageError(f"empty input: {TICKET_SHAPE}")
+    if b"\x00" in data:
+        raise UsageError(f"binary input (NUL bytes): {TICKET_SHAPE} in UTF-8")
+    try:
+        text = data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as error:
+        raise UsageError(f"input is not UTF-8 (invalid byte at offset {error.start})") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UsageError(f"input is not JSON: {error.msg} at line {error.lineno} column "
+                         f"{error.colno}") from None
+    except (ValueError, RecursionError) as error:  # e.g. a 5000-digit number, deep nesting
+        raise UsageError(f"input is not usable JSON: {type(error).__name__}") from None
+    try:
+        return TicketText.from_dict(document)
+    except ValueError as error:
+        raise UsageError(f"input is not a ticket: {error}") from None
+
+
+def _confidence(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:  # also refuses nan
+        raise argparse.ArgumentTypeError("must be a number from 0 to 1")
+    return value
+
+
 def _positive(text: str) -> int:
     if not text.isdigit() or int(text) <= 0:
         raise argparse.ArgumentTypeError("must be a positive integer")
@@ -67,14 +140,21 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("--output", type=Path, required=True, help="a new file for the JSON lines")
     export.add_argument("--ticket-id", type=_positive, help="only this ticket's records")
     export.set_defaults(handler=audit_export)
+    ticket = commands.add_parser("triage", help="classify a ticket's text and list what it names")
+    ticket.add_argument("file", nargs="?", default="-", metavar="FILE",
+                        help="a JSON file with subject, description and comments (- or absent: stdin)")
+    ticket.add_argument("--min-confidence", type=_confidence, default=MIN_CONFIDENCE,
+                        help="below this the category is uncertain and nothing is recommended")
+    ticket.set_defaults(handler=triage_command)
     return root
 
 
-def main(argv: list[str] | None = None, *, stdout=None, stderr=None) -> int:
+def main(argv: list[str] | None = None, *, stdout=None, stderr=None, stdin=None) -> int:
     stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     try:
         args = parser().parse_args(argv)
+        args.stdin = stdin if stdin is not None else sys.stdin  # only `triage` reads it
         handler: Callable[[argparse.Namespace], dict[str, Any]] = args.handler
         result = handler(args)
     except UsageError as error:

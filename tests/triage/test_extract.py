@@ -1,0 +1,190 @@
+"""workflows.triage.extract: subscriptions, namespaces, emails and customer ids (triage.md,
+"Extraction"). Examples are this file's own; the labelled corpus is never read here."""
+from __future__ import annotations
+
+import pytest
+
+from workflows.triage import MAX_TEXT, TicketText, extract
+
+
+def found(description: str, subject: str = "", comments: tuple[str, ...] = ()):
+    subscriptions, namespaces, emails, customer_ids = extract(TicketText(subject, description, comments))
+    return {"subscriptions": subscriptions, "namespaces": namespaces, "emails": emails,
+            "customer_ids": customer_ids}
+
+
+def namespaces(description: str) -> tuple[str, ...]:
+    return found(description)["namespaces"]
+
+
+# -- subscriptions ---------------------------------------------------------------------------
+
+
+def test_the_issues_subscription_example():
+    assert found("a-s00771204")["subscriptions"] == ("A-S00771204",)
+
+
+@pytest.mark.parametrize("text", ["(A-S00012345)", "#a-S00012345.", "sub:A-s00012345,", "'A-S00012345'",
+                                  "  A-S00012345\n", "A‐S00012345"])
+def test_subscriptions_with_or_without_punctuation_around(text):
+    assert found(text)["subscriptions"] == ("A-S00012345",)
+
+
+def test_subscriptions_are_deduplicated_in_order_of_first_appearance():
+    got = found("A-S00000002 then a-s00000001 and A-S00000002 again", subject="about A-S00000003",
+                comments=("also a-s00000001 and A-S00000004",))
+    assert got["subscriptions"] == ("A-S00000003", "A-S00000002", "A-S00000001", "A-S00000004")
+
+
+@pytest.mark.parametrize("text", ["A-S0001234", "A-S000123456", "XA-S00012345", "data-s00012345", "AS00012345"])
+def test_not_a_subscription_name(text):
+    assert found(text)["subscriptions"] == ()
+
+
+def test_full_width_characters_are_read_as_ascii():
+    assert found("Ａ－Ｓ００７７１２０４")["subscriptions"] == ("A-S00771204",)
+
+
+# -- namespaces from URLs ------------------------------------------------------------------
+
+
+def test_the_issues_namespace_example():
+    assert namespaces("https://gitlab.com/groups/acme/platform/-/billings") == ("acme/platform",)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("https://gitlab.com/acme", "acme"),
+    ("http://gitlab.com/acme/", "acme"),
+    ("gitlab.com/acme", "acme"),
+    ("see gitlab.com/acme.", "acme"),
+    ("https://www.gitlab.com/acme-corp", "acme-corp"),
+    ("www.gitlab.com/groups/acme_ops/", "acme_ops"),
+    ("https://GitLab.com/Acme/Sub.Team", "Acme/Sub.Team"),
+    ("<https://gitlab.com/acme/dev/>", "acme/dev"),
+    ("[billing](https://gitlab.com/groups/acme/-/billings)", "acme"),
+    ("https://gitlab.com/acme/backend/-/jobs/1", "acme/backend"),
+    ("https://gitlab.com/acme/backend/-/merge_requests/3#note_1", "acme/backend"),
+    ("https://gitlab.com/acme/backend.git", "acme/backend"),
+    ("git@gitlab.com:acme/backend.git", "acme/backend"),
+    ("https://gitlab.com/acme/backend/issues/4", "acme/backend"),
+    ("https://gitlab.com/acme?tab=overview", "acme"),
+])
+def test_namespace_urls(text, expected):
+    assert namespaces(text) == (expected,)
+
+
+@pytest.mark.parametrize("text", [
+    "https://gitlab.com/users/sign_in", "https://gitlab.com/-/profile/billings", "gitlab.com/dashboard/groups",
+    "https://gitlab.com/explore", "https://gitlab.com/help/user/index.md", "https://gitlab.com/admin/users",
+    "https://gitlab.com/subscriptions/new", "https://gitlab.com/groups/new", "https://gitlab.com/search?q=x",
+    "https://gitlab.com/gitlab-org/gitlab/-/issues/1234", "https://gitlab.com/",
+])
+def test_gitlab_routes_that_are_no_namespace_are_ignored(text):
+    assert namespaces(text) == ()
+
+
+@pytest.mark.parametrize("text", [
+    "https://gitlab.acme.com/groups/platform",  # self-managed
+    "https://about.gitlab.com/pricing/", "https://customers.gitlab.com/subscriptions",
+    "https://docs.gitlab.com/user/group/", "https://mygitlab.com/acme", "https://gitlab.com.evil.example/acme",
+    "https://github.com/acme/app", "https://www.linkedin.com/in/jane-doe",
+    "Jane Doe | Acme Corp | https://www.acme.com | jane@gitlab.com",
+])
+def test_other_hosts_signatures_and_email_domains_are_no_namespace(text):
+    assert namespaces(text) == ()
+
+
+# -- namespaces in words -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("our group 'acme'", "acme"),
+    ('the group "acme" is not premium', "acme"),
+    ("our group “acme”", "acme"),
+    ("namespace acme_ops", "acme_ops"),
+    ("group: acme", "acme"),
+    ("Group : Acme", "Acme"),
+    ("group path is acme/dev", "acme/dev"),
+    ("namespace name: acme-corp.", "acme-corp"),
+    ("a group called acme", "acme"),
+    ("the 'acme' group", "acme"),
+    ("Gruppe: acme", "acme"),
+    ("grupo: acme", "acme"),
+])
+def test_namespaces_named_in_words(text, expected):
+    assert namespaces(text) == (expected,)
+
+
+@pytest.mark.parametrize("text", [
+    "our group is grayed out", "the namespace is not showing", "group of 40 users", "the group owner",
+    "the top-level group", "namespace: A-S00012345", "group: jane@acme.com", "group acme",
+    "group's billing page", "group: https://gitlab.acme.com/platform", "group: gitlab.acme.com/platform",
+    "subgroups", "sub-group acme",
+])
+def test_words_that_name_no_namespace(text):
+    assert namespaces(text) == ()
+
+
+def test_a_namespace_in_a_url_and_in_words_counts_once_case_insensitively():
+    assert namespaces("group: acme, https://gitlab.com/ACME and https://gitlab.com/groups/acme/-/billings") == ("acme",)
+
+
+def test_namespaces_keep_the_order_subject_description_comments():
+    got = found("https://gitlab.com/second", subject="group: first", comments=("gitlab.com/third", "gitlab.com/first"))
+    assert got["namespaces"] == ("first", "second", "third")
+
+
+def test_namespaces_in_one_text_keep_their_order_whatever_their_form():
+    assert namespaces("namespace acme_ops, then https://gitlab.com/beta, then group: gamma") == (
+        "acme_ops", "beta", "gamma")
+
+
+# -- emails and customer ids ---------------------------------------------------------------
+
+
+def test_every_email_lower_cased_and_deduplicated():
+    got = found("From: Jane.Doe@Acme.COM\nCc: bob+lnr@mail.acme.co.uk, jane.doe@acme.com: see below.",
+                comments=("Reply to <ops@acme.io>",))
+    assert got["emails"] == ("jane.doe@acme.com", "bob+lnr@mail.acme.co.uk", "ops@acme.io")
+
+
+@pytest.mark.parametrize("text", ["git@gitlab.com:acme/app.git", "cid:image001.png@01D9A1B2.3C4D5E60",
+                                  "jane@localhost", "@acme.com"])
+def test_not_an_email(text):
+    assert found(text)["emails"] == ()
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("customer ID 123456", (123456,)),
+    ("Customer #884213", (884213,)),
+    ("customer id: 42", (42,)),
+    ("Customers Portal account number 777", (777,)),
+    ("portal customer 31337", (31337,)),
+    ("Kunden-ID 5550", (5550,)),
+    ("número de cliente 9001", (9001,)),
+    ("customer ID 1, customer #2, customer ID 1", (1, 2)),
+])
+def test_customer_ids_written_as_such(text, expected):
+    assert found(text)["customer_ids"] == expected
+
+
+@pytest.mark.parametrize("text", ["ticket #123456", "order 884213", "we are a customer since 2019",
+                                  "customer ID 0", "customer id 99999999999999999999", "invoice #12345",
+                                  "customer identity 12"])
+def test_numbers_that_are_no_customer_id(text):
+    assert found(text)["customer_ids"] == ()
+
+
+# -- limits --------------------------------------------------------------------------------
+
+
+def test_text_beyond_max_text_is_not_read():
+    padding = "x" * (MAX_TEXT - len("A-S00000001 "))
+    got = found(padding + " A-S00000002", subject="A-S00000001 ", comments=("A-S00000003",))
+    assert got["subscriptions"] == ("A-S00000001",)
+
+
+def test_a_1_mb_description_returns():
+    hostile = ("gitlab.com/" + "a/" * 50 + " group: " + "a." * 100 + "@" + "a-s" * 20 + "customer #") * 2000
+    got = found(hostile[:1_000_000])
+    assert isinstance(got["namespaces"], tuple)
