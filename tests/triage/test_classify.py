@@ -177,6 +177,106 @@ def test_explicit_associate_cues_outweigh_a_passing_other_cue():
     assert category(text) == "associate_subscription"
 
 
+# -- the rules that tell look-alikes apart -------------------------------------------------
+
+
+@pytest.mark.parametrize("description", [
+    "customers.gitlab.com answers 502 Bad Gateway when I try to download last month's receipt.",
+    "The portal shows 504 Gateway Time-out when I update our credit card.",
+    "Customers portal 502 while downloading the invoice for our group platform-eng.",
+])
+def test_a_portal_502_outside_linking_or_listing_groups_is_not_portal_502(description):
+    assert category(description) == "other"
+
+
+def test_a_portal_error_on_a_ticket_about_a_group_is_a_linking_one():
+    assert category("Kundenportal: 504 Gateway Time-out. Our group is platform-eng.") == "portal_502"
+    assert category("502 in the customers portal while selecting the namespace") == "portal_502"
+
+
+@pytest.mark.parametrize("description", [
+    "After I authorize on gitlab.com, the portal says my account could not be linked.",
+    "Error: this GitLab.com account can't be connected to your billing profile.",
+])
+def test_an_account_that_could_not_be_linked_is_account_link(description):
+    assert category(description) == "account_link"
+
+
+@pytest.mark.parametrize("description", [
+    "Our finance lead quit; please transfer the account to me so I can manage billing.",
+    "Could you transfer the portal account over to ops-lead@example.org?",
+])
+def test_transferring_the_account_to_a_person_is_account_link(description):
+    assert category(description) == "account_link"
+
+
+@pytest.mark.parametrize("description", [
+    "We are out of CI minutes and our jobs wait. How can we buy more minutes?",
+    "Where do I purchase extra storage for gitlab.com/kite-labs?",
+])
+def test_asking_how_to_buy_an_add_on_is_not_compute_minutes(description):
+    assert category(description) == "other"
+
+
+@pytest.mark.parametrize("description", [
+    "Letzte Woche CI-Minuten für gitlab.com/kite-labs gekauft, sie fehlen noch.",
+    "Wir haben Rechenminuten erworben, aber sie sind nicht zu sehen.",
+])
+def test_german_compute_minutes_not_shown(description):
+    assert category(description) == "compute_minutes"
+
+
+def test_renewal_alone_is_not_a_purchase_to_apply():
+    assert category("Can I change the card on file before the renewal next month?") == "other"
+    assert category("Our renewal is not reflected on gitlab.com/kite-labs, still Free.") == "associate_subscription"
+
+
+def test_a_quote_request_is_other():
+    assert category("Please send a quote for 40 Ultimate seats for A-S00024680's renewal.") == "other"
+
+
+@pytest.mark.parametrize("description", [
+    "We bought Ultimate A-S00024680 for our self-managed instance but have no activation code.",
+    "Where is the license file for our Premium self-hosted instance? A-S00024680",
+])
+def test_a_self_managed_activation_is_other(description):
+    assert category(description) == "other"
+
+
+@pytest.mark.parametrize("description", [
+    "We paid for Premium A-S00024680 but the merge request approval rules are still greyed out.",
+    "Bought Ultimate A-S00024680, yet the greyed out button on the security dashboard stays.",
+])
+def test_a_greyed_out_feature_is_not_a_greyed_out_group(description):
+    assert category(description) == "associate_subscription"
+
+
+def test_a_greyed_out_group_in_a_dropdown_menu_is_still_namespace_taken():
+    assert category("The group in the dropdown menu is greyed out when linking A-S00024680.") == "namespace_taken"
+
+
+def test_an_invoice_given_as_a_source_is_no_invoice_request():
+    text = "We bought Premium (receipt attached), A-S00024680, it is not showing on gitlab.com/kite-labs."
+    assert category(text) == "associate_subscription"
+    text = "Customer ID 4455 according to our last invoice. Please link A-S00024680 to gitlab.com/kite-labs."
+    assert category(text) == "associate_subscription"
+    assert category("Please resend the invoice for A-S00024680, ours is blank.") == "other"
+
+
+@pytest.mark.parametrize("description", [
+    "The path gitlab.com/kite is taken by a user who left years ago. Can we claim that namespace?",
+    "The namespace kite is used by an inactive user; is there a dormant namespace policy?",
+])
+def test_claiming_a_name_held_by_another_user_is_other(description):
+    assert category(description) == "other"
+
+
+def test_a_sign_in_link_that_never_arrives_is_other():
+    got, confidence, cues = classify(TicketText("", "The portal's sign-in link never reaches my inbox."))
+    assert got == "other" and confidence >= 0.5
+    assert any(c.startswith("password or sign-in trouble") for c in cues)
+
+
 # -- confidence and cues -------------------------------------------------------------------
 
 

@@ -68,6 +68,10 @@ def test_the_issues_namespace_example():
     ("git@gitlab.com:acme/backend.git", "acme/backend"),
     ("https://gitlab.com/acme/backend/issues/4", "acme/backend"),
     ("https://gitlab.com/acme?tab=overview", "acme"),
+    # GitLab's own groups are paths too (triage.md: a project URL yields the path before /-/);
+    # diagnose finds out whether a path is the customer's.
+    ("https://gitlab.com/gitlab-org/gitlab/-/issues/1234", "gitlab-org/gitlab"),
+    ("see gitlab.com/gitlab-com/support/-/issues/9", "gitlab-com/support"),
 ])
 def test_namespace_urls(text, expected):
     assert namespaces(text) == (expected,)
@@ -77,7 +81,7 @@ def test_namespace_urls(text, expected):
     "https://gitlab.com/users/sign_in", "https://gitlab.com/-/profile/billings", "gitlab.com/dashboard/groups",
     "https://gitlab.com/explore", "https://gitlab.com/help/user/index.md", "https://gitlab.com/admin/users",
     "https://gitlab.com/subscriptions/new", "https://gitlab.com/groups/new", "https://gitlab.com/search?q=x",
-    "https://gitlab.com/gitlab-org/gitlab/-/issues/1234", "https://gitlab.com/",
+    "https://gitlab.com/",
 ])
 def test_gitlab_routes_that_are_no_namespace_are_ignored(text):
     assert namespaces(text) == ()
@@ -110,6 +114,9 @@ def test_other_hosts_signatures_and_email_domains_are_no_namespace(text):
     ("the 'acme' group", "acme"),
     ("Gruppe: acme", "acme"),
     ("grupo: acme", "acme"),
+    # in brackets after the word, read like a bare name: kept when it looks like a path
+    ("only my personal namespace (kim-sandbox) is listed", "kim-sandbox"),
+    ("the group (acme_ops) is missing", "acme_ops"),
 ])
 def test_namespaces_named_in_words(text, expected):
     assert namespaces(text) == (expected,)
@@ -120,6 +127,9 @@ def test_namespaces_named_in_words(text, expected):
     "the top-level group", "namespace: A-S00012345", "group: jane@acme.com", "group acme",
     "group's billing page", "group: https://gitlab.acme.com/platform", "group: gitlab.acme.com/platform",
     "subgroups", "sub-group acme",
+    # a bracket is no quote: the apostrophe of "I'm" closes nothing
+    "our group (Maintainer)", "the namespace (acme) is", "member of many groups (I'm in 300)",
+    "owner of a lot of groups (we're a consultancy)",
 ])
 def test_words_that_name_no_namespace(text):
     assert namespaces(text) == ()
