@@ -3,13 +3,13 @@
 Only the write side the post-back uses, with just enough memory to answer the reads that
 make it idempotent: a ticket's comments (the adapter looks for a note's marker before it
 posts) and the project's issues (searched for an escalation's marker). Bodies are the
-vendors' documented shapes from tests/fixtures/ (see the docstrings of
-tests/upstreams/test_zendesk_adapter.py and test_gitlab_adapter.py for their sources).
-Tests assert on `mock.calls`: the exact method, URL and JSON the real clients sent.
+vendors' documented shapes, built by the sandbox's payload builders
+(helpdesk_app/sandbox/payloads.py, over the same files as tests/fixtures/; see the
+docstrings of tests/upstreams/test_zendesk_adapter.py and test_gitlab_adapter.py for their
+sources). Tests assert on `mock.calls`: the exact method, URL and JSON the real clients sent.
 """
 from __future__ import annotations
 
-import copy
 import json
 import re
 from pathlib import Path
@@ -18,11 +18,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import responses
 
+from helpdesk_app.sandbox import payloads
+from helpdesk_app.sandbox.sandbox import GITLAB_BOT
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 ZENDESK_API = "https://acme.zendesk.com/api/v2"  # UPSTREAM_ENV's subdomain
-GITLAB_API = "https://gitlab.example.test/api/v4"  # UPSTREAM_ENV's GITLAB_URL
+GITLAB_WEB = "https://gitlab.example.test"  # UPSTREAM_ENV's GITLAB_URL
+GITLAB_API = f"{GITLAB_WEB}/api/v4"
 ISSUES_URL = f"{GITLAB_API}/projects/support%2Fescalations/issues"
-ISSUE_WEB = "https://gitlab.example.test/support/escalations/-/issues/{iid}"
+PROJECT = {"id": 4, "path_with_namespace": "support/escalations"}
+CREATED_AT = "2026-01-07T12:44:33Z"
 
 
 def fixture(vendor: str, name: str) -> Any:
@@ -38,15 +43,33 @@ class FakeZendesk:
 
     def __init__(self) -> None:
         self.comments: dict[int, list[dict]] = {}
+        self.tickets: dict[int, dict] = {}  # what `add_ticket` put there, served by Show Ticket
         # Answers for the next status updates: (status, body), e.g. a 422 from Zendesk.
         self.status_failures: list[tuple[int, Any]] = []
+        # Answers for the next Show Ticket requests, e.g. Zendesk down: (status, body).
+        self.show_failures: list[tuple[int, Any]] = []
 
     def install(self, mock: responses.RequestsMock) -> "FakeZendesk":
         tickets = re.escape(ZENDESK_API) + r"/tickets/(\d+)"
         mock.add_callback("GET", re.compile(tickets + r"/comments\.json"), self._list)
+        mock.add_callback("GET", re.compile(tickets + r"\.json"), self._show)
         mock.add_callback("PUT", re.compile(tickets + r"/tags\.json"), self._tags)
         mock.add_callback("PUT", re.compile(tickets + r"\.json"), self._update)
         return self
+
+    def add_ticket(self, ticket_id: int, subject: str, description: str,
+                   requester_id: int = 9100) -> None:
+        """A ticket whose first comment is its description, as Zendesk makes it."""
+        self.tickets[ticket_id] = {"subject": subject, "description": description,
+                                   "requester_id": requester_id}
+        self.comments.setdefault(ticket_id, []).insert(0, {
+            "id": 4000, "body": description, "public": True, "author_id": requester_id,
+            "created_at": CREATED_AT})
+
+    def add_comment(self, ticket_id: int, body: str, author_id: int = 9100) -> None:
+        stored = self.comments.setdefault(ticket_id, [])
+        stored.append({"id": 4001 + len(stored), "body": body, "public": True,
+                       "author_id": author_id, "created_at": CREATED_AT})
 
     def notes(self, ticket_id: int) -> list[str]:
         return [c["body"] for c in self.comments.get(ticket_id, [])]
@@ -55,10 +78,20 @@ class FakeZendesk:
         return int(re.search(r"/tickets/(\d+)", request.url).group(1))
 
     def _list(self, request):
-        page = fixture("zendesk", "list_ticket_comments")
-        template = page["comments"][0]
-        page["comments"] = [dict(template, **c) for c in self.comments.get(self._ticket_id(request), [])]
-        return _reply(200, page)
+        comments = self.comments.get(self._ticket_id(request), [])
+        return _reply(200, {"comments": [payloads.comment(c) for c in comments]})
+
+    def _show(self, request):
+        ticket_id = self._ticket_id(request)
+        if self.show_failures:
+            return _reply(*self.show_failures.pop(0))
+        if ticket_id not in self.tickets:
+            return _reply(404, fixture("zendesk", "error__record_not_found"))
+        body = fixture("zendesk", "show_ticket")
+        body["ticket"].update(id=ticket_id, raw_subject=self.tickets[ticket_id]["subject"],
+                              submitter_id=self.tickets[ticket_id]["requester_id"],
+                              **self.tickets[ticket_id])
+        return _reply(200, body)
 
     def _update(self, request):
         ticket_id = self._ticket_id(request)
@@ -68,8 +101,8 @@ class FakeZendesk:
         comment = sent_ticket.get("comment")
         if comment is not None:
             stored = self.comments.setdefault(ticket_id, [])
-            stored.append({"id": 5000 + len(stored), "body": comment["body"],
-                           "public": comment["public"], "attachments": []})
+            stored.append({"id": 5000 + len(stored), "body": comment["body"], "author_id": None,
+                           "public": comment["public"], "created_at": CREATED_AT})
         body = fixture("zendesk", "update_ticket")
         body["ticket"]["id"] = ticket_id
         return _reply(200, body)
@@ -96,12 +129,15 @@ class FakeGitLab:
                           self._list_notes)
         return self
 
-    def add_issue(self, description: str, title: str = "left by a crashed attempt") -> dict:
-        issue = copy.deepcopy(fixture("gitlab", "post_project_issue"))
+    def add_issue(self, description: str, title: str = "left by a crashed attempt",
+                  labels: tuple[str, ...] = ("Console Escalation - customers",)) -> dict:
         iid = self._next_iid
         self._next_iid += 1
-        issue.update(iid=iid, id=80 + iid, title=title, description=description,
-                     web_url=ISSUE_WEB.format(iid=iid))
+        record = {"id": 80 + iid, "iid": iid, "title": title, "description": description,
+                  "state": "opened", "labels": list(labels), "confidential": True,
+                  "author": GITLAB_BOT, "created_at": CREATED_AT, "updated_at": CREATED_AT,
+                  "closed_at": None, "closed_by": None}
+        issue = payloads.issue(record, PROJECT, GITLAB_WEB)
         self.issues.append(issue)
         return issue
 
@@ -114,22 +150,27 @@ class FakeGitLab:
         if self.create_failures:
             return _reply(*self.create_failures.pop(0))
         data = json.loads(request.body)
-        return _reply(201, self.add_issue(data["description"], data["title"]))
+        return _reply(201, self.add_issue(data["description"], data["title"], data.get("labels", [])))
 
     def _note(self, request):
         iid = int(re.search(r"/issues/(\d+)/notes", request.url).group(1))
         body = json.loads(request.body)["body"]
-        self.notes.setdefault(iid, []).append(body)
-        note = dict(fixture("gitlab", "post_issue_note"), body=body, noteable_iid=iid)
-        return _reply(201, note)
-
+        notes = self.notes.setdefault(iid, [])
+        notes.append(body)
+        return _reply(201, self._note_payload(iid, len(notes) - 1, body))
 
     def _list_notes(self, request):
         iid = int(re.search(r"/issues/(\d+)/notes", request.url).group(1))
-        template = fixture("gitlab", "post_issue_note")
-        newest_first = reversed(self.notes.get(iid, []))
-        return _reply(200, [dict(template, id=900 + n, body=body, noteable_iid=iid)
-                            for n, body in enumerate(newest_first)])
+        newest_first = reversed(list(enumerate(self.notes.get(iid, []))))
+        return _reply(200, [self._note_payload(iid, n, body) for n, body in newest_first])
+
+    @staticmethod
+    def _note_payload(iid: int, index: int, body: str) -> dict:
+        """The issue's `index`-th note (ids follow the order the notes were posted in)."""
+        note_id = 900 + index
+        return payloads.note({"id": note_id, "body": body, "author": GITLAB_BOT,
+                              "created_at": CREATED_AT, "updated_at": CREATED_AT,
+                              "noteable_id": 80 + iid, "noteable_iid": iid}, PROJECT, GITLAB_WEB)
 
 
 def sent(call) -> Any:

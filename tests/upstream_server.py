@@ -2,21 +2,23 @@
 
 `tests/http_world.py` (the world's portal, GitLab reads and Zendesk reads) and
 `tests/upstream_fakes.py` (tickets' notes, escalation issues) are `responses` callbacks;
-here the same callbacks answer real sockets, so a worker process with its real clients
-(requests, python-gitlab, zenpy) talks to them. zenpy reaches the Zendesk server through its
+here the same callbacks answer real sockets through the sandbox's server
+(helpdesk_app/sandbox/server.py), so a worker process with its real clients (requests,
+python-gitlab, zenpy) talks to them. zenpy reaches the Zendesk server through its
 own ZENPY_FORCE_NETLOC / ZENPY_FORCE_SCHEME variables, set in the worker's environment only.
 Not a test module.
 """
 from __future__ import annotations
 
+import json
 import re
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
+from urllib.parse import urlencode
 
 from requests.structures import CaseInsensitiveDict
 
+from helpdesk_app.sandbox.server import Request, Response, Server
 from tests.http_world import GITLAB_TOKEN, PORTAL_TOKEN, HttpWorld
 from tests.sidebar_auth import zendesk_user_payloads
 from tests.upstream_fakes import FakeGitLab, FakeZendesk, _reply
@@ -26,39 +28,38 @@ Callback = Callable[[Any], tuple[int, dict, str]]
 
 @dataclass
 class _Request:
+    """What the `responses` callbacks read of a request."""
+
     method: str
     url: str
     body: bytes | None
     headers: Any = field(default_factory=dict)
 
 
-def _serve(route: Callable[[_Request], Callback]) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def _any(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            request = _Request(self.command, f"http://upstream{self.path}",
-                               self.rfile.read(length) if length else None,
-                               CaseInsensitiveDict(dict(self.headers)))
-            status, headers, body = route(request)(request)
-            try:
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body.encode())))
-                self.end_headers()
-                self.wfile.write(body.encode())
-            except (BrokenPipeError, ConnectionResetError):  # the caller died (SIGKILL)
-                pass
+class _Callbacks:
+    """The sandbox's loopback server (helpdesk_app/sandbox/server.py) answering with a
+    `responses` callback: the HTTP plumbing is the sandbox's, the answers the fakes'."""
 
-        do_GET = do_PUT = do_POST = do_DELETE = _any
+    upstream = "test-double"
 
-        def log_message(self, *args: Any) -> None:
-            pass
+    def __init__(self, route: Callable[[_Request], Callback]) -> None:
+        self._route = route
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+    def handle(self, request: Request) -> Response:
+        query = urlencode(request.query, doseq=True)
+        legacy = _Request(request.method, f"http://upstream{request.path}" + (f"?{query}" if query else ""),
+                          request.body or None, CaseInsensitiveDict(dict(request.headers)))
+        status, headers, body = self._route(legacy)(legacy)
+        # The server sends JSON with its own Content-Type; the callbacks' bodies are JSON text.
+        headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+        return Response(status, json.loads(body) if body else None, headers)
+
+    def finish(self, request: Request, response: Response) -> Response:
+        return response
+
+
+def _serve(route: Callable[[_Request], Callback]) -> Server:
+    return Server(_Callbacks(route), state=None).start()
 
 
 class Upstreams:
@@ -73,7 +74,7 @@ class Upstreams:
         self.servers = [_serve(self._portal), _serve(self._gitlab), _serve(self._zendesk)]
 
     def url(self, index: int) -> str:
-        return f"http://127.0.0.1:{self.servers[index].server_address[1]}"
+        return self.servers[index].url
 
     def env(self) -> dict[str, str]:
         """What a worker process needs to reach these servers."""
@@ -85,7 +86,7 @@ class Upstreams:
 
     def close(self) -> None:
         for server in self.servers:
-            server.shutdown()
+            server.stop()
 
     def _portal(self, request: _Request) -> Callback:
         served = self.world._wrap(self.world._portal)

@@ -1,8 +1,11 @@
 """An in-memory world in the sandbox scenario format (sandbox-scenarios.md), for workflow tests.
 
-It implements the ports of `workflows.ports` with the portal's linking semantics
-(portal-admin-api.md) and records every call, so tests can count upstream calls and
-effects.
+It implements the ports of `workflows.ports` and records every call, so tests can count
+upstream calls and effects. The rules are the sandbox's, not copies: the scenario's
+defaults (helpdesk_app/sandbox/scenario.py), the portal's linking semantics and plan
+recomputation and GitLab's inherited membership (helpdesk_app/sandbox/rules.py). What
+stays here is what the sandbox has no use for: recording calls, injected port failures,
+and frozen model objects tests can swap.
 """
 from __future__ import annotations
 
@@ -10,12 +13,11 @@ import copy
 from dataclasses import replace
 from typing import Any
 
+from helpdesk_app.sandbox import rules
+from helpdesk_app.sandbox.scenario import defaults
 from workflows.errors import UpstreamError
 from workflows.facts import Ports
 from workflows.model import Customer, GitLabUser, Namespace, Requester, Subscription
-
-SUBSCRIPTION_DEFAULTS = {"status": "active", "product": "saas", "kind": "seats",
-                         "channel": "web_direct", "program": None, "namespace_id": None}
 
 
 def _fields(cls, data: dict[str, Any]) -> dict[str, Any]:
@@ -27,16 +29,14 @@ class World:
     def __init__(self, scenario: dict[str, Any], *, push_plans: bool = True) -> None:
         scenario = copy.deepcopy(scenario)
         portal, gitlab, zendesk = (scenario.get(k, {}) for k in ("portal", "gitlab", "zendesk"))
-        self.customers = {c["id"]: Customer(**_fields(Customer, c)) for c in portal.get("customers", [])}
-        self.subscriptions = {
-            s["name"]: Subscription(**_fields(Subscription, {**SUBSCRIPTION_DEFAULTS, **s}))
-            for s in portal.get("subscriptions", [])
-        }
-        self.users = {u["id"]: GitLabUser(**_fields(GitLabUser, u)) for u in gitlab.get("users", [])}
-        self.namespaces = {n["id"]: Namespace(**_fields(Namespace, n)) for n in gitlab.get("namespaces", [])}
+        self.customers = {c["id"]: _model(Customer, "customer", c) for c in portal.get("customers", [])}
+        self.subscriptions = {s["name"]: _model(Subscription, "subscription", s)
+                              for s in portal.get("subscriptions", [])}
+        self.users = {u["id"]: _model(GitLabUser, "gitlab_user", u) for u in gitlab.get("users", [])}
+        self.namespaces = {n["id"]: _model(Namespace, "namespace", n) for n in gitlab.get("namespaces", [])}
         self.members = {(m["namespace_id"], m["user_id"]): m["access_level"] for m in gitlab.get("members", [])}
-        self.zendesk_users = {u["id"]: u for u in zendesk.get("users", [])}
-        self.tickets = {t["id"]: t for t in zendesk.get("tickets", [])}
+        self.zendesk_users = {u["id"]: {**defaults("zendesk_user"), **u} for u in zendesk.get("users", [])}
+        self.tickets = {t["id"]: {**defaults("ticket"), **t} for t in zendesk.get("tickets", [])}
         self.push_plans = push_plans  # False: the portal has not pushed plans to GitLab yet
         self.calls: list[tuple[str, str, tuple]] = []
         self.failures: dict[str, UpstreamError] = {}  # method name -> error to raise
@@ -53,14 +53,17 @@ class World:
     def mutations(self) -> list[tuple[str, str, tuple]]:
         return [c for c in self.calls if c[1] in ("link_subscription", "unlink_subscription", "unlink_customer")]
 
-    # The portal's rule: a namespace's plan is the newest active seats subscription's.
     def recompute_plan(self, namespace_id: int | None) -> None:
+        """The portal pushes a namespace's plan to GitLab (rules.namespace_plan)."""
         if namespace_id is None or namespace_id not in self.namespaces or not self.push_plans:
             return
-        linked = [s for s in self.subscriptions.values()
-                  if s.namespace_id == namespace_id and s.status == "active" and s.kind == "seats"]
-        plan = max(linked, key=lambda s: s.start_date or "").plan_code if linked else "free"
+        plan = rules.namespace_plan(self.subscriptions.values(), namespace_id)
         self.namespaces[namespace_id] = replace(self.namespaces[namespace_id], plan=plan)
+
+
+def _model(cls, kind: str, record: dict[str, Any]):
+    """A frozen model object from a scenario record, with the scenario's defaults."""
+    return cls(**_fields(cls, {**defaults(kind), **record}))
 
 
 class FakePortal:
@@ -91,18 +94,19 @@ class FakePortal:
 
     def link_subscription(self, name, namespace_id, *, force, idempotency_key):
         self.w.record("portal", "link_subscription", name, namespace_id, force, idempotency_key)
-        sub = self.w.subscriptions[name]
-        others = [s for s in self.w.subscriptions.values() if s.namespace_id == namespace_id and s.name != name]
-        if not force:
-            if others:
-                raise UpstreamError("portal", "namespace is taken", status=409, code="namespace_taken")
-        for other in others:
-            if other.kind == "seats":
-                self.w.subscriptions[other.name] = replace(other, namespace_id=None)
-        old = sub.namespace_id
-        self.w.subscriptions[name] = replace(sub, namespace_id=namespace_id)
-        self.w.recompute_plan(old)
-        self.w.recompute_plan(namespace_id)
+        ns = self.w.namespaces.get(namespace_id)
+        try:
+            link = rules.plan_link(self.w.subscriptions.values(), name, namespace_id, force=force,
+                                   billable_members=ns.billable_members_count if ns else None)
+        except rules.Refusal as refusal:  # what PortalClient raises for the portal's answer
+            raise UpstreamError("portal", refusal.message, status=refusal.status,
+                                code=refusal.code) from None
+        if link is not None:
+            for other in link.unlinked:
+                self.w.subscriptions[other] = replace(self.w.subscriptions[other], namespace_id=None)
+            self.w.subscriptions[name] = replace(self.w.subscriptions[name], namespace_id=namespace_id)
+            for touched in link.touched:
+                self.w.recompute_plan(touched)
         return self.w.subscriptions[name]
 
     def unlink_subscription(self, name, *, idempotency_key):
@@ -132,13 +136,11 @@ class FakeGitLab:
 
     def access_level(self, group_id, user_id):
         self.w.record("gitlab", "access_level", group_id, user_id)
-        levels = []
-        ns = self.w.namespaces.get(group_id)
-        while ns is not None:  # members inherit from parent groups
-            if (ns.id, user_id) in self.w.members:
-                levels.append(self.w.members[(ns.id, user_id)])
-            ns = self.w.namespaces.get(ns.parent_id) if ns.parent_id else None
-        return max(levels) if levels else None
+        if group_id not in self.w.namespaces:
+            return None
+        return rules.access_level(  # members inherit from parent groups
+            group_id, user_id, level_of=lambda n, u: self.w.members.get((n, u)),
+            parent_of=lambda n: getattr(self.w.namespaces.get(n), "parent_id", None))
 
     def user(self, user_id):
         self.w.record("gitlab", "user", user_id)
@@ -159,5 +161,5 @@ class FakeTickets:
         if ticket is None:
             return None
         user = self.w.zendesk_users[ticket["requester_id"]]
-        return Requester(ticket_id=ticket_id, user_id=user["id"], email=user.get("email"),
-                         verified=user.get("verified", True), name=user.get("name", ""))
+        return Requester(ticket_id=ticket_id, user_id=user["id"], email=user["email"],
+                         verified=user["verified"], name=user["name"])
