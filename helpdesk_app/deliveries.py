@@ -7,8 +7,7 @@ from typing import Mapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from .db import Delivery, utcnow
-from .executor import claim_delivery, release, worker_id
+from .db import Delivery
 
 log = logging.getLogger(__name__)
 
@@ -42,17 +41,3 @@ def record_delivery(
             return None
     log.info("webhook.recorded", extra={"source": source, "delivery_key": key, "status": status})
     return delivery.id
-
-
-def process_zendesk_delivery(services, delivery_id: int) -> None:
-    """The job of a recorded Zendesk delivery: claimed once, then marked processed.
-
-    Triage of the ticket (issue 5) plugs in here; until then the job only proves the
-    delivery's way through the queue: recorded, dispatched (or swept), claimed, processed.
-    """
-    owner = worker_id()
-    if not claim_delivery(services.db, delivery_id, owner, services.timing.lease_s):
-        log.info("delivery.not_claimed", extra={"delivery_id": delivery_id})
-        return
-    release(services.db, Delivery, delivery_id, owner, status="processed", processed_at=utcnow())
-    log.info("delivery.processed", extra={"delivery_id": delivery_id})

@@ -103,6 +103,10 @@ class Settings(BaseModel):
     zendesk_updates_per_ticket: int = Field(30, ge=1, le=10_000)
     zendesk_updates_per_ticket_window_s: float = Field(600.0, gt=0, le=86400)
 
+    # Below this confidence a triage note says the category is uncertain and recommends
+    # nothing (triage.md).
+    triage_min_confidence: float = Field(0.5, ge=0, le=1)
+
     upstream_timeout_s: float = Field(10.0, gt=0, le=120)
     upstream_max_attempts: int = Field(4, ge=1, le=10)
     upstream_backoff_base_s: float = Field(0.5, gt=0, le=60)

@@ -12,7 +12,8 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, current_app, jsonify, request
 
-from ..deliveries import process_zendesk_delivery, record_delivery
+from ..deliveries import record_delivery
+from ..triage import process_zendesk_delivery
 from ..security.zendesk_webhook import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,

@@ -54,7 +54,8 @@ def test_a_run_is_queued_on_redis_and_worked_by_an_rq_worker(app, redis_url, wor
     assert done["state"] == "succeeded" and len(world.mutations()) == 1
 
 
-def test_deliveries_during_a_redis_outage_are_processed_once_it_is_back(app, redis_url):
+def test_deliveries_during_a_redis_outage_are_processed_once_it_is_back(app, redis_url, zendesk):
+    zendesk.add_ticket(35436, "Subscription not showing", "We bought A-S00000001 for gitlab.com/acme")
     client, services = app.test_client(), services_of(app)
     stop_redis()
     try:
@@ -74,3 +75,5 @@ def test_deliveries_during_a_redis_outage_are_processed_once_it_is_back(app, red
         rows = session.scalars(select(Delivery).order_by(Delivery.id)).all()
         assert [(d.status, d.attempts) for d in rows] == [("processed", 1)] * 3
         assert session.scalars(select(Run)).all() == []
+    internal = [c for c in zendesk.comments[35436] if not c["public"]]
+    assert len(internal) == 1  # three triages of one ticket, one note

@@ -1,0 +1,130 @@
+"""The triage job of a Zendesk delivery, on SQLite and PostgreSQL (helpdesk_app/triage.py).
+
+Zendesk is faked at the HTTP edge (tests/upstream_fakes.py: the ticket, its comments, notes
+and tags); `diagnose` reads the portal and GitLab through the world (tests/http_world.py),
+so the test sees that triage changes nothing there.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select, update
+
+from helpdesk_app import services_of
+from helpdesk_app.db import Delivery, TicketFindings, utcnow
+from tests.durability.test_runs_durable import AGENT, desk, make_app  # noqa: F401
+from tests.sidebar_auth import mock_agent, session_header
+from tests.webhooks.test_zendesk_intake import fixture_body, signed
+
+TICKET = 35436
+SUBJECT = "Subscription not showing on our group"
+DESCRIPTION = "Hi, we bought A-S00000001 but https://gitlab.com/groups/acme still shows Free."
+SERVICE_USER = 7777
+
+
+@pytest.fixture
+def app(migrated_url, world, http, desk, zendesk):  # noqa: F811
+    mock_agent(http, AGENT.id)
+    return make_app(migrated_url, world, http, ZENDESK_SERVICE_USER_ID=str(SERVICE_USER))
+
+
+def deliver(app, name: str, event_id: str, **comment) -> int:
+    event = json.loads(fixture_body(name))
+    event["id"] = event_id
+    if comment:
+        event["event"]["comment"].update(comment)
+    body = json.dumps(event).encode()
+    return app.test_client().post("/webhooks/zendesk", data=body, headers=signed(body)).status_code
+
+
+def internal_notes(zendesk) -> list[str]:
+    return [c["body"] for c in zendesk.comments.get(TICKET, []) if not c["public"]]
+
+
+def delivery_states(app) -> list[tuple[str, int]]:
+    with services_of(app).db() as session:
+        return [(d.status, d.attempts) for d in session.scalars(select(Delivery).order_by(Delivery.id))]
+
+
+def tags_sent(http) -> list[list[str]]:
+    return [json.loads(c.request.body)["tags"] for c in http.calls
+            if c.request.method == "PUT" and c.request.url.endswith(f"/tickets/{TICKET}/tags.json")]
+
+
+def test_a_new_ticket_gets_one_note_its_tag_and_stored_findings(app, world, http, zendesk):
+    zendesk.add_ticket(TICKET, SUBJECT, DESCRIPTION)
+    assert deliver(app, "webhook_ticket_created", "ev-1") == 202
+    (note,) = internal_notes(zendesk)
+    assert note.rstrip().endswith("]") and f"[lnr:triage:{TICKET}:" in note
+    assert "A-S00000001" in note and "acme" in note and "associate" in note
+    assert tags_sent(http) == [["lnr_triage_associate_subscription"]]
+    assert world.mutations() == []  # diagnose only read
+    assert delivery_states(app) == [("processed", 1)]
+    with services_of(app).db() as session:
+        stored = session.scalars(select(TicketFindings)).one().findings
+    assert stored["category"] == "associate_subscription"
+    assert (stored["subscriptions"], stored["namespaces"]) == (["A-S00000001"], ["acme"])
+    assert stored["recommended"] == "associate" and stored["diagnosis"]["decision"] == "ready"
+
+
+def test_triage_again_with_the_same_findings_posts_nothing_new(app, http, zendesk):
+    zendesk.add_ticket(TICKET, SUBJECT, DESCRIPTION)
+    deliver(app, "webhook_ticket_created", "ev-1")
+    deliver(app, "webhook_ticket_created", "ev-2")  # e.g. a second trigger on the same ticket
+    assert len(internal_notes(zendesk)) == 1 and len(tags_sent(http)) == 1
+    assert delivery_states(app) == [("processed", 1), ("processed", 1)]
+
+
+def test_a_comment_triages_again_only_while_nothing_was_found(app, http, zendesk):
+    zendesk.add_ticket(TICKET, "Help", "Our subscription is not on our group, please help.")
+    deliver(app, "webhook_ticket_created", "ev-1")
+    assert len(internal_notes(zendesk)) == 1  # found nothing, said so
+    zendesk.add_comment(TICKET, "It is A-S00000001 for gitlab.com/acme")
+    deliver(app, "webhook_ticket_comment_added", "ev-2")
+    notes = internal_notes(zendesk)
+    assert len(notes) == 2 and "A-S00000001" in notes[1]
+    calls = len(http.calls)
+    zendesk.add_comment(TICKET, "Any news? Also gitlab.com/acme/platform")
+    deliver(app, "webhook_ticket_comment_added", "ev-3")
+    assert len(http.calls) == calls  # something was found: no Zendesk call, no new note
+    assert delivery_states(app)[-1] == ("ignored", 1)
+
+
+def test_the_services_own_notes_are_not_read_as_the_customers_words(app, zendesk):
+    zendesk.add_ticket(TICKET, "Help", "Please help with our subscription.")
+    zendesk.add_comment(TICKET, "Earlier note about A-S00000002 [lnr:run:4]", author_id=SERVICE_USER)
+    deliver(app, "webhook_ticket_created", "ev-1")
+    with services_of(app).db() as session:
+        stored = session.scalars(select(TicketFindings)).one().findings
+    assert stored["subscriptions"] == []
+
+
+def test_a_zendesk_outage_schedules_the_triage_again(app, http, zendesk):
+    zendesk.add_ticket(TICKET, SUBJECT, DESCRIPTION)
+    zendesk.show_failures += [(503, {"error": "Unavailable"})] * 4  # every retry of the job
+    deliver(app, "webhook_ticket_created", "ev-1")
+    with services_of(app).db() as session:
+        row = session.scalars(select(Delivery)).one()
+        assert (row.status, row.attempts) == ("failed", 1) and row.next_attempt_at is not None
+    assert internal_notes(zendesk) == []
+    services = services_of(app)
+    with services.db() as session:  # its time comes
+        session.execute(update(Delivery).values(next_attempt_at=utcnow()))
+        session.commit()
+    services.jobs.perform("zendesk_delivery", row.id)  # the sweeper's dispatch
+    assert delivery_states(app) == [("processed", 2)] and len(internal_notes(zendesk)) == 1
+
+
+def test_a_deleted_ticket_is_ignored(app, zendesk):
+    deliver(app, "webhook_ticket_created", "ev-1")  # no such ticket in Zendesk
+    assert delivery_states(app) == [("ignored", 1)]
+
+
+def test_the_sidebar_shows_the_latest_findings(app, zendesk):
+    zendesk.add_ticket(TICKET, SUBJECT, DESCRIPTION)
+    deliver(app, "webhook_ticket_created", "ev-1")
+    context = app.test_client().get(f"/api/v1/tickets/{TICKET}",
+                                    headers=session_header(app, AGENT.id)).get_json()
+    assert context["findings"]["category"] == "associate_subscription"
+    assert context["findings"]["recommended"] == "associate"
