@@ -87,6 +87,7 @@ def _clients(settings: Settings, budgets: Budgets, *, wait_on_rate_limit: bool =
         ),
         zendesk=ZendeskAdapter(settings.zendesk_subdomain, settings.zendesk_email,
                                _secret(settings.zendesk_api_token), timeout_s=timeout, retry=retry,
+                               domain=settings.zendesk_domain, scheme=settings.zendesk_scheme,
                                pacing=_zendesk_pacing(settings, budgets)),
     )
 

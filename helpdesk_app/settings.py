@@ -69,6 +69,10 @@ class Settings(BaseModel):
     gitlab_escalation_token: SecretStr | None = None
     escalation_label: str = "Console Escalation - customers"
     zendesk_subdomain: str | None = None
+    # zenpy calls `{scheme}://{subdomain}.{domain}`: only a local stand-in (the sandbox)
+    # changes these two.
+    zendesk_domain: str = Field("zendesk.com", pattern=r"^[A-Za-z0-9.-]+(:\d{1,5})?$")
+    zendesk_scheme: str = Field("https", pattern=r"^https?$")
     zendesk_email: str | None = None
     zendesk_api_token: SecretStr | None = None
     zendesk_webhook_secret: SecretStr | None = None
