@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Sandbox mode's one worker serves the agent page, the sidebar and the sandbox's webhooks.
+SANDBOX_THREADS ?= 8
 
 .PHONY: install run test
 
@@ -15,15 +17,22 @@ $(BIN)/.installed: requirements.txt
 
 install: $(BIN)/.installed
 
-# Until the local sandbox exists the service needs upstream settings; `example.env` holds
-# harmless placeholders (no upstream call is made until a workflow runs). A variable that
-# is already set in the environment wins over the example file.
+# With no upstream variable set (PORTAL_API_URL, GITLAB_URL, ZENDESK_SUBDOMAIN) the service
+# runs in sandbox mode: the sandbox lives inside the web process, so it is one gunicorn
+# worker (threads), on loopback only, with the sandbox's webhooks aimed at this port; it
+# creates and migrates its own SQLite database, and prints the URL to open once it serves.
+# Otherwise this is the Procfile: the release step (migrations), then the web line.
 run: install
-	while IFS='=' read -r name value; do \
-	  [[ -z "$$name" || "$$name" == \#* || -n "$${!name+set}" ]] || export "$$name=$$value"; \
-	done < example.env; \
+	@mode=$$($(BIN)/python -m helpdesk_app.sandbox_mode mode) || exit 2; \
+	if [[ "$$mode" == sandbox ]]; then \
+	  export SANDBOX_SERVICE_URL="$${SANDBOX_SERVICE_URL:-http://127.0.0.1:$(PORT)}"; \
+	  exec $(BIN)/gunicorn --config python:helpdesk_app.sandbox_gunicorn \
+	    --bind 127.0.0.1:$(PORT) --workers 1 --worker-class gthread --threads $(SANDBOX_THREADS) \
+	    --access-logfile - wsgi:app; \
+	fi; \
 	$(BIN)/python -m helpdesk_app.migrate && \
-	exec $(BIN)/gunicorn --bind $(HOST):$(PORT) --access-logfile - wsgi:app
+	exec $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $${WEB_CONCURRENCY:-2} \
+	  --access-logfile - wsgi:app
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

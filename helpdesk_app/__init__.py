@@ -13,7 +13,7 @@ from .errors import ApiError
 from .services import Services, build_services
 from .settings import ConfigError, Settings
 
-__all__ = ["ConfigError", "Settings", "create_app"]
+__all__ = ["ConfigError", "Settings", "create_app", "stop_sandbox"]
 log = logging.getLogger(__name__)
 
 
@@ -22,9 +22,17 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     settings = settings or Settings.from_env()
     _configure_logging(settings.log_level)
     app = Flask(__name__)
+    if settings.mode == "sandbox" and not settings.sandboxed:
+        settings = _start_sandbox(app, settings)
     app.config.update(SECRET_KEY=settings.secret_key.get_secret_value() if settings.secret_key else None,
-                      MAX_CONTENT_LENGTH=settings.webhook_max_bytes)
-    services = services or build_services(settings)
+                      MAX_CONTENT_LENGTH=settings.webhook_max_bytes,
+                      # Only the sandbox's agent page uses Flask's session (its CSRF token).
+                      SESSION_COOKIE_SAMESITE="Lax")
+    try:
+        services = services or build_services(settings)
+    except BaseException:
+        stop_sandbox(app)
+        raise
     services.jobs.bind(services)
     app.extensions["helpdesk"] = services
 
@@ -36,6 +44,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     for blueprint in (health, zendesk_webhook, gitlab_webhook, sidebar, api):
         app.register_blueprint(blueprint)
+    if "sandbox" in app.extensions:  # sandbox_mode.EXTENSION
+        from .agent_page import blueprint as agent_page
+
+        app.register_blueprint(agent_page)  # the local agent page exists in sandbox mode only
     _register_error_handlers(app)
     if settings.executor == "threads":
         # The embedded default: this process also sweeps (one sweeper per deployment is
@@ -45,6 +57,24 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         app.extensions["helpdesk_sweeper"] = Sweeper(services.db, services.jobs, services.timing).start()
     log.info("app.created", extra={"mode": settings.mode, "executor": settings.executor})
     return app
+
+
+def _start_sandbox(app: Flask, settings: Settings) -> Settings:
+    """No upstream configured: start the local sandbox and point the settings at it."""
+    # Imported here, not at the top: `python -m helpdesk_app.sandbox_mode` runs that module.
+    from . import sandbox_mode
+
+    settings, running = sandbox_mode.start(settings)
+    app.extensions[sandbox_mode.EXTENSION] = running
+    return settings
+
+
+def stop_sandbox(app: Flask) -> None:
+    """Stop the sandbox create_app started, and the sweeper calling it; idempotent, and
+    harmless for an app in upstream mode. Tests call it at teardown."""
+    from .sandbox_mode import stop_sandbox as stop
+
+    stop(app)
 
 
 def services_of(app: Flask) -> Services:

@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from workflows import Outcome, OutcomeStatus, notes
 
 from .db import Escalation, Run, RunEvent, utcnow
+from .sandbox_mode import agent_page_url
 
 log = logging.getLogger(__name__)
 
@@ -229,7 +230,8 @@ def _context(services: Any, ticket_id: int, workflow: str, summary: str, agent: 
         inputs = run.inputs if run is not None else {}
     return notes.EscalationContext(
         ticket_id=ticket_id, workflow=workflow,
-        ticket_link=notes.ticket_url(services.settings.zendesk_subdomain, ticket_id),
+        ticket_link=notes.ticket_url(services.settings.zendesk_subdomain, ticket_id,
+                                     agent_page=agent_page_url(services.settings)),
         agent=agent, inputs=inputs or {}, summary=summary or "",
         override_reason=run.override_reason if run is not None else None,
         run_id=run.id if run is not None else None, outcome=outcome,

@@ -22,6 +22,8 @@ REQUIRED_UPSTREAM = (
     "GITLAB_ESCALATION_PROJECT", "ZENDESK_SUBDOMAIN", "ZENDESK_EMAIL", "ZENDESK_API_TOKEN",
     "ZENDESK_WEBHOOK_SECRET", "GITLAB_WEBHOOK_TOKEN", "SECRET_KEY", "ZENDESK_APP_PUBLIC_KEY",
 )
+# Fields no environment variable may set: only the sandbox's start-up does (sandbox_mode.py).
+NOT_FROM_ENV = ("sandboxed",)
 SUBDOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 PROJECT = re.compile(r"^(\d+|[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+)$")
 
@@ -120,6 +122,15 @@ class Settings(BaseModel):
     verify_timeout_s: float = Field(120.0, gt=0, le=3600)
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
 
+    # Sandbox mode (no upstream switch set): the scenario the sandbox serves (default the
+    # packaged demo) and where its webhooks reach this service.
+    sandbox_scenario: str | None = None
+    sandbox_service_url: HttpUrl = HttpUrl("http://127.0.0.1:8000")
+    # True once the upstream settings point at a started sandbox (`in_sandbox`). Never read
+    # from the environment: the sandbox's settings look like upstream ones, and only this
+    # says they are not, so setting it by hand would mark real upstreams as a sandbox.
+    sandboxed: bool = False
+
     @field_validator("zendesk_subdomain")
     @classmethod
     def _subdomain(cls, value: str | None) -> str | None:
@@ -181,6 +192,8 @@ class Settings(BaseModel):
 
     @property
     def mode(self) -> str:
+        if self.sandboxed:
+            return "sandbox"
         return "upstream" if any(self._given(n) for n in UPSTREAM_SWITCHES) else "sandbox"
 
     def _given(self, env_name: str) -> bool:
@@ -198,11 +211,27 @@ class Settings(BaseModel):
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
         """Build and check the settings; raise ConfigError naming what is wrong."""
         env = dict(os.environ if environ is None else environ)
+        tampered = [n for n in env if n.lower() in NOT_FROM_ENV and n.isupper()]
+        if tampered:
+            raise ConfigError(f"{tampered[0]} cannot be set from the environment; sandbox mode "
+                              "is chosen by leaving " + ", ".join(UPSTREAM_SWITCHES) + " unset")
         values: dict[str, Any] = {
             name.lower(): value
             for name, value in env.items()
             if name.lower() in cls.model_fields and name.isupper() and value.strip() != ""
         }
+        return cls._checked(values)
+
+    def in_sandbox(self, sandbox_env: Mapping[str, str], **overrides: Any) -> "Settings":
+        """These settings pointed at a started sandbox: its settings (by environment name:
+        URLs, generated secrets) over the given ones, then `overrides`, and `sandboxed`."""
+        values = self.model_dump(exclude_unset=True)
+        values.update({name.lower(): value for name, value in sandbox_env.items()
+                       if name.lower() in type(self).model_fields})
+        return self._checked({**values, **overrides, "sandboxed": True})
+
+    @classmethod
+    def _checked(cls, values: dict[str, Any]) -> "Settings":
         try:
             settings = cls(**values)
         except ValidationError as error:
@@ -211,12 +240,8 @@ class Settings(BaseModel):
         return settings
 
     def require_complete(self) -> None:
-        if self.mode == "sandbox":
-            raise ConfigError(
-                "no upstream is configured: set " + ", ".join(UPSTREAM_SWITCHES)
-                + " and the other upstream settings (README, 'Settings'); the local sandbox "
-                "that runs without them is not part of this build yet"
-            )
+        if self.mode == "sandbox" and not self.sandboxed:
+            return  # the sandbox supplies every upstream setting at start (sandbox_mode.py)
         missing = [n for n in REQUIRED_UPSTREAM if not self._given(n)]
         if missing:
             raise ConfigError("missing settings for upstream mode: " + ", ".join(missing))

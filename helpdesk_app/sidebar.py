@@ -64,7 +64,7 @@ PAGE = """<!doctype html>
 <header class="lnr-header">
 <h1 id="lnr-title">License &amp; Renewals</h1>
 <p id="lnr-ticket" class="lnr-muted" data-testid="ticket-label"></p>
-</header>
+{mode_banner}</header>
 <div id="lnr-status" class="lnr-status" role="status" aria-live="polite" aria-atomic="true" data-testid="status">Loading…</div>
 <div id="lnr-error" class="lnr-error" role="alert" tabindex="-1" data-testid="error" hidden></div>
 <section id="lnr-context" class="lnr-section" aria-labelledby="lnr-context-title" data-testid="context">
@@ -123,6 +123,10 @@ PAGE = """<!doctype html>
 </html>
 """
 
+# architecture.md: sandbox mode says so on every page.
+SANDBOX_BANNER = ('<p id="lnr-mode" class="lnr-muted" data-testid="mode">Sandbox mode: the local '
+                  'sandbox stands in for the portal, GitLab and Zendesk.</p>\n')
+
 # Inside <script> the HTML parser decodes no entities, so HTML-escaping would corrupt the
 # JSON. Instead the characters that could close the element (`</script>`) or open a comment
 # (`<!--`) are written as JSON escapes, which JSON.parse turns back into themselves.
@@ -147,13 +151,14 @@ def page():
         # Outside Zendesk the script has no ZAF to ask; inside it, ZAF's answer wins.
         "ticket_id": ticket_id,
     }
-    return Response(_page(session), mimetype="text/html")
+    return Response(_page(session, settings.mode), mimetype="text/html")
 
 
-def _page(session: dict[str, Any]) -> str:
+def _page(session: dict[str, Any], mode: str) -> str:
     return PAGE.format(session=script_json(session), zaf_sdk=ZAF_SDK_URL,
                        stylesheet=url_for("static", filename=STYLESHEET),
-                       script=url_for("static", filename=SCRIPT))
+                       script=url_for("static", filename=SCRIPT),
+                       mode_banner=SANDBOX_BANNER if mode == "sandbox" else "")
 
 
 def _ticket_id() -> int | None:
@@ -184,8 +189,9 @@ def renew_session():
 @blueprint.after_request
 def security_headers(response: Response) -> Response:
     """On every answer of this blueprint, errors included: they may carry a session."""
-    subdomain = services_of(current_app).settings.zendesk_subdomain
-    response.headers["Content-Security-Policy"] = content_security_policy(subdomain)
+    settings = services_of(current_app).settings
+    response.headers["Content-Security-Policy"] = content_security_policy(
+        settings.zendesk_subdomain, sandbox=settings.mode == "sandbox")
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -200,11 +206,16 @@ def static_asset_headers(response: Response) -> Response:
     return response
 
 
-def content_security_policy(subdomain: str | None) -> str:
-    # Only the agent's own Zendesk may frame the page (clickjacking); nothing inline runs;
-    # scripts come from this service and from Zendesk's ZAF SDK only; the page talks to
-    # this service only (the SDK talks to Zendesk by postMessage, which CSP does not govern).
-    ancestors = f"https://{subdomain}.zendesk.com" if subdomain else "'none'"
+def content_security_policy(subdomain: str | None, *, sandbox: bool = False) -> str:
+    # Only the agent's own Zendesk may frame the page (clickjacking); in sandbox mode there
+    # is no Zendesk, and the local agent page (agent_page.py, this origin) frames it instead.
+    # Nothing inline runs; scripts come from this service and from Zendesk's ZAF SDK only;
+    # the page talks to this service only (the SDK talks to Zendesk by postMessage, which
+    # CSP does not govern).
+    if sandbox:
+        ancestors = "'self'"
+    else:
+        ancestors = f"https://{subdomain}.zendesk.com" if subdomain else "'none'"
     return (f"default-src 'none'; script-src 'self' {ZAF_SDK_ORIGIN}; style-src 'self'; "
             f"img-src 'self' data:; connect-src 'self'; frame-ancestors {ancestors}; "
             "base-uri 'none'; form-action 'none'")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from . import ConfigError, create_app
+from . import ConfigError, Settings, create_app
 from .executor import Sweeper
 from .jobs import QUEUE_NAME
 
@@ -24,7 +24,13 @@ def services():
     """The services of this worker process, built once by create_app from the environment."""
     global _services
     if _services is None:
-        _services = create_app().extensions["helpdesk"]
+        settings = Settings.from_env()
+        if settings.mode == "sandbox":
+            # create_app would start a sandbox of this process's own: another world than
+            # the web process's, which runs its jobs itself in sandbox mode.
+            raise ConfigError("no upstream is configured: in sandbox mode the web process runs "
+                              "the jobs itself; a worker needs the upstream settings and REDIS_URL")
+        _services = create_app(settings).extensions["helpdesk"]
     return _services
 
 

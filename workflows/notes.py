@@ -135,7 +135,11 @@ def title(workflow: str) -> str:
     return workflow if _WORKFLOW_NAME.match(workflow) else "unnamed workflow"
 
 
-def ticket_url(subdomain: str | None, ticket_id: int) -> str:
+def ticket_url(subdomain: str | None, ticket_id: int, *, agent_page: str | None = None) -> str:
+    """The ticket in Zendesk's agent interface; in sandbox mode `agent_page` is the local
+    agent page's address, since the sandbox's Zendesk has no interface of its own."""
+    if agent_page:
+        return f"{agent_page.rstrip('/')}/tickets/{int(ticket_id)}"
     if not subdomain:
         return f"Zendesk ticket {ticket_id}"
     return TICKET_URL.format(subdomain=subdomain, ticket_id=int(ticket_id))
