@@ -15,6 +15,16 @@ triage findings (triage.md): category, confidence, cues, and the subscriptions,
 namespaces, emails and portal customer ids it names, plus "recommended": the category's
 usual workflow, or null when the category is uncertain (confidence below
 --min-confidence). It needs no environment variable, no database and no upstream.
+
+    python -m helpdesk_app plan [--scenario FILE] WORKFLOW [--subscription NAME]...
+        [--namespace PATH]... [--customer ID] [--ticket ID]
+    python -m helpdesk_app run [--scenario FILE] WORKFLOW ... [--reason TEXT]
+        [--idempotency-key KEY]
+
+plan a workflow, or plan, confirm and execute it (cli_workflows.py). With --scenario they
+need no environment variable and no database; without it they use the configured upstreams
+and the database's audit trail. An upstream that fails before there is a plan or an outcome
+to print: exit code 1, one line on stderr.
 """
 from __future__ import annotations
 
@@ -36,6 +46,11 @@ from .migrate import database_url_from_env
 
 class UsageError(Exception):
     """Bad arguments or an unusable environment: exit code 2, one line on stderr."""
+
+
+class CommandFailed(Exception):
+    """Something outside the command failed (an upstream, the audit trail) before it had a
+    result to print: exit code 1, one line on stderr."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -146,6 +161,9 @@ def parser() -> argparse.ArgumentParser:
     ticket.add_argument("--min-confidence", type=_confidence, default=MIN_CONFIDENCE,
                         help="below this the category is uncertain and nothing is recommended")
     ticket.set_defaults(handler=triage_command)
+    from .cli_workflows import add_commands  # here: it needs this module's errors
+
+    add_commands(commands)
     return root
 
 
@@ -155,10 +173,14 @@ def main(argv: list[str] | None = None, *, stdout=None, stderr=None, stdin=None)
     try:
         args = parser().parse_args(argv)
         args.stdin = stdin if stdin is not None else sys.stdin  # only `triage` reads it
+        args.stderr = stderr  # `run` warns there before it changes real systems
         handler: Callable[[argparse.Namespace], dict[str, Any]] = args.handler
         result = handler(args)
     except UsageError as error:
         print(f"error: {error}", file=stderr)
         return 2
+    except CommandFailed as error:
+        print(f"error: {error}", file=stderr)
+        return 1
     print(json.dumps(result, sort_keys=True), file=stdout)
     return 0
