@@ -127,14 +127,8 @@ class Sandbox:
     def escalation_project(self) -> str:
         return self.state.project["path_with_namespace"]
 
-    def env(self, *, zenpy_force: bool = False) -> dict[str, str]:
-        """The service's settings (helpdesk_app/settings.py names) that point it here.
-
-        ZENDESK_DOMAIN and ZENDESK_SCHEME are the two the settings must learn to read
-        (README.md, "Wiring"). `zenpy_force=True` adds zenpy's process-wide
-        ZENPY_FORCE_NETLOC/ZENPY_FORCE_SCHEME instead, for a child process of a service
-        that does not read them yet; never set those in a process that talks to real Zendesk.
-        """
+    def env(self) -> dict[str, str]:
+        """The service's settings (helpdesk_app/settings.py names) that point it here."""
         c, z = self.credentials, self.zendesk_connection
         env = {"PORTAL_API_URL": self.portal_url, "PORTAL_API_TOKEN": c["PORTAL_API_TOKEN"],
                "GITLAB_URL": self.gitlab_url, "GITLAB_TOKEN": c["GITLAB_TOKEN"],
@@ -149,9 +143,6 @@ class Sandbox:
                "SECRET_KEY": c["SECRET_KEY"]}
         if "ZENDESK_APP_PUBLIC_KEY" in c:
             env["ZENDESK_APP_PUBLIC_KEY"] = c["ZENDESK_APP_PUBLIC_KEY"]
-        if zenpy_force:
-            env.update(ZENPY_FORCE_NETLOC=self.zendesk_url.removeprefix("http://"),
-                       ZENPY_FORCE_SCHEME="http")
         return env
 
     def describe(self) -> dict[str, Any]:
