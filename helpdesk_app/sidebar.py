@@ -17,6 +17,11 @@ helpdesk_app/static/sidebar/ (served by Flask's static route, 'self' in the CSP)
 Zendesk's hosted ZAF SDK, the one script allowed from elsewhere. Inside Zendesk the script
 reads the ticket id through ZAF; outside it (a local page framing the sidebar) from the
 optional `ticket_id` of this request, echoed in the data block.
+
+In sandbox mode there is no Zendesk to frame the page (the local agent page does), so the
+page neither references the ZAF SDK nor allows it in its CSP: nothing is fetched from
+another origin, and an offline machine does not hold the sidebar's module behind a
+third-party script it would wait for (deferred scripts run in document order).
 """
 from __future__ import annotations
 
@@ -56,8 +61,7 @@ PAGE = """<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>License &amp; Renewals</title>
 <link rel="stylesheet" href="{stylesheet}">
-<script src="{zaf_sdk}" defer></script>
-<script type="module" src="{script}"></script>
+{zaf_sdk}<script type="module" src="{script}"></script>
 </head>
 <body>
 <main id="lnr-sidebar" class="lnr" aria-labelledby="lnr-title" aria-busy="true">
@@ -154,8 +158,13 @@ def page():
     return Response(_page(session, settings.mode), mimetype="text/html")
 
 
+# Zendesk's SDK, where there is a Zendesk: not in sandbox mode (the module's pageHost serves).
+ZAF_SDK_TAG = f'<script src="{ZAF_SDK_URL}" defer></script>\n'
+
+
 def _page(session: dict[str, Any], mode: str) -> str:
-    return PAGE.format(session=script_json(session), zaf_sdk=ZAF_SDK_URL,
+    return PAGE.format(session=script_json(session),
+                       zaf_sdk="" if mode == "sandbox" else ZAF_SDK_TAG,
                        stylesheet=url_for("static", filename=STYLESHEET),
                        script=url_for("static", filename=SCRIPT),
                        mode_banner=SANDBOX_BANNER if mode == "sandbox" else "")
@@ -209,14 +218,15 @@ def static_asset_headers(response: Response) -> Response:
 def content_security_policy(subdomain: str | None, *, sandbox: bool = False) -> str:
     # Only the agent's own Zendesk may frame the page (clickjacking); in sandbox mode there
     # is no Zendesk, and the local agent page (agent_page.py, this origin) frames it instead.
-    # Nothing inline runs; scripts come from this service and from Zendesk's ZAF SDK only;
-    # the page talks to this service only (the SDK talks to Zendesk by postMessage, which
-    # CSP does not govern).
+    # Nothing inline runs; scripts come from this service and from Zendesk's ZAF SDK only
+    # (this service only in sandbox mode, whose page loads no SDK); the page talks to this
+    # service only (the SDK talks to Zendesk by postMessage, which CSP does not govern).
     if sandbox:
-        ancestors = "'self'"
+        ancestors, scripts = "'self'", "'self'"
     else:
         ancestors = f"https://{subdomain}.zendesk.com" if subdomain else "'none'"
-    return (f"default-src 'none'; script-src 'self' {ZAF_SDK_ORIGIN}; style-src 'self'; "
+        scripts = f"'self' {ZAF_SDK_ORIGIN}"
+    return (f"default-src 'none'; script-src {scripts}; style-src 'self'; "
             f"img-src 'self' data:; connect-src 'self'; frame-ancestors {ancestors}; "
             "base-uri 'none'; form-action 'none'")
 

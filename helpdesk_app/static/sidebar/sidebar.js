@@ -119,6 +119,16 @@ function focusOn(element) {
   if (element && typeof element.focus === "function") element.focus();
 }
 
+// Focus a heading and bring its section (from `top` down) to the top of the view. Plain
+// focus() scrolls only as far as the heading itself: in a frame of fixed height (the
+// sandbox's agent page) a new plan or run was left below the fold, its heading alone on the
+// last line.
+function reveal(heading, top = heading) {
+  if (!heading || typeof heading.focus !== "function") return;
+  heading.focus({ preventScroll: true });
+  if (top && typeof top.scrollIntoView === "function") top.scrollIntoView({ block: "start" });
+}
+
 // While a request is in flight: no second click, and assistive tech hears that it is busy.
 async function whileBusy(work) {
   state.inFlight += 1;
@@ -327,7 +337,7 @@ async function onShowPlan(event) {
   state.pending = null;
   showPlan(result);
   announce(`Plan ready. ${DECISION_TEXT[result.decision] || result.decision}`);
-  focusOn(els.planTitle);
+  reveal(els.planTitle);
 }
 
 function showPlan(result) {
@@ -513,7 +523,7 @@ async function follow(run, replayed) {
   showRun(run, progress);
   announce(`${replayed ? `This confirmation was already recorded as run #${id}` : `Run #${id} started`}. `
            + (RUN_STATE_TEXT[run.state] || run.state));
-  focusOn(els.runTitle);
+  reveal(els.runTitle);
   let delay = POLL_FIRST_MS;
   let lastState = run.state;
   let finishedAt = null;
@@ -550,7 +560,7 @@ async function follow(run, replayed) {
   }
   state.following = null;
   announce(`Run #${id} ended: ${RUN_STATE_TEXT[run.state] || run.state}.`);
-  focusOn($("lnr-result-title") || els.runTitle);
+  reveal($("lnr-result-title") || els.runTitle, els.runTitle); // the run's state, then its result
   loadContext({ quiet: true }); // the earlier runs and escalations have changed
 }
 

@@ -1,0 +1,256 @@
+"""Headless Chromium against the service in sandbox mode, for the browser tests.
+
+Not a test module, and no conftest: test modules import the fixtures they use
+(`from tests.browser.browser_support import browser, service, agent_page  # noqa: F401`).
+
+- `browser` (per module): Debian's Chromium (/usr/bin/chromium) through Playwright. Skipped
+  when it is missing, unless REQUIRE_SERVICES=1 (CI), when the test fails instead.
+- `service` (per test): create_app in sandbox mode with its own SQLite file, served over a
+  real loopback HTTP server whose URL is SANDBOX_SERVICE_URL, so the sandbox's webhooks
+  (Issue Hook, ticket.created) reach it (tests/app/sandbox_app.py). It starts in a fraction
+  of a second, so every test gets a new world.
+- `agent_page` (per test; `open_agent_page` for a service of the test's own): a fresh browser
+  context on that service. Every request to another origin is aborted and recorded, as are
+  uncaught script errors and console errors; any of them fails the test when the page closes.
+
+Timing claims are Playwright's auto-waiting `expect` assertions, never sleeps.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+from sqlalchemy import select
+
+from helpdesk_app.db import AuditRecord, Run
+from tests.app.sandbox_app import served_sandbox_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+LAUNCH_ARGS = ["--no-sandbox"]
+# The agent page with its 360 px sidebar beside the ticket, as an agent sees it.
+VIEWPORT = {"width": 1280, "height": 900}
+ROOT = Path(__file__).resolve().parents[2]
+
+# How long the page may take for what goes through the service and the sandbox. The agent
+# page refreshes its live part every 3 s (static/agent/agent.js), so what shows there can
+# take a refresh or two after it happened.
+UI_MS = 10_000
+RUN_MS = 30_000
+LIVE_MS = 20_000
+
+
+def require_chromium() -> None:
+    if CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK):
+        return
+    reason = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
+    if os.environ.get("REQUIRE_SERVICES") == "1":
+        pytest.fail(reason + " (REQUIRE_SERVICES=1)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    require_chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=UI_MS)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+# --- the service --------------------------------------------------------------------------
+
+@dataclass
+class Service:
+    """The served app and what tests read of it: its URL, the sandbox, the database."""
+
+    app: Any
+
+    @property
+    def url(self) -> str:
+        return self.app.extensions["sandbox"].service_url
+
+    @property
+    def sandbox(self):
+        return self.app.extensions["sandbox"].sandbox
+
+    @property
+    def services(self):
+        return self.app.extensions["helpdesk"]
+
+    def runs(self, ticket_id: int) -> list[Run]:
+        with self.services.db() as session:
+            return list(session.scalars(select(Run).where(Run.ticket_id == ticket_id).order_by(Run.id)))
+
+    def audit(self, ticket_id: int, kind: str | None = None) -> list[AuditRecord]:
+        query = select(AuditRecord).where(AuditRecord.ticket_id == ticket_id).order_by(AuditRecord.id)
+        if kind is not None:
+            query = query.where(AuditRecord.kind == kind)
+        with self.services.db() as session:
+            return list(session.scalars(query))
+
+    def namespace_plan(self, full_path: str) -> str | None:
+        return self.sandbox.state.namespace(full_path).get("plan")
+
+    def plan_code(self, subscription: str) -> str:
+        return self.sandbox.state.subscription(subscription)["plan_code"]
+
+
+# A failing upstream is retried (per request, then per run attempt with a backoff the
+# sweeper honours) before the run fails and escalates: seconds apart by default, which a
+# test waiting for the escalation need not sit through. The same path, quicker.
+QUICK_RETRIES = {"UPSTREAM_MAX_ATTEMPTS": "2", "UPSTREAM_BACKOFF_BASE_S": "0.05",
+                 "UPSTREAM_BACKOFF_CAP_S": "0.05", "RUN_MAX_ATTEMPTS": "2",
+                 "RUN_RETRY_BASE_S": "0.2", "RUN_RETRY_CAP_S": "0.2", "SWEEP_EVERY_S": "0.5"}
+
+
+@contextlib.contextmanager
+def serve(tmp_path, **env: str) -> Iterator[Service]:
+    """The service in sandbox mode over HTTP, with these settings on top of the sandbox's."""
+    with served_sandbox_app(tmp_path, **env) as app:
+        yield Service(app)
+
+
+@pytest.fixture
+def service(tmp_path) -> Iterator[Service]:
+    with serve(tmp_path) as served:
+        yield served
+
+
+# --- the browser's side -------------------------------------------------------------------
+
+@dataclass
+class Watch:
+    """What a page did that no test should see: other origins, script errors."""
+
+    origin: str
+    blocked: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def route(self, route) -> None:
+        url = route.request.url
+        if url == self.origin or url.startswith(self.origin + "/"):
+            route.continue_()
+        else:
+            self.blocked.append(url)
+            route.abort("blockedbyclient")
+
+    def console(self, message) -> None:
+        if message.type == "error":
+            self.errors.append(f"console: {message.text}")
+
+    def page_error(self, error) -> None:
+        self.errors.append(f"uncaught: {error}")
+
+
+@contextlib.contextmanager
+def open_agent_page(browser, service: Service, *, viewport: dict[str, int] = VIEWPORT):
+    """A new context (its own cookies) and page on `service`; yields (page, watch)."""
+    watch = Watch(service.url)
+    context = browser.new_context(viewport=viewport, base_url=service.url)
+    try:
+        context.route("**/*", watch.route)
+        page = context.new_page()
+        page.on("console", watch.console)
+        page.on("pageerror", watch.page_error)
+        yield page, watch
+    finally:
+        context.close()  # before the server stops: agent.js polls it every 3 s
+    assert not watch.blocked, f"the page asked for other origins: {watch.blocked}"
+    assert not watch.errors, f"the page reported errors: {watch.errors}"
+
+
+@pytest.fixture
+def agent_page(browser, service):
+    with open_agent_page(browser, service) as (page, _watch):
+        yield page
+
+
+# --- the sidebar, inside the agent page -------------------------------------------------------
+
+def sidebar(page):
+    """The sidebar app inside the agent page's iframe (a FrameLocator)."""
+    return page.frame_locator("#sidebar-frame")
+
+
+def sidebar_frame(page):
+    """The iframe's Frame, to evaluate script in the sidebar's document."""
+    frame = page.frame(name="sidebar-frame")
+    assert frame is not None, "the agent page has no sidebar frame"
+    return frame
+
+
+def open_ticket(page, ticket_id: int):
+    """Open the ticket on the agent page and wait until the sidebar is ready to plan."""
+    from playwright.sync_api import expect
+
+    page.goto(f"/sandbox/tickets/{ticket_id}")
+    expect(page.locator(f"#ticket-{ticket_id}")).to_be_visible()
+    app = sidebar(page)
+    expect(app.get_by_test_id("ticket-label")).to_have_text(f"Ticket #{ticket_id}")
+    expect(app.get_by_test_id("status")).to_have_text("Ready: choose a workflow and show its plan.")
+    expect(app.get_by_test_id("show-plan-button")).to_be_enabled()
+    return app
+
+
+def fill_plan_form(app, workflow: str, **values: str) -> None:
+    """Choose the workflow; each input triage left empty gets its value (a prefilled one
+    must be the expected value already)."""
+    from playwright.sync_api import expect
+
+    app.get_by_test_id("workflow-select").select_option(workflow)
+    for name, value in values.items():
+        field_input = app.get_by_test_id(f"{name}-input")
+        expect(field_input).to_be_editable()
+        current = field_input.input_value()
+        if current:
+            assert current == value, f"{name} was prefilled with {current!r}, not {value!r}"
+        else:
+            field_input.fill(value)
+
+
+def show_plan(app, workflow: str, *, decision: str, **values: str):
+    """Fill the form, press Show plan, and wait for the plan's decision; the decision."""
+    from playwright.sync_api import expect
+
+    fill_plan_form(app, workflow, **values)
+    app.get_by_test_id("show-plan-button").click()
+    shown = app.get_by_test_id("decision")
+    expect(shown).to_have_attribute("data-decision", decision)
+    return shown
+
+
+def check_rows(app) -> list[tuple[str, str]]:
+    """The plan's checks as the sidebar lists them: (check id, verdict), in order."""
+    rows = app.get_by_test_id("check")
+    return [(row.get_attribute("data-check-id"), row.get_attribute("data-verdict"))
+            for row in rows.all()]
+
+
+def no_horizontal_scroll(frame) -> dict[str, int]:
+    """The sidebar document's widths; the caller asserts scrollWidth <= clientWidth."""
+    return frame.evaluate("""() => {
+        const root = document.scrollingElement;
+        return {scrollWidth: root.scrollWidth, clientWidth: root.clientWidth,
+                innerWidth: window.innerWidth};
+    }""")
+
+
+def pump_until(page, condition: Callable[[], Any], timeout_ms: int = UI_MS) -> Any:
+    """Let Playwright deliver its events (route handlers run on this thread) until
+    `condition()` holds; for state held in Python, not for timing claims."""
+    waited = 0
+    while not (value := condition()):
+        if waited >= timeout_ms:
+            raise AssertionError(f"not within {timeout_ms} ms")
+        page.wait_for_timeout(50)
+        waited += 50
+    return value
