@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from pathlib import Path
 
 import harness as h
 from triage_storm import run_storm
