@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 from workflows.errors import BadInput, UpstreamError
 
 from .errors import ApiError
+from .security.headers import static_nosniff
 from .services import Services, build_services
 from .settings import ConfigError, Settings
 
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
         app.register_blueprint(agent_page)  # the local agent page exists in sandbox mode only
     _register_error_handlers(app)
+    app.after_request(static_nosniff)
     if settings.executor == "threads":
         # The embedded default: this process also sweeps (one sweeper per deployment is
         # chosen by a lease row, so several web processes on one machine share the work).

@@ -37,6 +37,7 @@ from workflows import notes
 from . import services_of
 from .sandbox.state import NotFound
 from .sandbox_mode import EXTENSION, RunningSandbox
+from .security.headers import private_page
 from .security.sidebar import zendesk_audience, zendesk_user_url
 from .settings import LICENSE_AND_RENEWALS, Settings
 
@@ -118,19 +119,7 @@ def _page_globals() -> dict[str, Any]:
 
 @blueprint.after_request
 def _security_headers(response: Response) -> Response:
-    response.headers["Content-Security-Policy"] = CSP
-    response.headers["Cache-Control"] = "no-store"  # pages carry a sidebar token
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
-
-
-@blueprint.after_app_request
-def _static_asset_headers(response: Response) -> Response:
-    """The page's script and stylesheet are taken for exactly what they say they are."""
-    if request.endpoint == "static" and (request.view_args or {}).get("filename", "").startswith("agent/"):
-        response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return private_page(response, CSP)  # pages carry a sidebar token
 
 
 @blueprint.errorhandler(HTTPException)

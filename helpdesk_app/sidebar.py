@@ -37,6 +37,7 @@ from workflows.inputs import positive_id
 from . import services_of
 from .api.auth import current_agent, current_session, issue_session, load_agent, require_agent
 from .errors import ApiError, unauthorized
+from .security.headers import private_page
 from .security.sidebar import AppClaims, SidebarAuthError, verify_zendesk_app_jwt
 from .settings import Settings
 
@@ -199,20 +200,8 @@ def renew_session():
 def security_headers(response: Response) -> Response:
     """On every answer of this blueprint, errors included: they may carry a session."""
     settings = services_of(current_app).settings
-    response.headers["Content-Security-Policy"] = content_security_policy(
-        settings.zendesk_subdomain, sandbox=settings.mode == "sandbox")
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
-
-
-@blueprint.after_app_request
-def static_asset_headers(response: Response) -> Response:
-    """The sidebar's scripts and stylesheet are taken for exactly what they say they are."""
-    if request.endpoint == "static" and (request.view_args or {}).get("filename", "").startswith("sidebar/"):
-        response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return private_page(response, content_security_policy(
+        settings.zendesk_subdomain, sandbox=settings.mode == "sandbox"))
 
 
 def content_security_policy(subdomain: str | None, *, sandbox: bool = False) -> str:
