@@ -193,11 +193,17 @@ def take_named_lease(db, name: str, owner: str, lease_s: float) -> bool:
     return won == 1
 
 
+def _never_or_lost(model, now: datetime, timing: Timing):
+    """Never dispatched; dispatched so long ago that the queue lost it; or dispatched before
+    its retry was scheduled (that dispatch was used up by the attempt that failed)."""
+    lost = now - timedelta(seconds=timing.redispatch_after_s)
+    return or_(model.dispatched_at.is_(None), model.dispatched_at < lost,
+               and_(model.next_attempt_at.is_not(None), model.dispatched_at < model.next_attempt_at))
+
+
 def due_runs(db, timing: Timing, limit: int = 100) -> list[int]:
     now = utcnow()
-    lost = now - timedelta(seconds=timing.redispatch_after_s)
-    never_or_lost = or_(Run.dispatched_at.is_(None), Run.dispatched_at < lost,
-                        and_(Run.next_attempt_at.is_not(None), Run.dispatched_at < Run.next_attempt_at))
+    never_or_lost = _never_or_lost(Run, now, timing)
     waiting = and_(Run.state == "queued", _due(Run, now), never_or_lost)
     abandoned = and_(Run.state == "running", Run.lease_expires_at < now)
     unreported = and_(Run.state.in_(FINISHED), Run.reported_at.is_(None), _due(Run, now),
@@ -207,9 +213,8 @@ def due_runs(db, timing: Timing, limit: int = 100) -> list[int]:
 
 def due_deliveries(db, timing: Timing, limit: int = 100) -> list[tuple[int, str]]:
     now = utcnow()
-    lost = now - timedelta(seconds=timing.redispatch_after_s)
-    never_or_lost = or_(Delivery.dispatched_at.is_(None), Delivery.dispatched_at < lost)
-    waiting = and_(Delivery.status.in_(("received", "failed")), _due(Delivery, now), never_or_lost)
+    waiting = and_(Delivery.status.in_(("received", "failed")), _due(Delivery, now),
+                   _never_or_lost(Delivery, now, timing))
     abandoned = and_(Delivery.status == "processing", Delivery.lease_expires_at < now)
     rows = _rows(db, select(Delivery.id, Delivery.source), or_(waiting, abandoned), Delivery, limit)
     return [(row.id, row.source) for row in rows]
