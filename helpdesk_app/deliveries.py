@@ -7,7 +7,7 @@ from typing import Mapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from .db import Delivery
+from .db import Delivery, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +27,15 @@ def record_delivery(
     retry or a replay).
 
     The unique (source, delivery_key) constraint decides, so fifty concurrent copies of one
-    delivery make one row on every backend.
+    delivery make one row on every backend. A delivery to process is noted as dispatched in
+    the same INSERT: the caller dispatches it next (`Jobs.dispatch(..., noted=True)`), and
+    intake costs one write transaction, not two.
     """
     kept = {name: headers[name] for name in KEPT_HEADERS if name in headers}
+    dispatched_at = utcnow() if status == "received" else None
     with db() as session:
-        delivery = Delivery(source=source, delivery_key=key, body=body, headers=kept, status=status)
+        delivery = Delivery(source=source, delivery_key=key, body=body, headers=kept, status=status,
+                            dispatched_at=dispatched_at)
         session.add(delivery)
         try:
             session.commit()

@@ -47,20 +47,29 @@ class Jobs:
     def register(self, kind: str, handler: Handler) -> None:
         self.handlers[kind] = handler
 
-    def dispatch(self, kind: str, job_id: int) -> bool:
+    def dispatch(self, kind: str, job_id: int, noted: bool = False) -> bool:
         """Queue the job and note when; False (logged) when the queue is unreachable: the
-        row is recorded, and the sweeper dispatches it when the queue is back."""
+        row is recorded, and the sweeper dispatches it when the queue is back.
+
+        `noted`: the row's `dispatched_at` was set when it was written (webhook intake), so
+        only a failed put writes, to clear it for the sweeper."""
         try:
             self.queue.put(kind, job_id)
         except Exception as error:  # never fail the request that asked
             log.warning("job.dispatch_failed", extra={"kind": kind, "job_id": job_id,
                                                        "error": type(error).__name__})
+            if noted:
+                self._note(kind, job_id, None)
             return False
+        if not noted:
+            self._note(kind, job_id, utcnow())
+        return True
+
+    def _note(self, kind: str, job_id: int, dispatched_at: Any) -> None:
         model = MODELS[kind]
         with self._db() as session:
-            session.execute(update(model).where(model.id == job_id).values(dispatched_at=utcnow()))
+            session.execute(update(model).where(model.id == job_id).values(dispatched_at=dispatched_at))
             session.commit()
-        return True
 
     def perform(self, kind: str, job_id: int) -> None:
         """Run one job here and now (a worker thread or process calls this)."""

@@ -95,7 +95,7 @@ def receive():
                                   headers=request.headers)
     if delivery_id is None:
         return jsonify(status="duplicate", delivery_key=key), 200
-    services.jobs.dispatch(JOB_KIND, delivery_id)  # after record_delivery's commit
+    services.jobs.dispatch(JOB_KIND, delivery_id, noted=True)  # after record_delivery's commit
     return jsonify(status="accepted", delivery_key=key), 202
 
 

@@ -49,7 +49,7 @@ def receive():
         return jsonify(status="duplicate", delivery_key=delivery.key), 200
     if status == "ignored":
         return jsonify(status="ignored", event=delivery.event), 200
-    services.jobs.dispatch(JOB_KIND, delivery_id)
+    services.jobs.dispatch(JOB_KIND, delivery_id, noted=True)
     return jsonify(status="accepted", delivery_key=delivery.key, ticket_id=delivery.ticket_id), 202
 
 

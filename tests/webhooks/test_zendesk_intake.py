@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import responses
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from helpdesk_app import create_app
 from helpdesk_app.db import Delivery
@@ -77,6 +77,31 @@ def test_signed_ticket_created_is_recorded_raw_and_accepted(client, app):
     # answers here, so its triage is scheduled again (tests/webhooks/test_triage_job.py).
     assert (row.status, row.attempts) == ("failed", 1) and row.dispatched_at is not None
     assert row.next_attempt_at is not None
+
+
+class RecordingQueue:
+    def __init__(self) -> None:
+        self.put_calls: list[tuple[str, int]] = []
+
+    def put(self, kind: str, job_id: int) -> None:
+        self.put_calls.append((kind, job_id))
+
+
+def test_intake_is_one_write_transaction_then_one_dispatch(client, app):
+    services = app.extensions["helpdesk"]
+    services.jobs.queue = queue = RecordingQueue()
+    transactions = []
+    engine = services.db.kw["bind"]
+    listener = lambda connection: transactions.append(connection)  # noqa: E731
+    event.listen(engine, "begin", listener)
+    try:
+        body = fixture_body("webhook_ticket_created")
+        assert post(client, body, signed(body)).status_code == 202
+    finally:
+        event.remove(engine, "begin", listener)
+    (row,) = deliveries(app)
+    assert len(transactions) == 1 and queue.put_calls == [("zendesk_delivery", row.id)]
+    assert (row.status, row.attempts) == ("received", 0) and row.dispatched_at is not None
 
 
 def test_a_repeated_event_answers_200_and_records_nothing_more(client, app):
