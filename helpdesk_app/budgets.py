@@ -10,6 +10,11 @@ locks serialise it).
 answers 0, or records nothing and answers how many seconds until all of them would have
 room. It never sleeps; the caller decides whether to wait (a job) or to say "later" (a web
 request).
+
+A refusal is remembered in the process until the room it named comes back: a sliding
+window frees nothing before its oldest request ages out, so asking the store again sooner
+can only be refused again. Under a backlog (a storm of new tickets) this keeps refused
+requests from costing a store round trip, or a database write, each (bench/).
 """
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ import time
 import uuid
 import zlib
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Callable, Protocol, Sequence
 
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -43,14 +48,37 @@ class Budgets(Protocol):
     def take(self, budgets: Sequence[Budget]) -> float:
         """0.0 when one request was recorded in every budget; else seconds to wait."""
 
+    def known_wait(self, budgets: Sequence[Budget]) -> float:
+        """Seconds until a refusal this process saw ends; 0.0 when none is known (which
+        does not promise room)."""
+
+
+class _Refusals:
+    """Per process: budget key -> when (on `clock`) the room a refusal named comes back."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._until: dict[str, float] = {}
+
+    def wait(self, budgets: Sequence[Budget]) -> float:
+        now = self._clock()
+        return max([0.0, *(self._until.get(b.key, now) - now for b in budgets)])
+
+    def note(self, key: str, wait_s: float) -> None:
+        if wait_s > 0:
+            self._until[key] = self._clock() + wait_s
+
 
 # KEYS: one per budget; ARGV[1]: this request's member; then limit and window (ms) per key.
-# Redis's own clock (TIME) is the one clock every process shares.
+# Redis's own clock (TIME) is the one clock every process shares. Answers 0 when taken,
+# else each key's wait in ms (0 for a key with room).
 _TAKE_SCRIPT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local wait = 0
+local waits = {}
 for i, key in ipairs(KEYS) do
+  waits[i] = 0
   local limit = tonumber(ARGV[2 * i])
   local window = tonumber(ARGV[2 * i + 1])
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
@@ -58,11 +86,12 @@ for i, key in ipairs(KEYS) do
   if used >= limit then
     -- Room comes back when the request `used - limit` places from the oldest leaves.
     local freed = redis.call('ZRANGE', key, used - limit, used - limit, 'WITHSCORES')
-    local w = tonumber(freed[2]) + window - now
+    local w = math.max(tonumber(freed[2]) + window - now, 1)
+    waits[i] = w
     if w > wait then wait = w end
   end
 end
-if wait > 0 then return wait end
+if wait > 0 then return waits end
 for i, key in ipairs(KEYS) do
   redis.call('ZADD', key, now, ARGV[1])
   redis.call('PEXPIRE', key, tonumber(ARGV[2 * i + 1]))
@@ -81,17 +110,29 @@ class RedisBudgets:
         self._redis = redis.Redis.from_url(redis_url, socket_timeout=5)
         self._script = self._redis.register_script(_TAKE_SCRIPT)
         self._errors = redis.RedisError
+        self._refusals = _Refusals(time.monotonic)
+
+    def known_wait(self, budgets: Sequence[Budget]) -> float:
+        return self._refusals.wait(budgets)
 
     def take(self, budgets: Sequence[Budget]) -> float:
+        known = self._refusals.wait(budgets)
+        if known > 0:
+            return known
         keys = [self.PREFIX + b.key for b in budgets]
         args: list[object] = [uuid.uuid4().hex]
         for budget in budgets:
             args += [budget.limit, int(budget.window_s * 1000)]
         try:
-            wait_ms = int(self._script(keys=keys, args=args))
+            answer = self._script(keys=keys, args=args)
         except self._errors as error:
             raise BudgetsUnavailable(f"Redis: {type(error).__name__}") from None
-        return wait_ms / 1000.0
+        if not answer:
+            return 0.0
+        waits = [int(ms) / 1000.0 for ms in answer]
+        for budget, wait in zip(budgets, waits):
+            self._refusals.note(budget.key, wait)
+        return max(waits)
 
 
 class DatabaseBudgets:
@@ -105,8 +146,15 @@ class DatabaseBudgets:
     def __init__(self, db: sessionmaker[Session], clock=time.time) -> None:
         self._db = db
         self._clock = clock
+        self._refusals = _Refusals(clock)
+
+    def known_wait(self, budgets: Sequence[Budget]) -> float:
+        return self._refusals.wait(budgets)
 
     def take(self, budgets: Sequence[Budget]) -> float:
+        known = self._refusals.wait(budgets)
+        if known > 0:
+            return known
         try:
             return self._take(budgets)
         except SQLAlchemyError as error:
@@ -120,10 +168,12 @@ class DatabaseBudgets:
                     session.execute(text("SELECT pg_advisory_xact_lock(:k)"),
                                     {"k": zlib.crc32(key.encode())})
             now = self._clock()
-            wait = max(self._wait(session, b, now) for b in budgets)
-            if wait == 0:
+            waits = [self._wait(session, b, now) for b in budgets]
+            if not any(waits):
                 session.add_all(RateSlot(bucket=b.key, taken_at=now) for b in budgets)
-            return wait
+        for budget, wait in zip(budgets, waits):
+            self._refusals.note(budget.key, wait)
+        return max(waits)
 
     @staticmethod
     def _wait(session: Session, budget: Budget, now: float) -> float:

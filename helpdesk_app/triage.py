@@ -17,7 +17,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 import workflows
@@ -42,6 +42,10 @@ def process_zendesk_delivery(services: Any, delivery_id: int) -> None:
     """Claimed once; triaged; processed or ignored. An upstream failure tries again later
     (backoff, Retry-After as a floor), so a ticket is never left untriaged."""
     owner, db = worker_id(), services.db
+    wait = services.zendesk.budget_wait()
+    if wait > 0:  # every triage starts by reading the ticket: no room to, so no attempt yet
+        _defer(db, delivery_id, wait)
+        return
     if not claim_delivery(db, delivery_id, owner, services.timing.lease_s):
         log.info("delivery.not_claimed", extra={"delivery_id": delivery_id})
         return
@@ -163,6 +167,18 @@ def _store(db, ticket_id: int, record: dict[str, Any], digest: str) -> None:
         except IntegrityError:  # another triage inserted it first
             session.rollback()
             _store(db, ticket_id, record, digest)
+
+
+def _defer(db, delivery_id: int, wait_s: float) -> None:
+    """Due again when the budget has room (the sweeper dispatches it then): one write,
+    where claiming, being refused and releasing would take four, for every ticket of a
+    backlog."""
+    with db() as session:
+        session.execute(update(Delivery).where(Delivery.id == delivery_id,
+                                               Delivery.status.in_(("received", "failed")))
+                        .values(next_attempt_at=utcnow() + timedelta(seconds=wait_s)))
+        session.commit()
+    log.info("triage.deferred", extra={"delivery_id": delivery_id, "wait_s": round(wait_s, 3)})
 
 
 def _retry_later(services: Any, delivery_id: int, owner: str, error: UpstreamError) -> None:

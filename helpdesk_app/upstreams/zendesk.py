@@ -71,8 +71,11 @@ class ZendeskPacing:
     updates_per_ticket: int = 30
     updates_per_ticket_window_s: float = 600.0
 
+    def account(self) -> Budget:
+        return Budget("zendesk:account", self.requests_per_min, 60.0)
+
     def budgets_for(self, method: str, path: str) -> list[Budget]:
-        spent = [Budget("zendesk:account", self.requests_per_min, 60.0)]
+        spent = [self.account()]
         if method == "PUT" and (m := _UPDATE_TICKET.fullmatch(path)):
             spent += [Budget("zendesk:update_ticket", self.ticket_updates_per_min, 60.0),
                       Budget(f"zendesk:ticket:{m[1]}", self.updates_per_ticket,
@@ -138,6 +141,7 @@ class ZendeskAdapter:
         if scheme not in ("https", "http"):
             raise ValueError(f"unsupported scheme {scheme!r}")
         self._retry = retry or RetryPolicy()
+        self._pacing = pacing
         self._session = requests.Session()
         self._session.hooks["response"].append(_on_response)
         if pacing is not None:
@@ -153,6 +157,11 @@ class ZendeskAdapter:
             disable_cache=True,
         )
         _use_scheme(self._zenpy, scheme)
+
+    def budget_wait(self) -> float:
+        """Seconds until the account's request budget has room again, as far as this
+        process knows (0.0 when it knows of no refusal); asks no one."""
+        return self._pacing.budgets.known_wait([self._pacing.account()]) if self._pacing else 0.0
 
     # -- read side (port `Tickets`, and what the sidebar needs) ---------------------------
 

@@ -88,6 +88,35 @@ def test_processes_share_one_budget(shared):
     assert sum(granted) == 25  # 60 tries from four processes, the limit once
 
 
+def test_a_refusal_is_remembered_until_its_room_comes_back(shared):
+    """The store is asked once per refusal: the next asks answer from memory, for the key
+    that was full only, until the window frees its oldest request."""
+    budgets = store(*shared)
+    full, other = Budget("zendesk:ticket:9", 1, 0.4), Budget("zendesk:ticket:10", 1, 0.4)
+    assert budgets.take([full]) == 0
+    first = budgets.take([full])
+    asked = count_store_calls(budgets)
+    assert 0 < budgets.take([full]) <= first and 0 < budgets.known_wait([full]) <= first
+    assert asked == [] and budgets.known_wait([other]) == 0
+    assert budgets.take([other]) == 0 and len(asked) == 1  # another key asks the store
+    time.sleep(first + 0.05)
+    assert budgets.known_wait([full]) == 0 and budgets.take([full]) == 0
+
+
+def count_store_calls(budgets) -> list[object]:
+    """Wraps the store's round trip (the Redis script, or a database session)."""
+    asked: list[object] = []
+    name = "_script" if isinstance(budgets, RedisBudgets) else "_db"
+    real = getattr(budgets, name)
+
+    def counted(*args, **kwargs):
+        asked.append(args)
+        return real(*args, **kwargs)
+
+    setattr(budgets, name, counted)
+    return asked
+
+
 def test_an_unreachable_store_says_so():
     with pytest.raises(BudgetsUnavailable):
         RedisBudgets("redis://127.0.0.1:1/0").take([Budget("zendesk:account", 1, 60.0)])

@@ -118,6 +118,22 @@ def test_a_zendesk_outage_schedules_the_triage_again(app, http, zendesk):
     assert delivery_states(app) == [("processed", 2)] and len(internal_notes(zendesk)) == 1
 
 
+def test_a_spent_budget_defers_the_next_tickets_without_asking_zendesk(
+        migrated_url, world, http, desk, zendesk):  # noqa: F811
+    app = make_app(migrated_url, world, http, ZENDESK_REQUESTS_PER_MIN="2")
+    zendesk.add_ticket(TICKET, SUBJECT, DESCRIPTION)
+    deliver(app, "webhook_ticket_created", "ev-1")  # reads the ticket; its note is refused
+    asked = len(http.calls)
+    deliver(app, "webhook_ticket_created", "ev-2")
+    assert len(http.calls) == asked  # the second one did not even read its ticket
+    with services_of(app).db() as session:
+        first, second = session.scalars(select(Delivery).order_by(Delivery.id))
+    assert (first.status, first.attempts) == ("failed", 1)
+    assert (second.status, second.attempts) == ("received", 0)
+    wait = (second.next_attempt_at - utcnow()).total_seconds()
+    assert 30 < wait <= 60  # when the minute's first request ages out
+
+
 def test_a_deleted_ticket_is_ignored(app, zendesk):
     deliver(app, "webhook_ticket_created", "ev-1")  # no such ticket in Zendesk
     assert delivery_states(app) == [("ignored", 1)]
