@@ -56,6 +56,8 @@ class Budgets(Protocol):
 class _Refusals:
     """Per process: budget key -> when (on `clock`) the room a refusal named comes back."""
 
+    PRUNE_ABOVE = 1000  # per-ticket keys come and go; forget the ones that are over
+
     def __init__(self, clock: Callable[[], float]) -> None:
         self._clock = clock
         self._until: dict[str, float] = {}
@@ -65,8 +67,35 @@ class _Refusals:
         return max([0.0, *(self._until.get(b.key, now) - now for b in budgets)])
 
     def note(self, key: str, wait_s: float) -> None:
-        if wait_s > 0:
-            self._until[key] = self._clock() + wait_s
+        if wait_s <= 0:
+            return
+        now = self._clock()
+        if len(self._until) > self.PRUNE_ABOVE:
+            self._until = {k: until for k, until in self._until.items() if until > now}
+        self._until[key] = now + wait_s
+
+
+class _RemembersRefusals:
+    """`take` answers from memory while a refusal lasts, and asks the store otherwise."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._refusals = _Refusals(clock)
+
+    def known_wait(self, budgets: Sequence[Budget]) -> float:
+        return self._refusals.wait(budgets)
+
+    def take(self, budgets: Sequence[Budget]) -> float:
+        known = self._refusals.wait(budgets)
+        if known > 0:
+            return known
+        waits = self._ask(budgets)
+        for budget, wait in zip(budgets, waits):
+            self._refusals.note(budget.key, wait)
+        return max(waits)
+
+    def _ask(self, budgets: Sequence[Budget]) -> list[float]:
+        """Each budget's wait (all 0.0 when the request was recorded in every one)."""
+        raise NotImplementedError
 
 
 # KEYS: one per budget; ARGV[1]: this request's member; then limit and window (ms) per key.
@@ -100,7 +129,7 @@ return 0
 """
 
 
-class RedisBudgets:
+class RedisBudgets(_RemembersRefusals):
     # One hash tag, so every budget key lands in one slot should Redis be a cluster.
     PREFIX = "helpdesk:{budgets}:"
 
@@ -110,15 +139,9 @@ class RedisBudgets:
         self._redis = redis.Redis.from_url(redis_url, socket_timeout=5)
         self._script = self._redis.register_script(_TAKE_SCRIPT)
         self._errors = redis.RedisError
-        self._refusals = _Refusals(time.monotonic)
+        super().__init__(time.monotonic)
 
-    def known_wait(self, budgets: Sequence[Budget]) -> float:
-        return self._refusals.wait(budgets)
-
-    def take(self, budgets: Sequence[Budget]) -> float:
-        known = self._refusals.wait(budgets)
-        if known > 0:
-            return known
+    def _ask(self, budgets: Sequence[Budget]) -> list[float]:
         keys = [self.PREFIX + b.key for b in budgets]
         args: list[object] = [uuid.uuid4().hex]
         for budget in budgets:
@@ -127,15 +150,10 @@ class RedisBudgets:
             answer = self._script(keys=keys, args=args)
         except self._errors as error:
             raise BudgetsUnavailable(f"Redis: {type(error).__name__}") from None
-        if not answer:
-            return 0.0
-        waits = [int(ms) / 1000.0 for ms in answer]
-        for budget, wait in zip(budgets, waits):
-            self._refusals.note(budget.key, wait)
-        return max(waits)
+        return [int(ms) / 1000.0 for ms in answer] if answer else [0.0] * len(budgets)
 
 
-class DatabaseBudgets:
+class DatabaseBudgets(_RemembersRefusals):
     """The embedded default: one row per recorded request, in `rate_slots`.
 
     Timestamps are this host's clock: on one machine (SQLite) that is the only clock; hosts
@@ -146,21 +164,15 @@ class DatabaseBudgets:
     def __init__(self, db: sessionmaker[Session], clock=time.time) -> None:
         self._db = db
         self._clock = clock
-        self._refusals = _Refusals(clock)
+        super().__init__(clock)
 
-    def known_wait(self, budgets: Sequence[Budget]) -> float:
-        return self._refusals.wait(budgets)
-
-    def take(self, budgets: Sequence[Budget]) -> float:
-        known = self._refusals.wait(budgets)
-        if known > 0:
-            return known
+    def _ask(self, budgets: Sequence[Budget]) -> list[float]:
         try:
             return self._take(budgets)
         except SQLAlchemyError as error:
             raise BudgetsUnavailable(f"database: {type(error).__name__}") from None
 
-    def _take(self, budgets: Sequence[Budget]) -> float:
+    def _take(self, budgets: Sequence[Budget]) -> list[float]:
         with self._db() as session, session.begin():
             if session.get_bind().dialect.name == "postgresql":
                 # Sorted, so two processes taking overlapping budgets never deadlock.
@@ -171,9 +183,7 @@ class DatabaseBudgets:
             waits = [self._wait(session, b, now) for b in budgets]
             if not any(waits):
                 session.add_all(RateSlot(bucket=b.key, taken_at=now) for b in budgets)
-        for budget, wait in zip(budgets, waits):
-            self._refusals.note(budget.key, wait)
-        return max(waits)
+            return waits
 
     @staticmethod
     def _wait(session: Session, budget: Budget, now: float) -> float:
