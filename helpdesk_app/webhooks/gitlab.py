@@ -251,12 +251,7 @@ def _transition(services: Any, delivery_id: int, status: str, hook: IssueHook) -
 
 def _close(services: Any, delivery_id: int, row: Escalation) -> Transition | None:
     """Only the delivery whose UPDATE moves the row from open to closed acts."""
-    with services.db() as session, session.begin():
-        won = session.execute(
-            update(Escalation).where(Escalation.id == row.id, Escalation.state == "open")
-            .values(state="closed", updated_at=utcnow())).rowcount == 1
-        if won:
-            _mark_processing(session, delivery_id)
+    won = _move(services, delivery_id, row, "open", "closed")
     if won:
         log.info("escalation.closed", extra={"escalation_id": row.id, "ticket_id": row.ticket_id})
     return Transition("closed", row) if won else None
@@ -264,12 +259,7 @@ def _close(services: Any, delivery_id: int, row: Escalation) -> Transition | Non
 
 def _reopen(services: Any, delivery_id: int, row: Escalation, hook: IssueHook) -> Transition | None:
     try:
-        with services.db() as session, session.begin():
-            won = session.execute(
-                update(Escalation).where(Escalation.id == row.id, Escalation.state == "closed")
-                .values(state="open", updated_at=utcnow())).rowcount == 1
-            if won:
-                _mark_processing(session, delivery_id)
+        won = _move(services, delivery_id, row, "closed", "open")
     except IntegrityError:
         # "One open per ticket+workflow": another escalation opened meanwhile, so this one
         # stays closed here. The engineer's reopen is still worth a note; later edits are not.
@@ -282,6 +272,18 @@ def _reopen(services: Any, delivery_id: int, row: Escalation, hook: IssueHook) -
     if won:
         log.info("escalation.reopened", extra={"escalation_id": row.id, "ticket_id": row.ticket_id})
     return Transition("reopened", row) if won else None
+
+
+def _move(services: Any, delivery_id: int, row: Escalation, from_state: str, to_state: str) -> bool:
+    """The conditional UPDATE that has one winner; the winner's delivery is marked as the
+    one whose ticket effects are pending, in the same transaction."""
+    with services.db() as session, session.begin():
+        won = session.execute(
+            update(Escalation).where(Escalation.id == row.id, Escalation.state == from_state)
+            .values(state=to_state, updated_at=utcnow())).rowcount == 1
+        if won:
+            _mark_processing(session, delivery_id)
+    return won
 
 
 def _replayed(services: Any, row: Escalation, hook: IssueHook) -> Transition | None:
