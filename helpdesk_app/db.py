@@ -27,8 +27,6 @@ from sqlalchemy.orm import (
     DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker,
 )
 
-from .write_turns import take_turns
-
 __all__ = [
     "AppendOnlyError", "AuditRecord", "Base", "Delivery", "Escalation", "Lease", "RateSlot", "Run", "RunEvent",
     "TicketFindings", "append_audit", "audit_hash", "find_audit_break", "make_engine",
@@ -336,23 +334,17 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     if url.get_backend_name() == "sqlite":
         _create_sqlite_directory(url)
         engine = create_engine(url, **kwargs)
-        if _is_file(url):
-            take_turns(engine, url.database, SQLITE_BUSY_TIMEOUT_MS / 1000)
         _tune_sqlite(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)  # a PostgreSQL restart must not fail a request
     return create_engine(url, **kwargs)
 
 
-def _is_file(url: URL) -> bool:
-    database = url.database or ""
-    return database not in ("", ":memory:") and not database.startswith("file:")
-
-
 def _create_sqlite_directory(url: URL) -> None:
-    if not _is_file(url):
+    database = url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
         return
-    parent = os.path.dirname(url.database)
+    parent = os.path.dirname(database)
     if parent:
         os.makedirs(parent, exist_ok=True)
 
