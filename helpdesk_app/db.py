@@ -27,6 +27,8 @@ from sqlalchemy.orm import (
     DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker,
 )
 
+from .sqlite_writers import WriterLine
+
 __all__ = [
     "AppendOnlyError", "AuditRecord", "Base", "Delivery", "Escalation", "Lease", "RateSlot", "Run", "RunEvent",
     "TicketFindings", "append_audit", "audit_hash", "find_audit_break", "make_engine",
@@ -350,6 +352,8 @@ def _create_sqlite_directory(url: URL) -> None:
 
 
 def _tune_sqlite(engine: Engine) -> None:
+    writers = WriterLine(SQLITE_BUSY_TIMEOUT_MS / 1000)
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, connection_record) -> None:
         # SQLAlchemy, not the sqlite3 module, decides when a transaction begins: sqlite3's
@@ -367,9 +371,16 @@ def _tune_sqlite(engine: Engine) -> None:
         # the busy timeout. A deferred transaction that reads, then writes after another
         # writer committed fails at once with SQLITE_BUSY (no busy wait); read-then-write
         # is exactly what claiming a run and appending to the audit chain do. Writers
-        # queue; readers still read from the WAL. (Rails and Django do the same for web
-        # apps on SQLite.)
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # queue (sqlite_writers.py); readers still read from the WAL. (Rails and Django
+        # do the same for web apps on SQLite.)
+        # The pool's record of the DBAPI connection is the one object that both this and
+        # `checkin` see, even for a connection invalidated on its way back.
+        pooled = connection.connection
+        writers.begin(pooled._connection_record, pooled.driver_connection, SQLITE_BUSY_TIMEOUT_MS)
+
+    @event.listens_for(engine.pool, "checkin")
+    def _give_back(dbapi_connection, record) -> None:
+        writers.give_back(record)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
