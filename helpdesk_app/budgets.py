@@ -24,7 +24,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Callable, Protocol, Sequence
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -173,25 +173,39 @@ class DatabaseBudgets(_RemembersRefusals):
             raise BudgetsUnavailable(f"database: {type(error).__name__}") from None
 
     def _take(self, budgets: Sequence[Budget]) -> list[float]:
+        # Core statements built once, on the session's connection: the ORM's unit of work
+        # and a statement built per budget cost more than the SQL (about 1.5 ms a budget).
         with self._db() as session, session.begin():
-            if session.get_bind().dialect.name == "postgresql":
+            connection = session.connection()
+            if connection.dialect.name == "postgresql":
                 # Sorted, so two processes taking overlapping budgets never deadlock.
                 for key in sorted({b.key for b in budgets}):
-                    session.execute(text("SELECT pg_advisory_xact_lock(:k)"),
-                                    {"k": zlib.crc32(key.encode())})
+                    connection.execute(_ADVISORY_LOCK, {"k": zlib.crc32(key.encode())})
             now = self._clock()
-            waits = [self._wait(session, b, now) for b in budgets]
+            connection.execute(_FORGET_EXPIRED,
+                               [{"bucket": b.key, "edge": now - b.window_s} for b in budgets])
+            used = dict(connection.execute(_COUNT_USED, {"buckets": [b.key for b in budgets]}).all())
+            waits = [_wait(connection, b, used.get(b.key, 0), now) for b in budgets]
             if not any(waits):
-                session.add_all(RateSlot(bucket=b.key, taken_at=now) for b in budgets)
+                connection.execute(_RECORD, [{"bucket": b.key, "taken_at": now} for b in budgets])
             return waits
 
-    @staticmethod
-    def _wait(session: Session, budget: Budget, now: float) -> float:
-        session.execute(delete(RateSlot).where(RateSlot.bucket == budget.key,
-                                               RateSlot.taken_at <= now - budget.window_s))
-        used = session.scalar(select(func.count()).where(RateSlot.bucket == budget.key))
-        if used < budget.limit:
-            return 0.0
-        freed = session.scalar(select(RateSlot.taken_at).where(RateSlot.bucket == budget.key)
-                               .order_by(RateSlot.taken_at).offset(used - budget.limit).limit(1))
-        return max(freed + budget.window_s - now, 0.001)
+
+_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+_FORGET_EXPIRED = delete(RateSlot).where(RateSlot.bucket == bindparam("bucket"),
+                                         RateSlot.taken_at <= bindparam("edge"))
+_COUNT_USED = (select(RateSlot.bucket, func.count())
+               .where(RateSlot.bucket.in_(bindparam("buckets", expanding=True)))
+               .group_by(RateSlot.bucket))
+_RECORD = insert(RateSlot)
+_FREES_ROOM = (select(RateSlot.taken_at).where(RateSlot.bucket == bindparam("bucket"))
+                   .order_by(RateSlot.taken_at).offset(bindparam("skip")).limit(1))
+
+
+def _wait(connection: Connection, budget: Budget, used: int, now: float) -> float:
+    """0.0 when the window has room; else the seconds until its oldest counted slot leaves."""
+    if used < budget.limit:
+        return 0.0
+    freed = connection.execute(_FREES_ROOM, {"bucket": budget.key,
+                                                 "skip": used - budget.limit}).scalar_one()
+    return max(freed + budget.window_s - now, 0.001)
