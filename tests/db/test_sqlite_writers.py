@@ -108,49 +108,46 @@ def test_processes_and_threads_lose_no_write_and_none_is_refused(url):
     assert count(url) == 300
 
 
-def _hold_write_lock(path: str, held: threading.Event, release: threading.Event) -> None:
-    other = sqlite3.connect(path, isolation_level=None)  # another process's writer, as SQLite sees it
-    other.execute("BEGIN IMMEDIATE")
-    held.set()
-    release.wait(10)
-    other.execute("COMMIT")
-    other.close()
-
-
-def test_the_writer_at_the_front_gets_the_lock_once_another_connection_lets_go(tmp_path):
+@pytest.fixture
+def locked(tmp_path):
+    """A WAL database whose write lock another connection holds until `release` is set;
+    yields (a connection of ours, release)."""
     path = str(tmp_path / "raw.db")
     sqlite3.connect(path).execute("PRAGMA journal_mode=WAL").close()
     held, release = threading.Event(), threading.Event()
-    holder = threading.Thread(target=_hold_write_lock, args=(path, held, release))
+
+    def hold() -> None:
+        other = sqlite3.connect(path, isolation_level=None)  # another process's writer, to SQLite
+        other.execute("BEGIN IMMEDIATE")
+        held.set()
+        release.wait(10)
+        other.execute("COMMIT")
+        other.close()
+
+    holder = threading.Thread(target=hold)
     holder.start()
     assert held.wait(5)
-    mine = sqlite3.connect(path, isolation_level=None)
-    timer = threading.Timer(0.2, release.set)
-    timer.start()
+    yield sqlite3.connect(path, isolation_level=None), release
+    release.set()
+    holder.join(5)
+
+
+def test_the_writer_at_the_front_gets_the_lock_once_another_connection_lets_go(locked):
+    mine, release = locked
+    threading.Timer(0.2, release.set).start()
     WriterLine(timeout_s=10).begin(object(), mine, 5000)
     assert release.is_set() and mine.in_transaction  # it began only once the other let go
     mine.execute("COMMIT")
     assert mine.execute("PRAGMA busy_timeout").fetchone() == (5000,)
-    holder.join(5)
 
 
-def test_a_writer_gives_up_with_sqlite_busy_after_the_timeout_and_keeps_its_busy_timeout(tmp_path):
-    path = str(tmp_path / "raw.db")
-    sqlite3.connect(path).execute("PRAGMA journal_mode=WAL").close()
-    held, release = threading.Event(), threading.Event()
-    holder = threading.Thread(target=_hold_write_lock, args=(path, held, release))
-    holder.start()
-    assert held.wait(5)
-    mine = sqlite3.connect(path, isolation_level=None)
-    try:
-        with pytest.raises(sqlite3.OperationalError) as refused:
-            WriterLine(timeout_s=0.2).begin(object(), mine, SQLITE_BUSY_TIMEOUT_MS)
-        assert refused.value.sqlite_errorcode == sqlite3.SQLITE_BUSY
-        assert not mine.in_transaction
-        assert mine.execute("PRAGMA busy_timeout").fetchone() == (SQLITE_BUSY_TIMEOUT_MS,)
-    finally:
-        release.set()
-        holder.join(5)
+def test_a_writer_gives_up_with_sqlite_busy_after_the_timeout_and_keeps_its_busy_timeout(locked):
+    mine, _ = locked
+    with pytest.raises(sqlite3.OperationalError) as refused:
+        WriterLine(timeout_s=0.2).begin(object(), mine, SQLITE_BUSY_TIMEOUT_MS)
+    assert refused.value.sqlite_errorcode == sqlite3.SQLITE_BUSY
+    assert not mine.in_transaction
+    assert mine.execute("PRAGMA busy_timeout").fetchone() == (SQLITE_BUSY_TIMEOUT_MS,)
 
 
 def _take_in_child(line: WriterLine, answer) -> None:
