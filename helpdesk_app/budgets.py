@@ -199,7 +199,7 @@ _COUNT_USED = (select(RateSlot.bucket, func.count())
                .group_by(RateSlot.bucket))
 _RECORD = insert(RateSlot)
 _FREES_ROOM = (select(RateSlot.taken_at).where(RateSlot.bucket == bindparam("bucket"))
-                   .order_by(RateSlot.taken_at).offset(bindparam("skip")).limit(1))
+               .order_by(RateSlot.taken_at).offset(bindparam("skip")).limit(1))
 
 
 def _wait(connection: Connection, budget: Budget, used: int, now: float) -> float:
@@ -207,5 +207,5 @@ def _wait(connection: Connection, budget: Budget, used: int, now: float) -> floa
     if used < budget.limit:
         return 0.0
     freed = connection.execute(_FREES_ROOM, {"bucket": budget.key,
-                                                 "skip": used - budget.limit}).scalar_one()
+                                             "skip": used - budget.limit}).scalar_one()
     return max(freed + budget.window_s - now, 0.001)

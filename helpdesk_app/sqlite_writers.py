@@ -29,7 +29,7 @@ class WriterLine:
 
     def __init__(self, timeout_s: float) -> None:
         self._timeout_s = timeout_s
-        self._pid: int | None = None
+        self._pid = os.getpid()
         self._lock = threading.Lock()
         self._holder: Any = None  # the pool record whose transaction is at the front
 
