@@ -159,20 +159,14 @@ class State:
             return copy.deepcopy(self._subscription(name))
 
     def _subscription(self, name: str) -> dict[str, Any]:
-        try:
-            return self.subscriptions[name]
-        except KeyError:
-            raise NotFound(name) from None
+        return _found(self.subscriptions, name)
 
     def customer(self, customer_id: int) -> dict[str, Any]:
         with self._lock:
             return copy.deepcopy(self._customer(customer_id))
 
     def _customer(self, customer_id: int) -> dict[str, Any]:
-        try:
-            return self.customers[customer_id]
-        except KeyError:
-            raise NotFound(customer_id) from None
+        return _found(self.customers, customer_id)
 
     def customers_by_email(self, email: str) -> list[dict[str, Any]]:
         wanted = email.strip().casefold()
@@ -293,10 +287,7 @@ class State:
 
     def gitlab_user(self, user_id: int) -> dict[str, Any]:
         with self._lock:
-            try:
-                return copy.deepcopy(self.gitlab_users[user_id])
-            except KeyError:
-                raise NotFound(user_id) from None
+            return copy.deepcopy(_found(self.gitlab_users, user_id))
 
     def personal_namespace_id(self, username: str) -> int | None:
         """The personal namespace whose owner, by the scenario rule, is this user."""
@@ -343,10 +334,7 @@ class State:
             return copy.deepcopy(self._issue(iid))
 
     def _issue(self, iid: int) -> dict[str, Any]:
-        try:
-            return self.issues[iid]
-        except KeyError:
-            raise NotFound(iid) from None
+        return _found(self.issues, iid)
 
     def list_issues(self, *, search: str | None = None, fields: tuple[str, ...] = ("title", "description"),
                     state: str = "all") -> list[dict[str, Any]]:
@@ -404,10 +392,7 @@ class State:
 
     def zendesk_user(self, user_id: int) -> dict[str, Any]:
         with self._lock:
-            try:
-                return copy.deepcopy(self.zendesk_users[user_id])
-            except KeyError:
-                raise NotFound(user_id) from None
+            return copy.deepcopy(_found(self.zendesk_users, user_id))
 
     def zendesk_agent_by_email(self, email: str) -> dict[str, Any] | None:
         """The agent or admin an API token acts as (Zendesk tokens are the account's)."""
@@ -429,10 +414,7 @@ class State:
             return copy.deepcopy(self._ticket(ticket_id))
 
     def _ticket(self, ticket_id: int) -> dict[str, Any]:
-        try:
-            return self.tickets[ticket_id]
-        except KeyError:
-            raise NotFound(ticket_id) from None
+        return _found(self.tickets, ticket_id)
 
     def list_tickets(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -538,3 +520,11 @@ def _check_update(changes: dict[str, Any]) -> None:
     for name in ("tags", "additional_tags", "remove_tags"):
         if name in changes and not isinstance(changes[name], list):
             raise Invalid(f"{name} must be a list")
+
+
+def _found(table: dict[Any, dict[str, Any]], key: Any) -> dict[str, Any]:
+    """The row under `key`, or NotFound (which the fake APIs answer as their 404)."""
+    try:
+        return table[key]
+    except KeyError:
+        raise NotFound(key) from None
