@@ -3,6 +3,7 @@ and `other` winning over a named subscription. The examples are this file's own.
 from __future__ import annotations
 
 import ast
+import pathlib
 import re
 
 import pytest
@@ -376,9 +377,14 @@ def test_a_1_mb_description_returns():
 
 def test_triage_imports_only_the_standard_library_and_inputs():
     # Loading it is checked with the other pure modules (tests/workflows/test_pure.py).
-    tree = ast.parse(open(triage_module.__file__, encoding="utf-8").read())
-    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
-    imported |= {("." * node.level) + (node.module or "") for node in ast.walk(tree)
-                 if isinstance(node, ast.ImportFrom)}
-    assert imported <= {"__future__", "hashlib", "json", "re", "unicodedata", "dataclasses", "typing",
-                        ".inputs"}
+    package = pathlib.Path(triage_module.__file__).parent
+    imported: set[str] = set()
+    for source in package.glob("*.py"):
+        tree = ast.parse(source.read_text(encoding="utf-8"))
+        imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                     for alias in node.names}
+        imported |= {("." * node.level) + (node.module or "") for node in ast.walk(tree)
+                     if isinstance(node, ast.ImportFrom)}
+    own = {"." + source.stem for source in package.glob("*.py")}
+    assert imported - own <= {"__future__", "hashlib", "json", "re", "unicodedata", "dataclasses",
+                              "typing", "..inputs"}

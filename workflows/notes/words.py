@@ -1,0 +1,71 @@
+"""What every text shares: workflow titles, ticket links, the sandbox line, Markdown safety
+and how a text is put together (its parts, then its marker)."""
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+from ..model import Check
+
+SANDBOX_LINE = ("SANDBOX MODE: this ran against the local sandbox; no real customer, "
+                "portal, GitLab or Zendesk data was changed.")
+TICKET_URL = "https://{subdomain}.zendesk.com/agent/tickets/{ticket_id}"
+WORKFLOW_TITLES = {
+    "associate": "Associate namespace",
+    "force_associate": "Force associate namespace",
+    "clear_subscription": "Clear subscription",
+    "unlink_account": "Unlink GitLab.com account",
+    "diagnose": "Diagnose",
+    "escalate": "Manual escalation",
+}
+
+_WORKFLOW_NAME = re.compile(r"^[a-z][a-z_]{0,63}$")
+
+
+def title(workflow: str) -> str:
+    """The workflow's name for people; an unknown odd value is never echoed into Markdown."""
+    if workflow in WORKFLOW_TITLES:
+        return WORKFLOW_TITLES[workflow]
+    return workflow if _WORKFLOW_NAME.match(workflow) else "unnamed workflow"
+
+
+def ticket_url(subdomain: str | None, ticket_id: int, *, agent_page: str | None = None) -> str:
+    """The ticket in Zendesk's agent interface; in sandbox mode `agent_page` is the local
+    agent page's address, since the sandbox's Zendesk has no interface of its own."""
+    if agent_page:
+        return f"{agent_page.rstrip('/')}/tickets/{int(ticket_id)}"
+    if not subdomain:
+        return f"Zendesk ticket {ticket_id}"
+    return TICKET_URL.format(subdomain=subdomain, ticket_id=int(ticket_id))
+
+
+
+
+def fenced(text: str, info: str = "text") -> str:
+    """`text` in a fenced code block that nothing inside it can close.
+
+    CommonMark closes a backtick fence only with a fence at least as long
+    (https://spec.commonmark.org/0.31.2/#fenced-code-blocks), so the fence is one
+    backtick longer than the longest run of backticks in the text.
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{info}\n{text}\n{fence}"
+
+
+def _compose(mode: str, parts: Iterable[str], marker_token: str) -> str:
+    """Sandbox line first when in sandbox mode, blank lines between parts, marker last."""
+    head = [SANDBOX_LINE] if mode == "sandbox" else []
+    body = [p for p in (*head, *parts) if p]
+    return "\n\n".join([*body, marker_token])
+
+
+def _check_line(check: Check) -> str:
+    return f"- [{check.verdict}] {check.id}: {check.message}"
+
+
+def _check_lines(checks: Iterable[Check]) -> str:
+    return "\n".join(_check_line(c) for c in checks)
+
+
