@@ -23,14 +23,14 @@ install: $(BIN)/.installed
 # creates and migrates its own SQLite database, and prints the URL to open once it serves.
 # Otherwise this is the Procfile: the release step (migrations), then the web line.
 run: install
-	@mode=$$($(BIN)/python -m helpdesk_app.sandbox_mode mode) || exit 2; \
+	@mode=$$($(BIN)/python -m sandbox.mode mode) || exit 2; \
 	if [[ "$$mode" == sandbox ]]; then \
 	  export SANDBOX_SERVICE_URL="$${SANDBOX_SERVICE_URL:-http://127.0.0.1:$(PORT)}"; \
-	  exec $(BIN)/gunicorn --config python:helpdesk_app.sandbox_gunicorn \
+	  exec $(BIN)/gunicorn --config python:sandbox.gunicorn_hook \
 	    --bind 127.0.0.1:$(PORT) --workers 1 --worker-class gthread --threads $(SANDBOX_THREADS) \
 	    --access-logfile - wsgi:app; \
 	fi; \
-	$(BIN)/python -m helpdesk_app.migrate && \
+	$(BIN)/python -m helpdesk_app.storage.migrate && \
 	exec $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $${WEB_CONCURRENCY:-2} \
 	  --access-logfile - wsgi:app
 

@@ -2,12 +2,12 @@
 
 Every benchmark runs the service the way the Procfile does, against the local sandbox:
 
-- the sandbox (`helpdesk_app.sandbox.Sandbox`) runs in the benchmark's own process, from a
+- the sandbox (`sandbox.Sandbox`) runs in the benchmark's own process, from a
   scenario dict; `RequestLog` records every request its three servers answer (arrival,
   answer sent, upstream, method, path with query, status), measured on the server side;
 - a fresh database per run: a SQLite file in a temporary directory, or a PostgreSQL schema
   of the `test` database (`?options=-csearch_path%3D<schema>`), dropped afterwards; it is
-  migrated by the Procfile's release command, `python -m helpdesk_app.migrate`;
+  migrated by the Procfile's release command, `python -m helpdesk_app.storage.migrate`;
 - the web process is the Procfile's web line, word for word, bound to 127.0.0.1 and a
   free port: `gunicorn --bind 127.0.0.1:<port> --workers ${WEB_CONCURRENCY:-2}
   --access-logfile - wsgi:app` (its stdout, the access log, and stderr go to files in the
@@ -258,7 +258,7 @@ class RequestLog:
     """Every request the sandbox's servers answer, timed on the server side.
 
     Installed in this process before `Sandbox.start`: it wraps the request handler class
-    the sandbox builds for each server (helpdesk_app/sandbox/server.py, `_handler_class`),
+    the sandbox builds for each server (sandbox/server.py, `_handler_class`),
     timing from the parsed request line to the answer written, which is what the service
     waits for, less the loopback hop.
     """
@@ -268,7 +268,7 @@ class RequestLog:
         self._lock = threading.Lock()
 
     def install(self) -> None:
-        from helpdesk_app.sandbox import server as server_module
+        from sandbox import server as server_module
 
         original = getattr(server_module, "_handler_class", None)
         if original is None or getattr(original, "_bench_wrapped", False):
@@ -306,7 +306,7 @@ class RequestLog:
 
     @staticmethod
     def uninstall() -> None:
-        from helpdesk_app.sandbox import server as server_module
+        from sandbox import server as server_module
 
         original = getattr(server_module._handler_class, "_bench_original", None)
         if original is not None:
@@ -325,7 +325,7 @@ class RequestLog:
 
 
 def start_sandbox(stack: Stack, scenario: dict[str, Any]) -> tuple[Any, RequestLog]:
-    from helpdesk_app.sandbox import Sandbox
+    from sandbox import Sandbox
 
     calls = RequestLog()
     calls.install()
@@ -422,7 +422,7 @@ def fresh_database(stack: Stack, kind: str, workdir: Path) -> Database:
         raise ValueError(f"unknown database {kind!r}: sqlite or postgresql")
     stack.callback(db.close)
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "helpdesk_app.migrate"], cwd=SERVICE_ROOT,
+    done = subprocess.run([sys.executable, "-m", "helpdesk_app.storage.migrate"], cwd=SERVICE_ROOT,
                           env=clean_env(DATABASE_URL=db.url), capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"migration failed: {done.stderr.strip()[-2000:]}")
@@ -621,7 +621,7 @@ def zendesk_timestamp() -> str:
 def ticket_created_body(ticket: dict[str, Any]) -> bytes:
     """A `ticket.created` event as Zendesk sends it, for a ticket record of the sandbox
     (its payload builder: the documented shape, a fresh event id each time)."""
-    from helpdesk_app.sandbox import payloads
+    from sandbox import payloads
 
     return json.dumps(payloads.ticket_created_event(ticket)).encode()
 

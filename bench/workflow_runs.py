@@ -32,9 +32,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any
 
-import requests
-
 import harness as h
+import requests
 import scenarios
 
 FINISHED = ("succeeded", "failed", "superseded", "escalated")

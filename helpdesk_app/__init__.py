@@ -7,12 +7,12 @@ import math
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
+from helpdesk_app.engine.services import Services, build_services
+from helpdesk_app.errors import ApiError
+from helpdesk_app.security.headers import static_nosniff
+from helpdesk_app.settings import ConfigError, Settings
+from helpdesk_app.web import SERVICES
 from workflows.errors import BadInput, UpstreamError
-
-from .errors import ApiError
-from .security.headers import static_nosniff
-from .services import Services, build_services
-from .settings import ConfigError, Settings
 
 __all__ = ["ConfigError", "Settings", "create_app", "stop_sandbox"]
 log = logging.getLogger(__name__)
@@ -35,18 +35,18 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         stop_sandbox(app)
         raise
     services.jobs.bind(services)
-    app.extensions["helpdesk"] = services
+    app.extensions[SERVICES] = services
 
-    from .api import blueprint as api
-    from .health import blueprint as health
-    from .sidebar import blueprint as sidebar
-    from .webhooks.gitlab import blueprint as gitlab_webhook
-    from .webhooks.zendesk import blueprint as zendesk_webhook
+    from helpdesk_app.web.api import blueprint as api
+    from helpdesk_app.web.health import blueprint as health
+    from helpdesk_app.web.sidebar import blueprint as sidebar
+    from helpdesk_app.web.webhooks.gitlab import blueprint as gitlab_webhook
+    from helpdesk_app.web.webhooks.zendesk import blueprint as zendesk_webhook
 
     for blueprint in (health, zendesk_webhook, gitlab_webhook, sidebar, api):
         app.register_blueprint(blueprint)
     if "sandbox" in app.extensions:  # sandbox_mode.EXTENSION
-        from .agent_page import blueprint as agent_page
+        from sandbox.agent_page import blueprint as agent_page
 
         app.register_blueprint(agent_page)  # the local agent page exists in sandbox mode only
     _register_error_handlers(app)
@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     if settings.executor == "threads":
         # The embedded default: this process also sweeps (one sweeper per deployment is
         # chosen by a lease row, so several web processes on one machine share the work).
-        from .executor import Sweeper
+        from helpdesk_app.engine.leases import Sweeper
 
         app.extensions["helpdesk_sweeper"] = Sweeper(services.db, services.jobs, services.timing).start()
     log.info("app.created", extra={"mode": settings.mode, "executor": settings.executor})
@@ -63,8 +63,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
 def _start_sandbox(app: Flask, settings: Settings) -> Settings:
     """No upstream configured: start the local sandbox and point the settings at it."""
-    # Imported here, not at the top: `python -m helpdesk_app.sandbox_mode` runs that module.
-    from . import sandbox_mode
+    # Imported here, not at the top: `python -m sandbox.mode` runs that module.
+    from sandbox import mode as sandbox_mode
 
     settings, running = sandbox_mode.start(settings)
     app.extensions[sandbox_mode.EXTENSION] = running
@@ -74,13 +74,9 @@ def _start_sandbox(app: Flask, settings: Settings) -> Settings:
 def stop_sandbox(app: Flask) -> None:
     """Stop the sandbox create_app started, and the sweeper calling it; idempotent, and
     harmless for an app in upstream mode. Tests call it at teardown."""
-    from .sandbox_mode import stop_sandbox as stop
+    from sandbox.mode import stop_sandbox as stop
 
     stop(app)
-
-
-def services_of(app: Flask) -> Services:
-    return app.extensions["helpdesk"]
 
 
 def _register_error_handlers(app: Flask) -> None:

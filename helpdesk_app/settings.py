@@ -53,7 +53,7 @@ class Settings(BaseModel):
 
     database_url: str = "sqlite:///instance/helpdesk.db"
     redis_url: str | None = None
-    # Where jobs run (helpdesk_app/jobs.py): default `rq` with REDIS_URL, else `threads`.
+    # Where jobs run (helpdesk_app/engine/jobs.py): default `rq` with REDIS_URL, else `threads`.
     job_executor: str | None = Field(None, pattern=r"^(threads|rq|inline)$")
     job_threads: int = Field(4, ge=1, le=64)
     job_lease_s: float = Field(60.0, ge=1, le=3600)
@@ -152,7 +152,7 @@ class Settings(BaseModel):
         if value is None:
             return None
         pem = value.replace("\\n", "\n").strip() + "\n"
-        from .security.sidebar import load_rsa_public_key
+        from helpdesk_app.security.sidebar import load_rsa_public_key
 
         load_rsa_public_key(pem)  # ValueError says what is wrong, never the key
         return pem

@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 import sys
 
-from . import ConfigError, Settings, create_app
-from .executor import Sweeper
-from .jobs import QUEUE_NAME
+from helpdesk_app import ConfigError, Settings, create_app
+from helpdesk_app.engine.jobs import QUEUE_NAME
+from helpdesk_app.engine.leases import Sweeper
 
 log = logging.getLogger(__name__)
 _services = None

@@ -6,11 +6,11 @@ building, auth headers, status handling and payload parsing are all exercised.
 
 The world's state and rules stay in one place: portal reads and mutations go through
 `FakePortal` (linking semantics, plan recomputation), GitLab's inherited membership through
-`FakeGitLab.access_level` (both apply helpdesk_app/sandbox/rules.py). What lives here is
-only the routing: payloads come from the sandbox's builders (helpdesk_app/sandbox/
+`FakeGitLab.access_level` (both apply sandbox/rules.py). What lives here is
+only the routing: payloads come from the sandbox's builders (sandbox/
 payloads.py: each vendor's documented shape, the same files as tests/fixtures/, with the
 world's values laid over them), and the Idempotency-Key rule from its
-helpdesk_app/sandbox/idempotency.py.
+sandbox/idempotency.py.
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         ports = http_ports(world, mock)
@@ -26,12 +26,12 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import responses
 
-from helpdesk_app.sandbox import payloads
-from helpdesk_app.sandbox.idempotency import IdempotencyKeys
 from helpdesk_app.upstreams.gitlab import GitLabAdapter
 from helpdesk_app.upstreams.portal import PortalClient
 from helpdesk_app.upstreams.retry import RetryPolicy
 from helpdesk_app.upstreams.zendesk import ZendeskAdapter
+from sandbox import payloads
+from sandbox.idempotency import IdempotencyKeys
 from tests.world import FakeGitLab, FakePortal, World
 from workflows.errors import UpstreamError
 from workflows.facts import Ports

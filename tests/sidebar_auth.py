@@ -29,8 +29,8 @@ from typing import Any, Iterable
 
 import jwt
 
-from helpdesk_app import services_of
 from helpdesk_app.security.sidebar import issue_session_token, zendesk_audience
+from helpdesk_app.web import services_of
 from tests.keys import zendesk_app_private_key
 
 SUBDOMAIN = "acme"

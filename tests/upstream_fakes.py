@@ -4,7 +4,7 @@ Only the write side the post-back uses, with just enough memory to answer the re
 make it idempotent: a ticket's comments (the adapter looks for a note's marker before it
 posts) and the project's issues (searched for an escalation's marker). Bodies are the
 vendors' documented shapes, built by the sandbox's payload builders
-(helpdesk_app/sandbox/payloads.py, over the same files as tests/fixtures/; see the
+(sandbox/payloads.py, over the same files as tests/fixtures/; see the
 docstrings of tests/upstreams/test_zendesk_adapter.py and test_gitlab_adapter.py for their
 sources). Tests assert on `mock.calls`: the exact method, URL and JSON the real clients sent.
 """
@@ -18,8 +18,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import responses
 
-from helpdesk_app.sandbox import payloads
-from helpdesk_app.sandbox.sandbox import GITLAB_BOT
+from sandbox import payloads
+from sandbox.sandbox import GITLAB_BOT
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 ZENDESK_API = "https://acme.zendesk.com/api/v2"  # UPSTREAM_ENV's subdomain

@@ -3,7 +3,7 @@
 `tests/http_world.py` (the world's portal, GitLab reads and Zendesk reads) and
 `tests/upstream_fakes.py` (tickets' notes, escalation issues) are `responses` callbacks;
 here the same callbacks answer real sockets through the sandbox's server
-(helpdesk_app/sandbox/server.py), so a worker process with its real clients (requests,
+(sandbox/server.py), so a worker process with its real clients (requests,
 python-gitlab, zenpy) talks to them. zenpy reaches the Zendesk server through its
 own ZENPY_FORCE_NETLOC / ZENPY_FORCE_SCHEME variables, set in the worker's environment only.
 Not a test module.
@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 
 from requests.structures import CaseInsensitiveDict
 
-from helpdesk_app.sandbox.server import Request, Response, Server
+from sandbox.server import Request, Response, Server
 from tests.http_world import GITLAB_TOKEN, PORTAL_TOKEN, HttpWorld
 from tests.sidebar_auth import zendesk_user_payloads
 from tests.upstream_fakes import FakeGitLab, FakeZendesk, _reply
@@ -37,7 +37,7 @@ class _Request:
 
 
 class _Callbacks:
-    """The sandbox's loopback server (helpdesk_app/sandbox/server.py) answering with a
+    """The sandbox's loopback server (sandbox/server.py) answering with a
     `responses` callback: the HTTP plumbing is the sandbox's, the answers the fakes'."""
 
     upstream = "test-double"

@@ -2,8 +2,8 @@
 
 It implements the ports of `workflows.ports` and records every call, so tests can count
 upstream calls and effects. The rules are the sandbox's, not copies: the scenario's
-defaults (helpdesk_app/sandbox/scenario.py), the portal's linking semantics and plan
-recomputation and GitLab's inherited membership (helpdesk_app/sandbox/rules.py). What
+defaults (sandbox/scenario.py), the portal's linking semantics and plan
+recomputation and GitLab's inherited membership (sandbox/rules.py). What
 stays here is what the sandbox has no use for: recording calls, injected port failures,
 and frozen model objects tests can swap.
 """
@@ -13,8 +13,8 @@ import copy
 from dataclasses import replace
 from typing import Any
 
-from helpdesk_app.sandbox import rules
-from helpdesk_app.sandbox.scenario import defaults
+from sandbox import rules
+from sandbox.scenario import defaults
 from workflows.errors import UpstreamError
 from workflows.facts import Ports
 from workflows.model import Customer, GitLabUser, Namespace, Requester, Subscription

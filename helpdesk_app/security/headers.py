@@ -15,6 +15,6 @@ def private_page(response: Response, csp: str) -> Response:
 
 def static_nosniff(response: Response) -> Response:
     """Scripts and stylesheets are taken for exactly what they say they are."""
-    if request.endpoint == "static":
+    if request.endpoint and (request.endpoint == "static" or request.endpoint.endswith(".static")):
         response.headers["X-Content-Type-Options"] = "nosniff"
     return response

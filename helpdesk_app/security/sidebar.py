@@ -50,9 +50,9 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 
 import jwt
-from jwt.exceptions import InvalidSubjectError
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from jwt.exceptions import InvalidSubjectError
 
 # --- Zendesk's signed-URL token ---------------------------------------------------------
 

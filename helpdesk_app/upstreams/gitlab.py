@@ -19,11 +19,10 @@ import gitlab
 import requests
 from gitlab.exceptions import GitlabError
 
+from helpdesk_app.upstreams import trace
+from helpdesk_app.upstreams.retry import RetryPolicy, is_transient_status, parse_retry_after
 from workflows.errors import UpstreamError
 from workflows.model import GitLabUser, Namespace
-
-from . import trace
-from .retry import RetryPolicy, is_transient_status, parse_retry_after
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

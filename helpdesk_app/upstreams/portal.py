@@ -12,11 +12,10 @@ from urllib.parse import quote
 
 import requests
 
+from helpdesk_app.upstreams import trace
+from helpdesk_app.upstreams.retry import RetryPolicy, is_transient_status, parse_retry_after
 from workflows.errors import UpstreamError
 from workflows.model import Customer, Subscription
-
-from . import trace
-from .retry import RetryPolicy, is_transient_status, parse_retry_after
 
 UPSTREAM = "portal"
 T = TypeVar("T")

@@ -31,8 +31,8 @@ from zenpy.lib.api import BaseApi
 from zenpy.lib.api_objects import Comment, Ticket
 from zenpy.lib.exception import APIException, ZenpyException
 
-from helpdesk_app.budgets import Budget, Budgets, BudgetsUnavailable
 from helpdesk_app.upstreams import trace
+from helpdesk_app.upstreams.budgets import Budget, Budgets, BudgetsUnavailable
 from helpdesk_app.upstreams.retry import RetryPolicy, is_transient_status, parse_retry_after
 from workflows.errors import UpstreamError
 from workflows.model import Requester
@@ -57,7 +57,7 @@ class _HttpFailure(Exception):
 
 @dataclass(frozen=True)
 class ZendeskPacing:
-    """Zendesk's limits as budgets shared by every process (helpdesk_app/budgets.py).
+    """Zendesk's limits as budgets shared by every process (helpdesk_app/upstreams/budgets.py).
 
     Every request spends one of the account's requests a minute; an Update Ticket
     (`PUT /api/v2/tickets/{id}.json`, which carries notes, status and fields) also spends

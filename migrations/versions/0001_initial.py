@@ -1,6 +1,6 @@
 """Initial schema: deliveries, runs and their events, escalations, audit records, findings.
 
-Hand-written, to match `helpdesk_app/db.py` (a test compares the two). On PostgreSQL a
+Hand-written, to match `helpdesk_app/storage/models.py` (a test compares the two). On PostgreSQL a
 trigger makes audit_records append-only for every role, the service's included.
 
 Revision ID: 0001

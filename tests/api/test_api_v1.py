@@ -15,10 +15,11 @@ import pytest
 import responses
 from sqlalchemy import func, select
 
-from helpdesk_app import create_app, services_of
-from helpdesk_app.db import AuditRecord, Run
-from helpdesk_app.services import build_services
+from helpdesk_app import create_app
+from helpdesk_app.engine.services import build_services
 from helpdesk_app.settings import Settings
+from helpdesk_app.storage.models import AuditRecord, Run
+from helpdesk_app.web import services_of
 from tests.app.test_settings import UPSTREAM_ENV
 from tests.sidebar_auth import FIRST_LEVEL, mock_agent, session_header
 from tests.upstream_fakes import ISSUES_URL, FakeGitLab, FakeZendesk, writes
@@ -233,9 +234,9 @@ def test_a_failed_run_escalates_once_and_notes_the_ticket(client, app, world, de
 
 
 def test_the_worker_checks_the_policy_again(migrated_url, world, desk):
-    from helpdesk_app import runs
-    from helpdesk_app.agents import Agent
-    from helpdesk_app.api.bodies import run_request
+    from helpdesk_app.access.agents import Agent
+    from helpdesk_app.engine import runs
+    from helpdesk_app.web.api.bodies import run_request
 
     app = make_app(migrated_url, world, AGENT_CACHE_S="0")
     services = services_of(app)

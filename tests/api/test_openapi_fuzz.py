@@ -15,8 +15,8 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from helpdesk_app import services_of
-from helpdesk_app.migrate import upgrade
+from helpdesk_app.storage.migrate import upgrade
+from helpdesk_app.web import services_of
 from tests.api.test_api_v1 import ADMIN, desk, make_app  # noqa: F401  (desk is a fixture)
 from tests.sidebar_auth import session_header
 

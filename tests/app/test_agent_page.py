@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import select
 
 from helpdesk_app import create_app
-from helpdesk_app.db import Escalation
-from helpdesk_app.sandbox import DEMO_SCENARIO
 from helpdesk_app.security.sidebar import verify_zendesk_app_jwt
 from helpdesk_app.settings import Settings
+from helpdesk_app.storage.models import Escalation
+from sandbox import DEMO_SCENARIO
 from tests.app.sandbox_app import csrf_token, sandbox_app, sandbox_of, served_sandbox_app, wait_for
 from tests.app.test_settings import UPSTREAM_ENV
 from workflows import notes
@@ -83,7 +83,7 @@ def test_pages_allow_no_inline_script_and_are_not_cached(client):
     assert "frame-ancestors 'none'" in csp and "frame-src 'self'" in csp
     assert response.headers["Cache-Control"] == "no-store"
     assert "<script>" not in response.get_data(as_text=True)
-    script = client.get("/static/agent/agent.js")
+    script = client.get("/sandbox/static/agent/agent.js")
     assert script.status_code == 200 and script.headers["X-Content-Type-Options"] == "nosniff"
 
 

@@ -10,8 +10,8 @@ import threading
 import pytest
 import responses
 
-from helpdesk_app.agents import Agent, AgentDirectory
-from helpdesk_app.policy import Policy
+from helpdesk_app.access.agents import Agent, AgentDirectory
+from helpdesk_app.access.policy import Policy
 from helpdesk_app.settings import DEFAULT_POLICY
 from helpdesk_app.upstreams.retry import RetryPolicy
 from helpdesk_app.upstreams.zendesk import ZendeskAdapter

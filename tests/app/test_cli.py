@@ -9,9 +9,9 @@ import sys
 import pytest
 from sqlalchemy import text
 
-from helpdesk_app.cli import main
-from helpdesk_app.db import append_audit, make_engine, make_session_factory
-from helpdesk_app.migrate import upgrade
+from helpdesk_app.cli.commands import main
+from helpdesk_app.storage.migrate import upgrade
+from helpdesk_app.storage.models import append_audit, make_engine, make_session_factory
 
 
 def run_cli(monkeypatch, url, *argv):

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from helpdesk_app.cli import main
-from helpdesk_app.db import find_audit_break, make_engine, make_session_factory
-from helpdesk_app.audit import records
-from helpdesk_app.sandbox import DEMO_SCENARIO, Sandbox
+from helpdesk_app.cli.commands import main
 from helpdesk_app.settings import REQUIRED_UPSTREAM, UPSTREAM_SWITCHES
+from helpdesk_app.storage.audit import records
+from helpdesk_app.storage.models import find_audit_break, make_engine, make_session_factory
+from sandbox import DEMO_SCENARIO, Sandbox
 from tests.sandbox.sandbox_support import FAST_RETRIES, start
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from helpdesk_app import create_app, stop_sandbox
-from helpdesk_app.sandbox_mode import agent_page_url, mode_of_environment
 from helpdesk_app.settings import ConfigError, Settings
+from sandbox.mode import agent_page_url, mode_of_environment
 from tests.app.sandbox_app import sandbox_app, sandbox_of
 from tests.app.test_settings import UPSTREAM_ENV
 from workflows import notes

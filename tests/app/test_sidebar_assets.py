@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 import responses
 
-from helpdesk_app import create_app, services_of
-from helpdesk_app.migrate import upgrade
+from helpdesk_app import create_app
 from helpdesk_app.settings import Settings
+from helpdesk_app.storage.migrate import upgrade
+from helpdesk_app.web import services_of
 from tests.app.test_settings import UPSTREAM_ENV
 from tests.sidebar_auth import mock_agent, zendesk_app_jwt
 

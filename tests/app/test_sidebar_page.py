@@ -17,9 +17,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import jsonify
 
 from helpdesk_app import create_app
-from helpdesk_app.api.auth import authorize, current_agent, require_agent
 from helpdesk_app.security.sidebar import verify_session_token
 from helpdesk_app.settings import Settings
+from helpdesk_app.web.api.auth import authorize, current_agent, require_agent
 from tests.app.test_settings import UPSTREAM_ENV
 from tests.sidebar_auth import (
     FIRST_LEVEL,

@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterator
 import pytest
 from sqlalchemy import select
 
-from helpdesk_app.db import AuditRecord, Run
+from helpdesk_app.storage.models import AuditRecord, Run
 from tests.app.sandbox_app import served_sandbox_app
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -17,12 +17,25 @@ from alembic.migration import MigrationContext
 from sqlalchemy import delete, func, inspect, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 
-from helpdesk_app.db import (
-    GENESIS_HASH, AppendOnlyError, AuditRecord, Base, Delivery, Escalation, Run, RunEvent,
-    TicketFindings, append_audit, find_audit_break, make_engine, make_session_factory,
-    normalise_url, utcnow, verify_audit_chain,
+from helpdesk_app.storage.migrate import alembic_config, upgrade
+from helpdesk_app.storage.models import (
+    GENESIS_HASH,
+    AppendOnlyError,
+    AuditRecord,
+    Base,
+    Delivery,
+    Escalation,
+    Run,
+    RunEvent,
+    TicketFindings,
+    append_audit,
+    find_audit_break,
+    make_engine,
+    make_session_factory,
+    normalise_url,
+    utcnow,
+    verify_audit_chain,
 )
-from helpdesk_app.migrate import alembic_config, upgrade
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLES = {"deliveries", "runs", "run_events", "escalations", "audit_records", "ticket_findings",
@@ -102,7 +115,7 @@ def test_console_entry_migrates_the_database_of_the_environment(tmp_path):
     # Relative path and another working directory: the release phase's situation.
     env = {**os.environ, "DATABASE_URL": "sqlite:///var/data/helpdesk.db",
            "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-m", "helpdesk_app.migrate"], cwd=tmp_path, env=env,
+    done = subprocess.run([sys.executable, "-m", "helpdesk_app.storage.migrate"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""
@@ -116,7 +129,7 @@ def test_console_entry_migrates_the_database_of_the_environment(tmp_path):
 def test_console_entry_fails_with_exit_code_2_and_hides_the_password(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT),
            "DATABASE_URL": "postgresql://svc:hunter2-secret@127.0.0.1:1/nowhere"}
-    done = subprocess.run([sys.executable, "-m", "helpdesk_app.migrate"], cwd=tmp_path, env=env,
+    done = subprocess.run([sys.executable, "-m", "helpdesk_app.storage.migrate"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert "migration failed" in done.stderr

@@ -1,4 +1,4 @@
-"""SQLite writers wait in line within a process and poll across (helpdesk_app/sqlite_writers.py).
+"""SQLite writers wait in line within a process and poll across (helpdesk_app/storage/sqlite_writers.py).
 
 Real files, real threads and real processes.
 """
@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 
-from helpdesk_app.db import SQLITE_BUSY_TIMEOUT_MS, make_engine, make_session_factory
-from helpdesk_app.sqlite_writers import WriterLine
+from helpdesk_app.storage.models import SQLITE_BUSY_TIMEOUT_MS, make_engine, make_session_factory
+from helpdesk_app.storage.sqlite_writers import WriterLine
 
 
 @pytest.fixture

@@ -14,10 +14,11 @@ from redis import Redis
 from rq import Queue, SimpleWorker
 from sqlalchemy import select
 
-from helpdesk_app import services_of, worker
-from helpdesk_app.db import Delivery, Run
-from helpdesk_app.executor import Timing, sweep
-from helpdesk_app.jobs import QUEUE_NAME
+from helpdesk_app import worker
+from helpdesk_app.engine.jobs import QUEUE_NAME
+from helpdesk_app.engine.leases import Timing, sweep
+from helpdesk_app.storage.models import Delivery, Run
+from helpdesk_app.web import services_of
 from tests.durability.test_runs_durable import AGENT, READY, desk, make_app  # noqa: F401
 from tests.redis_service import start_redis, stop_redis
 from tests.sidebar_auth import session_header

@@ -16,13 +16,15 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from helpdesk_app import create_app, runs, services_of
-from helpdesk_app.agents import Agent
-from helpdesk_app.api.bodies import run_request
-from helpdesk_app.db import Delivery, Run, utcnow
-from helpdesk_app.executor import Timing, claim_run, sweep, take_named_lease, worker_id
-from helpdesk_app.services import build_services
+from helpdesk_app import create_app
+from helpdesk_app.access.agents import Agent
+from helpdesk_app.engine import runs
+from helpdesk_app.engine.leases import Timing, claim_run, sweep, take_named_lease, worker_id
+from helpdesk_app.engine.services import build_services
 from helpdesk_app.settings import Settings
+from helpdesk_app.storage.models import Delivery, Run, utcnow
+from helpdesk_app.web import services_of
+from helpdesk_app.web.api.bodies import run_request
 from tests.app.test_settings import UPSTREAM_ENV
 from tests.http_world import PORTAL_URL, HttpWorld, http_ports
 from tests.sidebar_auth import mock_agent, session_header

@@ -17,9 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from helpdesk_app import create_app, runs, services_of
-from helpdesk_app.api.bodies import run_request
+from helpdesk_app import create_app
+from helpdesk_app.engine import runs
 from helpdesk_app.settings import Settings
+from helpdesk_app.web import services_of
+from helpdesk_app.web.api.bodies import run_request
 from tests.app.test_settings import UPSTREAM_ENV
 from tests.durability.test_runs_durable import AGENT, READY
 from tests.upstream_server import Upstreams

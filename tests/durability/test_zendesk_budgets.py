@@ -13,12 +13,13 @@ from concurrent.futures import ProcessPoolExecutor
 import pytest
 import responses
 
-from helpdesk_app import runs, services_of
-from helpdesk_app.budgets import Budget, BudgetsUnavailable, DatabaseBudgets, RedisBudgets
-from helpdesk_app.db import make_engine, make_session_factory
-from helpdesk_app.migrate import upgrade
+from helpdesk_app.engine import runs
+from helpdesk_app.storage.migrate import upgrade
+from helpdesk_app.storage.models import make_engine, make_session_factory
+from helpdesk_app.upstreams.budgets import Budget, BudgetsUnavailable, DatabaseBudgets, RedisBudgets
 from helpdesk_app.upstreams.retry import RetryPolicy
 from helpdesk_app.upstreams.zendesk import ZendeskAdapter, ZendeskPacing
+from helpdesk_app.web import services_of
 from tests.databases import _fresh_postgres_schema, _require_postgres
 from tests.durability.test_runs_durable import AGENT, desk, make_app, new_run, run_row  # noqa: F401
 from tests.redis_service import redis_url  # noqa: F401  (fixture)

@@ -11,15 +11,19 @@ from sqlalchemy import select
 
 import workflows
 from helpdesk_app import create_app
-from helpdesk_app.db import Escalation, Run, RunEvent
-from helpdesk_app.postback import escalate, open_escalation, report_run
+from helpdesk_app.engine.postback import escalate, open_escalation, report_run
 from helpdesk_app.settings import Settings
+from helpdesk_app.storage.models import Escalation, Run, RunEvent
 from tests.app.test_settings import UPSTREAM_ENV
 from tests.conftest import BASE
-from tests.upstream_fakes import (
-    ISSUES_URL, ZENDESK_API, FakeGitLab, sent, writes,
-)
 from tests.scenario_edits import namespace, sub
+from tests.upstream_fakes import (
+    ISSUES_URL,
+    ZENDESK_API,
+    FakeGitLab,
+    sent,
+    writes,
+)
 from tests.world import World
 from workflows import Confirmation, Decision, OutcomeStatus, UpstreamError, notes
 

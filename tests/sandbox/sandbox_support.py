@@ -1,19 +1,19 @@
 """Start a sandbox for a test, and build the service's real clients pointed at it.
 
-The clients are built the way helpdesk_app/services.py builds them, from settings read out
+The clients are built the way helpdesk_app/engine/services.py builds them, from settings read out
 of `sandbox.env()`; only the Zendesk client also gets the sandbox's domain and scheme,
-which the settings do not read yet (helpdesk_app/sandbox/README.md, "Wiring").
+which the settings do not read yet (sandbox/README.md, "Wiring").
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from helpdesk_app.sandbox import Sandbox
 from helpdesk_app.settings import Settings
 from helpdesk_app.upstreams.gitlab import GitLabAdapter
 from helpdesk_app.upstreams.portal import PortalClient
 from helpdesk_app.upstreams.retry import RetryPolicy
 from helpdesk_app.upstreams.zendesk import ZendeskAdapter
+from sandbox import Sandbox
 from tests.keys import zendesk_app_public_pem
 from workflows import Ports
 
@@ -40,7 +40,7 @@ class Clients:
 
 
 def clients_for(sandbox: Sandbox, **env: str) -> Clients:
-    """The three clients with the arguments helpdesk_app/services.py gives them, from the
+    """The three clients with the arguments helpdesk_app/engine/services.py gives them, from the
     settings `sandbox.env()` makes (Zendesk's pacing left out: it needs a database)."""
     settings = Settings.from_env({**sandbox.env(), **FAST_RETRIES, **env})
     retry = RetryPolicy(max_attempts=settings.upstream_max_attempts,

@@ -1,4 +1,4 @@
-"""The demo scenario (helpdesk_app/sandbox/scenarios/demo.json) does what it says.
+"""The demo scenario (sandbox/scenarios/demo.json) does what it says.
 
 Its `demo_cases` name, for each ticket, the workflow an agent would pick, the inputs the
 ticket gives, and the plan's decision; each is planned here through the service's real
@@ -14,11 +14,12 @@ import uuid
 import pytest
 
 import workflows
-from helpdesk_app import create_app, runs
-from helpdesk_app.agents import AgentDirectory
-from helpdesk_app.api.bodies import run_request
-from helpdesk_app.sandbox import DEMO_SCENARIO
-from helpdesk_app.services import build_services
+from helpdesk_app import create_app
+from helpdesk_app.access.agents import AgentDirectory
+from helpdesk_app.engine import runs
+from helpdesk_app.engine.services import build_services
+from helpdesk_app.web.api.bodies import run_request
+from sandbox import DEMO_SCENARIO
 from tests.sandbox.sandbox_support import clients_for, start
 from workflows import Confirmation, Decision, OutcomeStatus, Verdict
 

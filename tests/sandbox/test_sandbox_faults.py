@@ -1,4 +1,4 @@
-"""Fault injection (helpdesk_app/sandbox/faults.py), in process and over HTTP, against the
+"""Fault injection (sandbox/faults.py), in process and over HTTP, against the
 service's real clients; and the sandbox's own endpoints (`/_sandbox/state`, `reset`)."""
 from __future__ import annotations
 
@@ -132,6 +132,6 @@ def test_state_and_reset_over_http(sandbox, clients):
 
 
 def test_the_sandbox_binds_loopback_only():
-    from helpdesk_app.sandbox.server import Server
+    from sandbox.server import Server
     with pytest.raises(ValueError, match="loopback only"):
         Server(api=None, state=None, host="0.0.0.0")

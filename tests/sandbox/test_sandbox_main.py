@@ -1,4 +1,4 @@
-"""`python -m helpdesk_app.sandbox SCENARIO.json`: one JSON line, then serving until stopped."""
+"""`python -m sandbox SCENARIO.json`: one JSON line, then serving until stopped."""
 from __future__ import annotations
 
 import json
@@ -9,13 +9,13 @@ from pathlib import Path
 
 import requests
 
-from helpdesk_app.sandbox import DEMO_SCENARIO
+from sandbox import DEMO_SCENARIO
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_sandbox(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "helpdesk_app.sandbox", *args], cwd=ROOT,
+    return subprocess.Popen([sys.executable, "-m", "sandbox", *args], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from helpdesk_app.sandbox import DEMO_SCENARIO, ScenarioError, load_scenario
-from helpdesk_app.sandbox.payloads import TEMPLATES
+from sandbox import DEMO_SCENARIO, ScenarioError, load_scenario
+from sandbox.payloads import TEMPLATES
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 

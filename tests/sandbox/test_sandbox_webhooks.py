@@ -10,9 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from helpdesk_app.engine import zendesk_payloads
 from helpdesk_app.security.zendesk_webhook import verify_zendesk_signature
-from helpdesk_app.webhooks import zendesk_payloads
-from helpdesk_app.webhooks.gitlab import parse_hook
+from helpdesk_app.web.webhooks.gitlab import parse_hook
 from tests.sandbox.sandbox_support import clients_for, start
 from tests.upstream_fakes import fixture
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from helpdesk_app.cli import MAX_TRIAGE_INPUT, main
+from helpdesk_app.cli.commands import MAX_TRIAGE_INPUT, main
 
 REPO = Path(__file__).resolve().parents[2]
 TICKET = {"subject": "Subscription not showing",

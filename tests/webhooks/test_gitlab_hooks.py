@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import select
 
 from helpdesk_app import create_app
-from helpdesk_app.db import Delivery, Escalation
 from helpdesk_app.settings import Settings
-from helpdesk_app.webhooks.gitlab import process_gitlab_delivery
+from helpdesk_app.storage.models import Delivery, Escalation
+from helpdesk_app.web.webhooks.gitlab import process_gitlab_delivery
 from tests.app.test_settings import UPSTREAM_ENV
 from tests.upstream_fakes import ZENDESK_API, fixture, sent
 

@@ -1,4 +1,4 @@
-"""The triage job of a Zendesk delivery, on SQLite and PostgreSQL (helpdesk_app/triage.py).
+"""The triage job of a Zendesk delivery, on SQLite and PostgreSQL (helpdesk_app/engine/triage_job.py).
 
 Zendesk is faked at the HTTP edge (tests/upstream_fakes.py: the ticket, its comments, notes
 and tags); `diagnose` reads the portal and GitLab through the world (tests/http_world.py),
@@ -11,9 +11,9 @@ import json
 import pytest
 from sqlalchemy import select, update
 
-from helpdesk_app import services_of
-from helpdesk_app.db import Delivery, TicketFindings, utcnow
-from helpdesk_app.executor import Timing, sweep
+from helpdesk_app.engine.leases import Timing, sweep
+from helpdesk_app.storage.models import Delivery, TicketFindings, utcnow
+from helpdesk_app.web import services_of
 from tests.durability.test_runs_durable import AGENT, desk, make_app  # noqa: F401
 from tests.sidebar_auth import mock_agent, session_header
 from tests.webhooks.test_zendesk_intake import fixture_body, signed

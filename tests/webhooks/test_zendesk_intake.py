@@ -15,9 +15,9 @@ import responses
 from sqlalchemy import event, select
 
 from helpdesk_app import create_app
-from helpdesk_app.db import Delivery
 from helpdesk_app.security.zendesk_webhook import sign_zendesk
 from helpdesk_app.settings import Settings
+from helpdesk_app.storage.models import Delivery
 from tests.app.test_settings import UPSTREAM_ENV
 
 SECRET = UPSTREAM_ENV["ZENDESK_WEBHOOK_SECRET"]

@@ -4,7 +4,7 @@
 //
 // Modules: host.js (Zendesk or not: the ticket id, resizing), api.js (the session and the
 // API), render.js (DOM building, text only). This one wires them to the page's markup
-// (helpdesk_app/sidebar.py), whose ids and data-testid attributes stay stable.
+// (helpdesk_app/web/sidebar.py), whose ids and data-testid attributes stay stable.
 
 import {
   createSession, getRun, newIdempotencyKey, plan as requestPlan, startRun, ticketContext,

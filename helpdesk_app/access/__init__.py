@@ -1,0 +1,1 @@
+"""Who may do what: agents (their Zendesk role and groups, cached) and the workflow policy."""

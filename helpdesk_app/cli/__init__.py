@@ -1,0 +1,1 @@
+"""The command line: `python -m helpdesk_app plan|run|triage|audit-export|audit-verify`."""

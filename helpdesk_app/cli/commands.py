@@ -1,0 +1,185 @@
+"""`python -m helpdesk_app COMMAND`: one JSON document on stdout, or an error on stderr
+with exit code 2 (architecture.md, "Configuration and modes"); logs go to stderr.
+
+    python -m helpdesk_app audit-export --output audit.jsonl [--ticket-id 35436]
+
+writes the audit trail as JSON lines (one record per line, oldest first) to the file, and
+prints one JSON document saying how many records it wrote and whether the hash chain holds.
+It reads DATABASE_URL only.
+
+    python -m helpdesk_app triage [FILE] [--min-confidence 0.5]
+
+reads a ticket's text as one UTF-8 JSON object, `{"subject": "...", "description": "...",
+"comments": ["..."]}`, from FILE (absent or `-`: stdin; at most 5 MB), and prints its
+triage findings (triage.md): category, confidence, cues, and the subscriptions,
+namespaces, emails and portal customer ids it names, plus "recommended": the category's
+usual workflow, or null when the category is uncertain (confidence below
+--min-confidence). It needs no environment variable, no database and no upstream.
+
+    python -m helpdesk_app plan [--scenario FILE] WORKFLOW [--subscription NAME]...
+        [--namespace PATH]... [--customer ID] [--ticket ID]
+    python -m helpdesk_app run [--scenario FILE] WORKFLOW ... [--reason TEXT]
+        [--idempotency-key KEY]
+
+plan a workflow, or plan, confirm and execute it (cli_workflows.py). With --scenario they
+need no environment variable and no database; without it they use the configured upstreams
+and the database's audit trail. An upstream that fails before there is a plan or an outcome
+to print: exit code 1, one line on stderr.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from helpdesk_app.storage import audit
+from helpdesk_app.storage.migrate import database_url_from_env
+from helpdesk_app.storage.models import find_audit_break, make_engine, make_session_factory
+from workflows.triage import MIN_CONFIDENCE, RECOMMENDED, TicketText, triage
+
+
+class UsageError(Exception):
+    """Bad arguments or an unusable environment: exit code 2, one line on stderr."""
+
+
+class CommandFailed(Exception):
+    """Something outside the command failed (an upstream, the audit trail) before it had a
+    result to print: exit code 1, one line on stderr."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse would exit itself; one error path instead
+        raise UsageError(message)
+
+
+def audit_export(args: argparse.Namespace) -> dict[str, Any]:
+    engine = make_engine(database_url_from_env())
+    try:
+        with make_session_factory(engine)() as session, _open_output(args.output) as out:
+            count = audit.export_json_lines(session, out, ticket_id=args.ticket_id)
+            broken_at = find_audit_break(session)
+    except SQLAlchemyError as error:
+        args.output.unlink(missing_ok=True)  # no half-written export left behind
+        raise UsageError(f"cannot read the audit trail: {type(error).__name__}") from None
+    finally:
+        engine.dispose()
+    return {"exported": count, "output": str(args.output), "ticket_id": args.ticket_id,
+            "chain_intact": broken_at is None, "first_broken_record": broken_at}
+
+
+def _open_output(path: Path):
+    try:
+        return path.open("x", encoding="utf-8")  # never overwrite an earlier export
+    except OSError as error:
+        raise UsageError(f"cannot create {path}: {error.strerror}") from None
+
+
+MAX_TRIAGE_INPUT = 5 * 1024 * 1024  # bytes; a ticket's text is far smaller
+TICKET_SHAPE = 'expected a JSON object {"subject", "description", "comments": [...]}'
+
+
+def triage_command(args: argparse.Namespace) -> dict[str, Any]:
+    findings = triage(_ticket_text(_read_input(args.file, args.stdin)))
+    certain = findings.confidence >= args.min_confidence
+    return {**findings.to_dict(), "recommended": RECOMMENDED[findings.category] if certain else None}
+
+
+def _read_input(name: str, stdin) -> bytes:
+    """At most MAX_TRIAGE_INPUT + 1 bytes, so an endless or huge input is refused, not read."""
+    try:
+        if name == "-":
+            data = getattr(stdin, "buffer", stdin).read(MAX_TRIAGE_INPUT + 1)
+        else:
+            with open(name, "rb") as file:
+                data = file.read(MAX_TRIAGE_INPUT + 1)
+    except OSError as error:
+        raise UsageError(f"cannot read {name}: {error.strerror or error}") from None
+    if isinstance(data, str):  # a text stream without a binary buffer
+        try:
+            data = data.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            raise UsageError("input is not UTF-8 text") from None
+    if len(data) > MAX_TRIAGE_INPUT:
+        raise UsageError(f"input is larger than {MAX_TRIAGE_INPUT // (1024 * 1024)} MB")
+    return data
+
+
+def _ticket_text(data: bytes) -> TicketText:
+    if not data.strip():
+        raise UsageError(f"empty input: {TICKET_SHAPE}")
+    if b"\x00" in data:
+        raise UsageError(f"binary input (NUL bytes): {TICKET_SHAPE} in UTF-8")
+    try:
+        text = data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as error:
+        raise UsageError(f"input is not UTF-8 (invalid byte at offset {error.start})") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UsageError(f"input is not JSON: {error.msg} at line {error.lineno} column "
+                         f"{error.colno}") from None
+    except (ValueError, RecursionError) as error:  # e.g. a 5000-digit number, deep nesting
+        raise UsageError(f"input is not usable JSON: {type(error).__name__}") from None
+    try:
+        return TicketText.from_dict(document)
+    except ValueError as error:
+        raise UsageError(f"input is not a ticket: {error}") from None
+
+
+def _confidence(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:  # also refuses nan
+        raise argparse.ArgumentTypeError("must be a number from 0 to 1")
+    return value
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) <= 0:
+        raise argparse.ArgumentTypeError("must be a positive integer")
+    return int(text)
+
+
+def parser() -> argparse.ArgumentParser:
+    root = _Parser(prog="python -m helpdesk_app")
+    commands = root.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    export = commands.add_parser("audit-export", help="write the audit trail as JSON lines")
+    export.add_argument("--output", type=Path, required=True, help="a new file for the JSON lines")
+    export.add_argument("--ticket-id", type=_positive, help="only this ticket's records")
+    export.set_defaults(handler=audit_export)
+    ticket = commands.add_parser("triage", help="classify a ticket's text and list what it names")
+    ticket.add_argument("file", nargs="?", default="-", metavar="FILE",
+                        help="a JSON file with subject, description and comments (- or absent: stdin)")
+    ticket.add_argument("--min-confidence", type=_confidence, default=MIN_CONFIDENCE,
+                        help="below this the category is uncertain and nothing is recommended")
+    ticket.set_defaults(handler=triage_command)
+    from helpdesk_app.cli.plan_and_run import add_commands  # here: it needs this module's errors
+
+    add_commands(commands)
+    return root
+
+
+def main(argv: list[str] | None = None, *, stdout=None, stderr=None, stdin=None) -> int:
+    stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    try:
+        args = parser().parse_args(argv)
+        args.stdin = stdin if stdin is not None else sys.stdin  # only `triage` reads it
+        args.stderr = stderr  # `run` warns there before it changes real systems
+        handler: Callable[[argparse.Namespace], dict[str, Any]] = args.handler
+        result = handler(args)
+    except UsageError as error:
+        print(f"error: {error}", file=stderr)
+        return 2
+    except CommandFailed as error:
+        print(f"error: {error}", file=stderr)
+        return 1
+    print(json.dumps(result, sort_keys=True), file=stdout)
+    return 0

@@ -1,0 +1,378 @@
+"""`plan` and `run`: a provisioning workflow from the command line (cli.py's conventions).
+
+    python -m helpdesk_app plan [--scenario FILE] WORKFLOW [--subscription NAME]...
+        [--namespace PATH]... [--customer ID] [--ticket ID]
+    python -m helpdesk_app run  [--scenario FILE] WORKFLOW ... [--reason TEXT]
+        [--idempotency-key KEY]
+
+`plan` prints `Plan.to_dict()` (workflow, decision, inputs, checks, facts, change, and
+diagnose's recommendations) plus `mode` and `audit`. `run` plans, confirms the decision it
+just planned (with --reason, if given) and executes; it prints `Outcome.to_dict()` plus
+`mode`, `idempotency_key` and `audit`.
+
+With `--scenario FILE` the upstreams are an ephemeral sandbox loaded from FILE, started for
+the command and stopped before it returns (no thread, file or database is left behind); no
+environment variable is read, and the audit records are made in memory only (an in-memory
+SQLite chain, through audit.py's own functions) and printed under `audit`.
+
+Without it the upstreams are the configured ones (`Settings.from_env()`), and the audit
+records are appended to the database at DATABASE_URL, as the service appends them; the
+agent is `{"id": null, "name": "cli:<os user>"}`. `run` then changes real systems: it
+says so on stderr before it acts.
+
+Exit codes: 0 when a plan was made (whatever its decision; for `run`, whatever the
+outcome's status: blocked ends `refused` with nothing done); 2 for bad input or an unusable
+environment (unknown workflow, a value outside its grammar, a malformed scenario, missing
+settings, `run diagnose`, a needs_override plan without --reason), one line on stderr and
+nothing on stdout; 1 when an upstream failed before an outcome could be made (or the audit
+record of a finished run could not be written), one line on stderr and nothing on stdout.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import getpass
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import requests
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+import workflows
+from helpdesk_app.cli.commands import CommandFailed, UsageError
+from helpdesk_app.engine.runs import RUN_STATE
+from helpdesk_app.engine.services import _clients
+from helpdesk_app.settings import UPSTREAM_SWITCHES, ConfigError, Settings
+from helpdesk_app.storage import audit
+from helpdesk_app.storage.models import AuditRecord, Run, make_engine, make_session_factory
+from helpdesk_app.upstreams import trace
+from helpdesk_app.upstreams.budgets import Budget, DatabaseBudgets, RedisBudgets
+from helpdesk_app.web.api.bodies import IDEMPOTENCY_KEY, MAX_REASON
+from sandbox import Sandbox, ScenarioError
+from workflows import (
+    BadInput,
+    Confirmation,
+    Decision,
+    Inputs,
+    Outcome,
+    OutcomeStatus,
+    Plan,
+    Ports,
+    Refused,
+    Rules,
+    UpstreamError,
+)
+from workflows.inputs import MAX_PAIRS, parse
+
+# How long the command waits, after stopping a sandbox, for the threads it started to end.
+THREADS_GRACE_S = 5.0
+BLOCKED_MESSAGE = "Nothing was done: the plan is blocked; its checks say what to do instead."
+
+
+# --- arguments -----------------------------------------------------------------------------
+
+def add_commands(commands: Any) -> None:
+    """Adds `plan` and `run` to cli.py's subcommands."""
+    for name, handler, summary in (
+        ("plan", plan_command, "plan a workflow (read only) and print the plan"),
+        ("run", run_command, "plan a workflow, confirm that plan and execute it"),
+    ):
+        command = commands.add_parser(name, help=summary, description=summary)
+        command.add_argument("workflow", metavar="WORKFLOW",
+                             help=f"one of {', '.join(workflows.WORKFLOW_NAMES)}")
+        command.add_argument("--scenario", metavar="FILE", type=Path,
+                             help="run against an ephemeral sandbox loaded from this scenario "
+                                  "file, instead of the configured upstreams")
+        command.add_argument("--subscription", metavar="NAME", action="append", default=[],
+                             help="a portal subscription, e.g. A-S00012345 (diagnose: up to 3)")
+        command.add_argument("--namespace", metavar="PATH", action="append", default=[],
+                             help="a GitLab namespace: numeric id or full path (diagnose: up to 3)")
+        command.add_argument("--customer", metavar="ID", help="a portal customer id")
+        command.add_argument("--ticket", metavar="ID", help="the Zendesk ticket id")
+        if name == "run":
+            command.add_argument("--reason", metavar="TEXT",
+                                 help="why the overridden checks are acceptable (needed when the "
+                                      "plan is needs_override; recorded in the audit trail)")
+            command.add_argument("--idempotency-key", metavar="KEY",
+                                 help="repeat a run without repeating its change "
+                                      "(default: a fresh uuid)")
+        command.set_defaults(handler=handler)
+
+
+@dataclass(frozen=True)
+class Request:
+    workflow: str
+    inputs: Inputs
+
+
+def _request(args: argparse.Namespace) -> Request:
+    """Everything that can be judged without an upstream; UsageError for bad input."""
+    name = args.workflow
+    if name not in workflows.WORKFLOW_NAMES:
+        raise UsageError(f"unknown workflow {name!r}; one of {', '.join(workflows.WORKFLOW_NAMES)}")
+    most = MAX_PAIRS if name == "diagnose" else 1
+    for option, values in (("--subscription", args.subscription), ("--namespace", args.namespace)):
+        if len(values) > most:
+            raise UsageError(f"{name} takes at most {most} {option}")
+    try:
+        inputs = parse({"subscriptions": args.subscription, "namespaces": args.namespace,
+                        "customer": args.customer, "ticket": args.ticket})
+        if name in workflows.MUTATING:  # its required inputs, before any sandbox or upstream
+            workflows.MUTATING[name].validate(inputs)
+    except BadInput as error:
+        raise UsageError(str(error)) from None
+    return Request(name, inputs)
+
+
+def _reason(text: str | None) -> str | None:
+    if text is None:
+        return None
+    if not text.strip() or len(text) > MAX_REASON:
+        raise UsageError(f"--reason must be text of 1 to {MAX_REASON} characters")
+    return text.strip()
+
+
+def _idempotency_key(text: str | None) -> str:
+    if text is None:
+        return str(uuid.uuid4())
+    if not IDEMPOTENCY_KEY.match(text):
+        raise UsageError("--idempotency-key must be 8 to 200 characters of letters, digits "
+                         "and _.:-")
+    return text
+
+
+# --- the commands --------------------------------------------------------------------------
+
+def plan_command(args: argparse.Namespace) -> dict[str, Any]:
+    request = _request(args)
+    with _world(args) as world:
+        made, request_ids = _plan(world, request)
+        record = world.trail.plan(made, request.inputs.ticket_id, request_ids)
+    return {**made.to_dict(), "mode": world.mode, "audit": [record]}
+
+
+def run_command(args: argparse.Namespace) -> dict[str, Any]:
+    request = _request(args)
+    reason = _reason(args.reason)
+    key = _idempotency_key(args.idempotency_key)
+    try:  # diagnose, and a workflow's missing inputs, before any sandbox or upstream
+        workflows.check_run(request.workflow, request.inputs, Confirmation(reason=reason))
+    except (BadInput, Refused) as error:
+        raise UsageError(str(error)) from None
+    with _world(args) as world:
+        made, request_ids = _plan(world, request)
+        records = [world.trail.plan(made, request.inputs.ticket_id, request_ids)]
+        if made.decision is Decision.BLOCKED:
+            # Nothing to confirm: the service would refuse it too (409 plan_blocked).
+            outcome = Outcome(request.workflow, OutcomeStatus.REFUSED, made,
+                              message=BLOCKED_MESSAGE)
+        else:
+            outcome = _execute(world, request, made, reason, key, args.stderr)
+            records.append(world.trail.run(request, outcome, reason, outcome.request_ids))
+    return {**outcome.to_dict(), "mode": world.mode, "idempotency_key": key, "audit": records}
+
+
+def _plan(world: "World", request: Request) -> tuple[Plan, list[str]]:
+    with trace.capture() as request_ids:
+        try:
+            made = workflows.plan(request.workflow, world.ports, request.inputs, world.rules)
+        except BadInput as error:  # e.g. unlink_account's customer and subscription disagree
+            raise UsageError(str(error)) from None
+        except UpstreamError as error:
+            raise CommandFailed(_upstream_failed(error, "nothing was done")) from None
+    return made, list(request_ids)
+
+
+def _execute(world: "World", request: Request, made: Plan, reason: str | None, key: str,
+             stderr) -> Outcome:
+    confirmation = Confirmation(decision=made.decision, override_ids=made.override_ids,
+                                reason=reason)
+    try:
+        workflows.check_run(request.workflow, request.inputs, confirmation)
+    except Refused as refused:  # a needs_override plan without --reason
+        raise UsageError(f"{refused} (overrides: {', '.join(made.override_ids)}); nothing was "
+                         "done: run again with --reason TEXT") from None
+    if world.mode == "upstream":
+        print(f"warning: upstream mode: {request.workflow} ({made.decision}) is about to act on "
+              f"the configured upstreams ({world.where}); idempotency key {key}",
+              file=stderr, flush=True)
+    with trace.capture() as request_ids:
+        try:
+            outcome = workflows.execute(request.workflow, world.ports, request.inputs, world.rules,
+                                        confirmation=confirmation, idempotency_key=f"{key}:apply")
+        except (Refused, BadInput) as refused:  # the world moved between the two plans
+            outcome = Outcome(request.workflow, OutcomeStatus.REFUSED, made, message=str(refused))
+        except UpstreamError as error:  # a read before or after the change failed
+            failed = Outcome(request.workflow, OutcomeStatus.FAILED, made, error=error.to_dict(),
+                             message=f"{error.upstream} failed: {error.message}",
+                             request_ids=tuple(request_ids))
+            world.trail.run(request, failed, reason, failed.request_ids)
+            raise CommandFailed(_upstream_failed(
+                error, f"the change may or may not have been made (idempotency key {key}): "
+                       "plan again to see")) from None
+    return dataclasses.replace(outcome, request_ids=(*outcome.request_ids, *request_ids))
+
+
+def _upstream_failed(error: UpstreamError, then: str) -> str:
+    details = [f"HTTP {error.status}" if error.status else None,
+               error.code, f"request id {error.request_id}" if error.request_id else None]
+    said = ", ".join(d for d in details if d)
+    return f"{error.upstream} failed: {error.message}{f' ({said})' if said else ''}; {then}"
+
+
+# --- where the workflow runs -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class World:
+    mode: str  # "sandbox" (--scenario) or "upstream"
+    ports: Ports
+    rules: Rules
+    trail: "Trail"
+    where: str  # the upstreams, for the warning before a change (no secret)
+
+
+class Trail:
+    """The audit trail the command appends to: the database's, or an in-memory one."""
+
+    def __init__(self, db: sessionmaker[Session], agent: dict[str, Any], *, stored: bool) -> None:
+        self._db, self._agent, self._stored = db, agent, stored
+
+    def plan(self, made: Plan, ticket_id: int | None, request_ids: list[str]) -> dict[str, Any]:
+        return self._append(lambda session: audit.record_plan(
+            session, agent=self._agent, ticket_id=ticket_id, plan=made, request_ids=request_ids))
+
+    def run(self, request: Request, outcome: Outcome, reason: str | None,
+            request_ids: tuple[str, ...]) -> dict[str, Any]:
+        # The CLI executes inline and keeps no row in `runs` (it has no Zendesk agent id, and
+        # perhaps no ticket): record_run reads these fields of an unsaved Run.
+        run = Run(workflow=request.workflow, ticket_id=request.inputs.ticket_id,
+                  inputs=request.inputs.to_dict(), override_reason=reason, agent=self._agent,
+                  state=RUN_STATE[outcome.status], outcome=outcome.to_dict())
+        try:
+            return self._append(lambda session: audit.record_run(session, run, list(request_ids)))
+        except UsageError as error:
+            changed = str(outcome.changed).lower()
+            raise CommandFailed(f"the run ended {outcome.status} (changed: {changed}) but "
+                                f"{error}") from None
+
+    def _append(self, make) -> dict[str, Any]:
+        try:
+            with self._db() as session:
+                record = make(session)
+                data = audit.as_dict(record)
+                session.commit()
+        except SQLAlchemyError as error:
+            hint = "; is it migrated (python -m helpdesk_app.storage.migrate)?" if self._stored else ""
+            raise UsageError(f"cannot write the audit trail: {type(error).__name__}"
+                             f"{hint}") from None
+        return data
+
+
+class _Unlimited:
+    """The sandbox has no rate limit, and nothing to share a count with."""
+
+    def take(self, budgets: list[Budget]) -> float:
+        return 0.0
+
+
+def _cli_agent() -> dict[str, Any]:
+    try:
+        user = getpass.getuser()
+    except Exception:  # no LOGNAME/USER and no passwd entry (a bare container)
+        user = "unknown"
+    return {"id": None, "name": f"cli:{user}"}
+
+
+@contextlib.contextmanager
+def _world(args: argparse.Namespace) -> Iterator[World]:
+    if args.scenario is not None:
+        with _sandbox_world(args.scenario) as world:
+            yield world
+    else:
+        with _upstream_world() as world:
+            yield world
+
+
+@contextlib.contextmanager
+def _sandbox_world(scenario: Path) -> Iterator[World]:
+    before = set(threading.enumerate())
+    try:
+        sandbox = Sandbox.start(scenario)
+    except ScenarioError as error:
+        raise UsageError(str(error)) from None
+    clients: dict[str, Any] = {}
+    engine = make_engine("sqlite://")  # the audit chain, in memory only
+    try:
+        settings = Settings.from_env(sandbox.env())  # only the sandbox's: no environment read
+        clients = _clients(settings, _Unlimited(), wait_on_rate_limit=True)
+        AuditRecord.__table__.create(engine)
+        yield World("sandbox", Ports(portal=clients["portal"], gitlab=clients["gitlab"],
+                                     tickets=clients["zendesk"]),
+                    settings.rules(),
+                    Trail(make_session_factory(engine), _cli_agent(), stored=False),
+                    where=f"the sandbox of {scenario}")
+    finally:
+        _close(clients)
+        sandbox.stop()
+        engine.dispose()
+        _join_threads_since(before)
+
+
+@contextlib.contextmanager
+def _upstream_world() -> Iterator[World]:
+    try:
+        settings = Settings.from_env()
+    except ConfigError as error:
+        raise UsageError(f"{error} (or pass --scenario FILE)") from None
+    if settings.mode != "upstream":
+        raise UsageError(f"no upstream is configured: set {', '.join(UPSTREAM_SWITCHES)} and the "
+                         "other upstream settings, or pass --scenario FILE")
+    engine = make_engine(settings.database_url)
+    clients: dict[str, Any] = {}
+    try:
+        db = make_session_factory(engine)
+        budgets = RedisBudgets(settings.redis_url) if settings.redis_url else DatabaseBudgets(db)
+        clients = _clients(settings, budgets, wait_on_rate_limit=True)
+        where = (f"portal {settings.portal_api_url}, GitLab {settings.gitlab_url}, "
+                 f"Zendesk {settings.zendesk_subdomain}")
+        yield World("upstream", Ports(portal=clients["portal"], gitlab=clients["gitlab"],
+                                      tickets=clients["zendesk"]),
+                    settings.rules(), Trail(db, _cli_agent(), stored=True), where=where)
+    finally:
+        _close(clients)
+        engine.dispose()
+
+
+def _close(clients: dict[str, Any]) -> None:
+    """Close the clients' HTTP sessions, so that no kept-alive connection (and no sandbox
+    thread serving one) outlives the command. The adapters have no close() of their own:
+    this closes every requests.Session they hold, directly or in a library client."""
+    for client in clients.values():
+        for value in vars(client).values():
+            session = (value if isinstance(value, requests.Session)
+                       else getattr(value, "session", None))
+            if isinstance(session, requests.Session):
+                _close_session(session)
+
+
+def _close_session(session: requests.Session) -> None:
+    # urllib3 2 closes a pool's idle connections only when the pool is garbage-collected,
+    # and a response kept for its headers (GitLabAdapter's last one) keeps its pool alive:
+    # close every pool first, then the session.
+    for adapter in session.adapters.values():
+        pools = getattr(getattr(adapter, "poolmanager", None), "pools", None)
+        for key in list(pools.keys()) if pools is not None else ():
+            pools[key].close()
+    session.close()
+
+
+def _join_threads_since(before: set[threading.Thread]) -> None:
+    deadline = time.monotonic() + THREADS_GRACE_S
+    for thread in set(threading.enumerate()) - before:
+        thread.join(max(0.0, deadline - time.monotonic()))

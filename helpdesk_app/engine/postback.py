@@ -1,0 +1,249 @@
+"""After a run: the result goes back to the ticket; a failure opens or feeds an escalation.
+
+provisioning-rules.md, "After a run"; architecture.md, "Effects once". Every step may be
+repeated after a crash without repeating its effect:
+
+- notes end with a marker, and the Zendesk adapter posts one only if no comment holds it;
+- tags, the transaction-type field and the status are idempotent writes;
+- the escalation row is written first (one open per ticket and workflow, enforced by a
+  partial unique index); its issue is created only if a search of the escalation project
+  for the row's marker finds none, while the row is locked, so two failures at once make
+  one issue;
+- the run's timeline records the escalation it filed (`escalation.filed`), so a retried
+  report neither comments again nor opens a new issue for the same run.
+
+The text of every note and issue is in `workflows.notes`.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from helpdesk_app.storage.models import Escalation, Run, RunEvent, utcnow
+from sandbox.mode import agent_page_url
+from workflows import Outcome, OutcomeStatus, notes
+
+log = logging.getLogger(__name__)
+
+PENDING = "pending"
+FILED_EVENT = "escalation.filed"
+# Inserting the open row can lose a race to a concurrent escalation, which then is the
+# open one; a third loss in a row would mean rows are being closed as fast as they open.
+OPEN_ROW_ATTEMPTS = 3
+
+
+def report_run(services: Any, run: Run, outcome: Outcome) -> Escalation | None:
+    """Post the run's result to its ticket (provisioning-rules.md, "After a run")."""
+    status = OutcomeStatus(outcome.status)
+    if status is OutcomeStatus.FAILED:
+        return escalate(services, ticket_id=run.ticket_id, workflow=run.workflow, summary="",
+                        agent=run_agent(run), run=run, outcome=outcome)
+    if status is OutcomeStatus.SUCCEEDED:
+        _report_success(services, run, outcome)
+        return None
+    # Superseded or refused: nothing changed; the agent reviews the new plan.
+    mark = notes.marker("run", run.id)
+    body = notes.superseded_note(outcome, mode=services.settings.mode, marker=mark)
+    services.zendesk.add_internal_note(run.ticket_id, body, marker=mark)
+    log.info("postback.superseded", extra={"run_id": run.id, "ticket_id": run.ticket_id})
+    return None
+
+
+def run_agent(run: Run) -> dict[str, Any]:
+    return {"id": run.agent_id, **(run.agent or {})}
+
+
+def noop_marker(outcome: Outcome) -> str:
+    """Keyed by the workflow and its canonical inputs, not the run: a double click or a
+    retried delivery lands on the same marker, so the ticket gets one "nothing to do"."""
+    return notes.marker("noop", f"{outcome.workflow}:{notes.inputs_digest(outcome.plan.inputs)}")
+
+
+def _report_success(services: Any, run: Run, outcome: Outcome) -> None:
+    mode = services.settings.mode
+    if outcome.changed:
+        mark = notes.marker("run", run.id)
+        body = notes.success_note(outcome, mode=mode, marker=mark)
+    else:
+        mark = noop_marker(outcome)
+        body = notes.noop_note(outcome, mode=mode, marker=mark)
+    services.zendesk.add_internal_note(run.ticket_id, body, marker=mark)
+    _mark_ticket(services, run.ticket_id, run.workflow)
+    log.info("postback.succeeded", extra={"run_id": run.id, "ticket_id": run.ticket_id,
+                                          "changed": outcome.changed, "marker": mark})
+
+
+def _mark_ticket(services: Any, ticket_id: int, workflow: str) -> None:
+    """Seed 001: tag it, set the transaction type ("Associate namespace"), set it Pending."""
+    settings = services.settings
+    services.zendesk.add_tags(ticket_id, [f"lnr_{workflow}"])
+    field_id = settings.zendesk_transaction_type_field_id
+    value = settings.zendesk_transaction_types.get(workflow)
+    if field_id and value:
+        services.zendesk.set_custom_field(ticket_id, field_id, value)
+    services.zendesk.set_status(ticket_id, PENDING)
+
+
+# -- escalations ---------------------------------------------------------------------------
+
+
+def escalate(services: Any, *, ticket_id: int, workflow: str, summary: str,
+             agent: dict[str, Any], run: Run | None = None,
+             outcome: Outcome | None = None) -> Escalation:
+    """Open (or comment on) the ticket's escalation issue for `workflow`; note it on the ticket."""
+    ctx = _context(services, ticket_id, workflow, summary, agent, run, outcome)
+    filed = _filed_by(services, run) if run is not None else None
+    if filed is not None:  # a retried report: the GitLab step is done already
+        row, action = filed
+    else:
+        row = open_escalation(services, ticket_id, workflow)
+        row, action = _file(services, row.id, ctx, run)
+    _note_escalation(services, row, action, ctx, run)
+    log.info("escalation.reported", extra={"escalation_id": row.id, "ticket_id": ticket_id,
+                                           "workflow": workflow, "action": action,
+                                           "issue_iid": row.gitlab_issue_iid})
+    return row
+
+
+def open_escalation(services: Any, ticket_id: int, workflow: str) -> Escalation:
+    """The open escalation row for the ticket and workflow, inserted when there is none."""
+    for _ in range(OPEN_ROW_ATTEMPTS):
+        with services.db() as session:
+            row = session.scalar(select(Escalation).where(
+                Escalation.ticket_id == ticket_id, Escalation.workflow == workflow,
+                Escalation.state == "open"))
+            if row is not None:
+                return row
+            key = f"{ticket_id}:{workflow}:{uuid.uuid4().hex[:12]}"
+            row = Escalation(ticket_id=ticket_id, workflow=workflow, state="open",
+                             marker=notes.marker("escalation", key))
+            session.add(row)
+            try:
+                session.commit()
+            except IntegrityError:
+                # The partial unique index "one open per ticket+workflow" chose another
+                # insert; read the winner on the next pass.
+                session.rollback()
+                log.info("escalation.open_race", extra={"ticket_id": ticket_id, "workflow": workflow})
+                continue
+            log.info("escalation.opened", extra={"escalation_id": row.id, "ticket_id": ticket_id,
+                                                 "workflow": workflow})
+            return row
+    raise RuntimeError(f"no open escalation row for ticket {ticket_id} / {workflow}")
+
+
+def _file(services: Any, row_id: int, ctx: notes.EscalationContext,
+          run: Run | None) -> tuple[Escalation, str]:
+    """Give the row its issue (opened or adopted), or comment on the issue it has."""
+    row, action = _ensure_issue(services, row_id, ctx, run)
+    if action is not None:
+        return row, action
+    key = f"{row.id}:{run.id}" if run is not None else f"{row.id}:{uuid.uuid4().hex[:12]}"
+    mark = notes.marker("escalation-comment", key)
+    body = notes.escalation_comment(ctx, mode=services.settings.mode, marker=mark)
+    services.gitlab.comment_on_issue(row.gitlab_issue_iid, body, marker=mark)
+    with services.db() as session, session.begin():
+        _record_filed(session, run, row, "commented")
+    log.info("escalation.commented",
+             extra={"escalation_id": row.id, "issue_iid": row.gitlab_issue_iid})
+    return row, "commented"
+
+
+def _ensure_issue(services: Any, row_id: int, ctx: notes.EscalationContext,
+                  run: Run | None) -> tuple[Escalation, str | None]:
+    """(row, "opened" | "adopted") when this call gave the row its issue; (row, None) when
+    it had one already."""
+    with services.db() as session, session.begin():
+        # Locked while the issue is looked for and made (PostgreSQL: FOR UPDATE; SQLite's
+        # transaction holds the write lock): a concurrent failure waits, then comments.
+        # Escalations are rare, so holding the lock over two GitLab calls costs little.
+        row = session.get(Escalation, row_id, with_for_update=True)
+        if row.gitlab_issue_iid is not None:
+            return row, None
+        issue, action = _find_or_create_issue(services, row, ctx)
+        row.gitlab_issue_iid = int(issue["iid"])
+        row.gitlab_issue_url = issue.get("web_url")
+        _record_filed(session, run, row, action)
+    return row, action
+
+
+def _find_or_create_issue(services: Any, row: Escalation,
+                          ctx: notes.EscalationContext) -> tuple[dict, str]:
+    # An earlier attempt may have created the issue and crashed before storing its iid.
+    found = services.gitlab.find_issue_by_marker(row.marker)
+    if found is not None:
+        log.info("escalation.issue_adopted",
+                 extra={"escalation_id": row.id, "issue_iid": found.get("iid")})
+        return found, "adopted"
+    description = notes.escalation_description(ctx, mode=services.settings.mode, marker=row.marker)
+    issue = services.gitlab.create_issue(notes.escalation_title(ctx), description,
+                                         labels=[services.settings.escalation_label],
+                                         marker=row.marker)
+    log.info("escalation.issue_created",
+             extra={"escalation_id": row.id, "issue_iid": issue.get("iid")})
+    return issue, "opened"
+
+
+def _record_filed(session: Any, run: Run | None, row: Escalation, action: str) -> None:
+    if run is None:
+        return
+    session.add(RunEvent(run_id=run.id, kind=FILED_EVENT, at=utcnow(), detail={
+        "escalation_id": row.id, "action": action, "issue_iid": row.gitlab_issue_iid,
+        "issue_url": row.gitlab_issue_url}))
+
+
+def _filed_by(services: Any, run: Run) -> tuple[Escalation, str] | None:
+    """The escalation this run already filed into, and how; None when it has not."""
+    with services.db() as session:
+        event = session.scalars(select(RunEvent).where(
+            RunEvent.run_id == run.id, RunEvent.kind == FILED_EVENT).order_by(RunEvent.id)).first()
+        if event is None:
+            return None
+        row = session.get(Escalation, event.detail["escalation_id"])
+        return (row, event.detail["action"]) if row is not None else None
+
+
+def _note_escalation(services: Any, row: Escalation, action: str,
+                     ctx: notes.EscalationContext, run: Run | None) -> None:
+    # Keyed by the run, so a retried report finds its note; a manual escalation is a new
+    # request each time, and gets a note each time.
+    key = f"{row.id}:{run.id}" if run is not None else f"{row.id}:{uuid.uuid4().hex[:12]}"
+    mark = notes.marker("escalation-note", key)
+    body = notes.escalation_ticket_note(
+        url=row.gitlab_issue_url or "", iid=row.gitlab_issue_iid, workflow=ctx.workflow,
+        repeated=action == "commented", manual=run is None,
+        failure=ctx.outcome.message if ctx.outcome else "", mode=services.settings.mode,
+        marker=mark)
+    services.zendesk.add_internal_note(ctx.ticket_id, body, marker=mark)
+
+
+def _context(services: Any, ticket_id: int, workflow: str, summary: str, agent: dict[str, Any],
+             run: Run | None, outcome: Outcome | None) -> notes.EscalationContext:
+    if outcome is not None:
+        inputs = outcome.plan.inputs
+    else:
+        inputs = run.inputs if run is not None else {}
+    return notes.EscalationContext(
+        ticket_id=ticket_id, workflow=workflow,
+        ticket_link=notes.ticket_url(services.settings.zendesk_subdomain, ticket_id,
+                                     agent_page=agent_page_url(services.settings)),
+        agent=agent, inputs=inputs or {}, summary=summary or "",
+        override_reason=run.override_reason if run is not None else None,
+        run_id=run.id if run is not None else None, outcome=outcome,
+        timeline=_timeline(services, run),
+    )
+
+
+def _timeline(services: Any, run: Run | None) -> tuple[notes.TimelineEntry, ...]:
+    # Read from the database rather than `run.events`: the row may be detached.
+    if run is None:
+        return ()
+    with services.db() as session:
+        events = session.scalars(select(RunEvent).where(RunEvent.run_id == run.id)
+                                 .order_by(RunEvent.id))
+        return tuple(notes.TimelineEntry(e.at.isoformat(timespec="seconds"), e.kind, e.detail or {})
+                     for e in events)

@@ -1,0 +1,122 @@
+"""The upstream clients, built once from the settings and handed to whoever needs them."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from helpdesk_app.access.agents import AgentDirectory
+from helpdesk_app.access.policy import Policy
+from helpdesk_app.engine.jobs import InlineQueue, Jobs, RQQueue, ThreadQueue
+from helpdesk_app.engine.leases import Timing
+from helpdesk_app.settings import Settings
+from helpdesk_app.storage.models import make_engine, make_session_factory
+from helpdesk_app.upstreams.budgets import Budgets, DatabaseBudgets, RedisBudgets
+from helpdesk_app.upstreams.gitlab import GitLabAdapter
+from helpdesk_app.upstreams.portal import PortalClient
+from helpdesk_app.upstreams.retry import RetryPolicy
+from helpdesk_app.upstreams.zendesk import ZendeskAdapter, ZendeskPacing
+from workflows import Ports, Rules
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    portal: PortalClient
+    gitlab: GitLabAdapter
+    zendesk: ZendeskAdapter
+    db: sessionmaker[Session]
+    agents: AgentDirectory
+    policy: Policy
+    jobs: Jobs
+    # Upstream budgets every process shares (Zendesk's rate limits).
+    budgets: Budgets
+    # The ports the workflows read and change through; None means the three clients above.
+    # (Tests of the HTTP edge give an in-memory world here; post-back still uses the clients.)
+    workflow_ports: Ports | None = None
+
+    @property
+    def ports(self) -> Ports:
+        if self.workflow_ports is not None:
+            return self.workflow_ports
+        return Ports(portal=self.portal, gitlab=self.gitlab, tickets=self.zendesk)
+
+    @property
+    def rules(self) -> Rules:
+        return self.settings.rules()
+
+    @property
+    def timing(self) -> Timing:
+        s = self.settings
+        return Timing(lease_s=s.job_lease_s, redispatch_after_s=2 * s.job_lease_s,
+                      sweep_every_s=s.sweep_every_s)
+
+    def for_worker(self) -> "Services":
+        """The same services with clients of their own, for one job thread or process; they
+        wait out a 429's Retry-After, which a web request never does."""
+        clients = _clients(self.settings, self.budgets, wait_on_rate_limit=True)
+        return dataclasses.replace(self, **clients,
+                                   agents=AgentDirectory(clients["zendesk"],
+                                                         max_age_s=self.settings.agent_cache_s))
+
+
+def _secret(value) -> str:
+    return value.get_secret_value()
+
+
+def _clients(settings: Settings, budgets: Budgets, *, wait_on_rate_limit: bool = False) -> dict:
+    """The three upstream clients; constructing them makes no network call."""
+    retry = RetryPolicy(
+        wait_on_rate_limit=wait_on_rate_limit,
+        max_attempts=settings.upstream_max_attempts,
+        base_delay_s=settings.upstream_backoff_base_s,
+        max_delay_s=settings.upstream_backoff_cap_s,
+    )
+    timeout = settings.upstream_timeout_s
+    escalation_token = settings.gitlab_escalation_token
+    return dict(
+        portal=PortalClient(str(settings.portal_api_url), _secret(settings.portal_api_token),
+                            timeout_s=timeout, retry=retry),
+        gitlab=GitLabAdapter(
+            str(settings.gitlab_url), _secret(settings.gitlab_token),
+            escalation_project=settings.gitlab_escalation_project,
+            escalation_token=_secret(escalation_token) if escalation_token else None,
+            timeout_s=timeout, retry=retry,
+        ),
+        zendesk=ZendeskAdapter(settings.zendesk_subdomain, settings.zendesk_email,
+                               _secret(settings.zendesk_api_token), timeout_s=timeout, retry=retry,
+                               domain=settings.zendesk_domain, scheme=settings.zendesk_scheme,
+                               pacing=_zendesk_pacing(settings, budgets)),
+    )
+
+
+def _zendesk_pacing(settings: Settings, budgets: Budgets) -> ZendeskPacing:
+    return ZendeskPacing(
+        budgets, requests_per_min=settings.zendesk_requests_per_min,
+        ticket_updates_per_min=settings.zendesk_ticket_updates_per_min,
+        updates_per_ticket=settings.zendesk_updates_per_ticket,
+        updates_per_ticket_window_s=settings.zendesk_updates_per_ticket_window_s)
+
+
+def build_services(settings: Settings) -> Services:
+    """Clients for upstream mode, the database and the jobs."""
+    # Migrations are the release step's job (Procfile), never the app factory's.
+    db = make_session_factory(make_engine(settings.database_url))
+    budgets = RedisBudgets(settings.redis_url) if settings.redis_url else DatabaseBudgets(db)
+    clients = _clients(settings, budgets)
+    jobs = Jobs(db)
+    jobs.queue = _queue(settings, jobs)
+    return Services(
+        settings=settings, **clients, db=db,
+        agents=AgentDirectory(clients["zendesk"], max_age_s=settings.agent_cache_s),
+        policy=Policy(settings.workflow_policy), jobs=jobs, budgets=budgets,
+    )
+
+
+def _queue(settings: Settings, jobs: Jobs):
+    if settings.executor == "rq":
+        return RQQueue(settings.redis_url)
+    if settings.executor == "threads":
+        return ThreadQueue(jobs, settings.job_threads)
+    return InlineQueue(jobs)

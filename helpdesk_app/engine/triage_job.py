@@ -1,0 +1,192 @@
+"""Triage of a ticket: the job of a recorded Zendesk delivery (triage.md).
+
+Read the ticket, extract and classify (`workflows.triage`), diagnose what was found (read
+only), and keep the ticket's findings: stored per ticket with their hash, and one internal
+note per distinct hash, found again by its marker. Triage never changes the portal or
+GitLab; on Zendesk it writes one note and one tag.
+
+`ticket.comment_added` triages again only while nothing has been found yet (no
+subscription, namespace or customer id), so a long conversation costs one triage, not one
+per message. The service's own events were already set aside at intake.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+import workflows
+from helpdesk_app.engine.leases import Heartbeat, claim_delivery, release, worker_id
+from helpdesk_app.engine.zendesk_payloads import MalformedDelivery, parse
+from helpdesk_app.storage.models import Delivery, TicketFindings, utcnow
+from helpdesk_app.upstreams.retry import RetryPolicy
+from workflows import notes
+from workflows.errors import BadInput, UpstreamError
+from workflows.inputs import namespace_ref
+from workflows.triage import RECOMMENDED, Findings, TicketText, triage
+
+log = logging.getLogger(__name__)
+
+TAG_PREFIX = "lnr_triage_"
+FOUND_KEYS = ("subscriptions", "namespaces", "customer_ids")
+OWN_MARKER = f"[{notes.MARKER_PREFIX}:"  # the start of every marker the service writes
+
+
+def process_zendesk_delivery(services: Any, delivery_id: int) -> None:
+    """Claimed once; triaged; processed or ignored. An upstream failure tries again later
+    (backoff, Retry-After as a floor), so a ticket is never left untriaged."""
+    owner, db = worker_id(), services.db
+    wait = services.zendesk.budget_wait()
+    if wait > 0:  # every triage starts by reading the ticket: no room to, so no attempt yet
+        _defer(db, delivery_id, wait)
+        return
+    if not claim_delivery(db, delivery_id, owner, services.timing.lease_s):
+        log.info("delivery.not_claimed", extra={"delivery_id": delivery_id})
+        return
+    with Heartbeat(db, Delivery, delivery_id, owner, services.timing.lease_s):
+        try:
+            status = _process(services, delivery_id)
+        except UpstreamError as error:
+            _retry_later(services, delivery_id, owner, error)
+            return
+    release(db, Delivery, delivery_id, owner, status=status, processed_at=utcnow(),
+            next_attempt_at=None)
+    log.info("delivery.processed", extra={"delivery_id": delivery_id, "status": status})
+
+
+def _process(services: Any, delivery_id: int) -> str:
+    with services.db() as session:
+        delivery = session.get(Delivery, delivery_id)
+        body, headers = delivery.body, delivery.headers or {}
+    if body is None:  # retention removed it; nothing left to read
+        return "ignored"
+    try:
+        event = parse(body, headers, headers.get("X-Zendesk-Webhook-Signature-Timestamp", ""))
+    except MalformedDelivery:  # intake accepted it, so this cannot happen; never loop on it
+        return "ignored"
+    if event.ticket_id is None or not event.handled:
+        return "ignored"
+    if event.event == "ticket.comment_added" and _found_already(services.db, event.ticket_id):
+        return "ignored"
+    return "processed" if triage_ticket(services, event.ticket_id) else "ignored"
+
+
+def triage_ticket(services: Any, ticket_id: int) -> dict[str, Any] | None:
+    """Triage one ticket now; its stored findings, or None when the ticket does not exist."""
+    ticket = services.zendesk.ticket(ticket_id)
+    if ticket is None:
+        return None
+    settings = services.settings
+    findings = triage(ticket_text(ticket, settings.zendesk_service_user_id))
+    confident = findings.confidence >= settings.triage_min_confidence
+    # Read only, and only for License and Renewals requests: a 2FA ticket that names a
+    # subscription gets its findings, not a diagnosis.
+    diagnosis = _diagnose(services, findings, ticket_id) if findings.category != "other" else None
+    record = {**findings.to_dict(),
+              "recommended": _recommended(findings, diagnosis) if confident else None,
+              "diagnosis": diagnosis.to_dict() if diagnosis else None}
+    digest = _digest(record)
+    if digest != _stored_digest(services.db, ticket_id):
+        mark = notes.marker("triage", f"{ticket_id}:{digest}")
+        body = notes.triage_note(findings, diagnosis, min_confidence=settings.triage_min_confidence,
+                                 mode=settings.mode, marker=mark)
+        services.zendesk.add_internal_note(ticket_id, body, marker=mark)
+        services.zendesk.add_tags(ticket_id, [TAG_PREFIX + findings.category])
+        _store(services.db, ticket_id, record, digest)
+        log.info("triage.noted", extra={"ticket_id": ticket_id, "category": findings.category})
+    return record
+
+
+def ticket_text(ticket: dict[str, Any], service_user_id: int | None) -> TicketText:
+    """Subject, description, and the later comments that are not the service's own."""
+    comments = [c for c in ticket.get("comments", [])[1:]  # the first one is the description
+                if c.get("author_id") != service_user_id
+                and OWN_MARKER not in (c.get("body") or "")]
+    return TicketText(subject=ticket.get("subject") or "", description=ticket.get("description") or "",
+                      comments=tuple(c.get("body") or "" for c in comments))
+
+
+def _diagnose(services: Any, findings: Findings, ticket_id: int) -> workflows.Plan | None:
+    inputs = {"subscriptions": list(findings.subscriptions), "ticket_id": ticket_id,
+              "namespaces": [n for n in findings.namespaces if _valid_namespace(n)],
+              "customer_id": findings.customer_ids[0] if findings.customer_ids else None}
+    if not (inputs["subscriptions"] or inputs["namespaces"] or inputs["customer_id"]):
+        return None
+    return workflows.plan("diagnose", services.ports, inputs, services.rules)
+
+
+def _valid_namespace(path: str) -> bool:
+    try:
+        namespace_ref(path)
+    except BadInput:
+        return False
+    return True
+
+
+def _recommended(findings: Findings, diagnosis: workflows.Plan | None) -> str | None:
+    for entry in (diagnosis.recommendations if diagnosis else ()):
+        if entry.get("recommended"):
+            return entry["recommended"]
+    return RECOMMENDED.get(findings.category)
+
+
+def _digest(record: dict[str, Any]) -> str:
+    canonical = json.dumps(record, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:notes.DIGEST_HEX]
+
+
+def _found_already(db, ticket_id: int) -> bool:
+    with db() as session:
+        stored = session.scalar(select(TicketFindings.findings).where(TicketFindings.ticket_id == ticket_id))
+    return bool(stored) and any(stored.get(key) for key in FOUND_KEYS)
+
+
+def _stored_digest(db, ticket_id: int) -> str | None:
+    with db() as session:
+        return session.scalar(select(TicketFindings.findings_hash)
+                              .where(TicketFindings.ticket_id == ticket_id))
+
+
+def _store(db, ticket_id: int, record: dict[str, Any], digest: str) -> None:
+    """Insert or update the ticket's one row; two triages at once: the later write wins,
+    and both notes' markers differ only if their findings did."""
+    with db() as session:
+        row = session.scalar(select(TicketFindings).where(TicketFindings.ticket_id == ticket_id))
+        if row is None:
+            session.add(TicketFindings(ticket_id=ticket_id, findings=record, findings_hash=digest))
+        else:
+            row.findings, row.findings_hash = record, digest
+        try:
+            session.commit()
+        except IntegrityError:  # another triage inserted it first
+            session.rollback()
+            _store(db, ticket_id, record, digest)
+
+
+def _defer(db, delivery_id: int, wait_s: float) -> None:
+    """Due again when the budget has room (the sweeper dispatches it then): one write,
+    where claiming, being refused and releasing would take four, for every ticket of a
+    backlog."""
+    with db() as session:
+        session.execute(update(Delivery).where(Delivery.id == delivery_id,
+                                               Delivery.status.in_(("received", "failed")))
+                        .values(next_attempt_at=utcnow() + timedelta(seconds=wait_s)))
+        session.commit()
+    log.info("triage.deferred", extra={"delivery_id": delivery_id, "wait_s": round(wait_s, 3)})
+
+
+def _retry_later(services: Any, delivery_id: int, owner: str, error: UpstreamError) -> None:
+    settings = services.settings
+    with services.db() as session:
+        attempts = session.scalar(select(Delivery.attempts).where(Delivery.id == delivery_id)) or 1
+    backoff = RetryPolicy(base_delay_s=settings.run_retry_base_s, max_delay_s=settings.run_retry_cap_s)
+    wait = backoff.delay(attempts, error.retry_after)
+    release(services.db, Delivery, delivery_id, owner, status="failed",
+            next_attempt_at=utcnow() + timedelta(seconds=wait))
+    log.warning("triage.retry_scheduled", extra={"delivery_id": delivery_id, "attempt": attempts,
+                                                  "upstream": error.upstream, "wait_s": round(wait, 3)})

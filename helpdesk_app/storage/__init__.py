@@ -1,0 +1,1 @@
+"""What is kept: the database models, the audit trail, the SQLite writer line, migrations."""

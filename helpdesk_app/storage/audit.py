@@ -1,0 +1,77 @@
+"""The audit trail: every plan shown and every run, appended to the hash chain (db.py).
+
+provisioning-rules.md, "After a run": recorded with the agent, ticket, inputs, checks,
+override reason, outcome and upstream request ids; nothing is ever deleted from it.
+"""
+from __future__ import annotations
+
+import json
+from typing import IO, Any, Iterator
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from helpdesk_app.storage.models import AuditRecord, Run, append_audit
+from workflows import Plan
+
+# The fields of a record as the API and the export show them.
+EXPORTED = ("id", "at", "kind", "agent", "ticket_id", "workflow", "inputs", "checks",
+            "override_reason", "outcome", "upstream_request_ids", "prev_hash", "hash")
+
+
+def record_plan(session: Session, *, agent: dict[str, Any], ticket_id: int | None, plan: Plan,
+                request_ids: list[str]) -> AuditRecord:
+    data = plan.to_dict()
+    return append_audit(
+        session, kind="plan", agent=agent, ticket_id=ticket_id, workflow=plan.workflow,
+        inputs=data["inputs"], checks=data["checks"],
+        outcome={"decision": data["decision"], "recommendations": data.get("recommendations", [])},
+        upstream_request_ids=request_ids,
+    )
+
+
+def record_run(session: Session, run: Run, request_ids: list[str]) -> AuditRecord:
+    outcome = run.outcome or {}
+    return append_audit(
+        session, kind="run", agent=run.agent, ticket_id=run.ticket_id, workflow=run.workflow,
+        inputs=run.inputs, checks=outcome.get("checks"), override_reason=run.override_reason,
+        outcome={"run_id": run.id, "state": run.state, **_outcome_summary(outcome)},
+        upstream_request_ids=request_ids,
+    )
+
+
+def record_escalation(session: Session, *, agent: dict[str, Any], ticket_id: int, workflow: str,
+                      summary: str, escalation: dict[str, Any],
+                      request_ids: list[str]) -> AuditRecord:
+    return append_audit(
+        session, kind="escalation", agent=agent, ticket_id=ticket_id, workflow=workflow,
+        inputs={"summary": summary}, outcome=escalation, upstream_request_ids=request_ids,
+    )
+
+
+def _outcome_summary(outcome: dict[str, Any]) -> dict[str, Any]:
+    keys = ("status", "decision", "changed", "verified", "message", "before", "after", "error")
+    return {key: outcome.get(key) for key in keys if key in outcome}
+
+
+def as_dict(record: AuditRecord) -> dict[str, Any]:
+    data = {name: getattr(record, name) for name in EXPORTED}
+    data["at"] = record.at.isoformat()
+    return data
+
+
+def records(session: Session, *, ticket_id: int | None = None) -> Iterator[AuditRecord]:
+    """Oldest first, streamed, so an export of a long trail holds one row at a time."""
+    query = select(AuditRecord).order_by(AuditRecord.id)
+    if ticket_id is not None:
+        query = query.where(AuditRecord.ticket_id == ticket_id)
+    yield from session.scalars(query.execution_options(yield_per=500))
+
+
+def export_json_lines(session: Session, out: IO[str], *, ticket_id: int | None = None) -> int:
+    """Write one JSON object per line; return how many."""
+    count = 0
+    for record in records(session, ticket_id=ticket_id):
+        out.write(json.dumps(as_dict(record), sort_keys=True, ensure_ascii=False) + "\n")
+        count += 1
+    return count

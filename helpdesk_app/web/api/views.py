@@ -1,0 +1,117 @@
+"""The routes of /api/v1. Each: authenticate, parse, authorise, hand over, answer."""
+from __future__ import annotations
+
+from flask import current_app, jsonify, request, url_for
+
+import workflows
+from helpdesk_app.engine import postback, runs
+from helpdesk_app.errors import ApiError
+from helpdesk_app.storage import audit
+from helpdesk_app.upstreams import trace
+from helpdesk_app.web import services_of
+from helpdesk_app.web.api import blueprint, bodies
+from helpdesk_app.web.api.auth import authorize, current_agent, require_agent
+from helpdesk_app.web.context import escalation_json, run_json, ticket_context
+from workflows import Refused
+from workflows.inputs import MAX_ID, positive_id
+
+# `execute`'s refusals, as the API answers them before recording a run.
+REFUSAL_STATUS = {"plan_blocked": 409, "reason_required": 422, "not_executable": 400}
+
+
+def _body():
+    return request.get_json(force=True, silent=True)
+
+
+@blueprint.record_once
+def _register_jobs(state) -> None:
+    services = state.app.extensions["helpdesk"]
+    services.jobs.register("run", runs.perform_run)
+
+
+@blueprint.get("/tickets/<int:ticket_id>")
+@require_agent
+def ticket(ticket_id: int):
+    return jsonify(ticket_context(services_of(current_app).db, _db_id(ticket_id, "ticket")))
+
+
+@blueprint.post("/plans")
+@require_agent
+def plan():
+    workflow, ticket_id, inputs = bodies.plan_request(_body())
+    authorize(workflow)
+    services = services_of(current_app)
+    with trace.capture() as request_ids:
+        made = workflows.plan(workflow, services.ports, inputs, services.rules)
+    with services.db() as session:
+        audit.record_plan(session, agent=current_agent().to_dict(), ticket_id=ticket_id,
+                          plan=made, request_ids=list(request_ids))
+        session.commit()
+    return jsonify({"ticket_id": ticket_id, **made.to_dict()})
+
+
+@blueprint.post("/runs")
+@require_agent
+def start_run():
+    run_request = bodies.run_request(_body())
+    key = bodies.idempotency_key(request.headers.get("Idempotency-Key"))
+    authorize(run_request.workflow)
+    try:
+        workflows.check_run(run_request.workflow, run_request.inputs, run_request.confirmation)
+    except Refused as refused:
+        raise ApiError(REFUSAL_STATUS[refused.code], refused.code, str(refused)) from None
+    services = services_of(current_app)
+    run, created = runs.create_run(services.db, run_request, current_agent(), key)
+    if created:
+        services.jobs.dispatch("run", run.id)
+        run = runs.load_run(services.db, run.id)
+    response = jsonify(run_json(run, runs.escalation_of(services.db, run)))
+    response.status_code = 202
+    response.headers["Location"] = url_for(".get_run", run_id=run.id)
+    if not created:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+@blueprint.get("/runs/<int:run_id>")
+@require_agent
+def get_run(run_id: int):
+    services = services_of(current_app)
+    run = runs.load_run(services.db, _db_id(run_id, "run"))
+    if run is None:
+        raise ApiError(404, "run_not_found", f"there is no run {run_id}")
+    return jsonify(run_json(run, runs.escalation_of(services.db, run)))
+
+
+@blueprint.post("/escalations")
+@require_agent
+def escalate():
+    ticket_id, workflow, summary = bodies.escalation_request(_body())
+    authorize("escalate")
+    services, agent = services_of(current_app), current_agent().to_dict()
+    with trace.capture() as request_ids:
+        escalation = postback.escalate(services, ticket_id=ticket_id, workflow=workflow,
+                                       summary=summary, agent=agent)
+    answer = escalation_json(escalation)
+    with services.db() as session:
+        audit.record_escalation(session, agent=agent, ticket_id=ticket_id, workflow=workflow,
+                                summary=summary, escalation=answer, request_ids=list(request_ids))
+        session.commit()
+    return jsonify(answer), 201
+
+
+@blueprint.get("/audit")
+@require_agent
+def audit_trail():
+    authorize("audit")
+    ticket_id = positive_id(request.args.get("ticket_id"), "ticket_id")
+    with services_of(current_app).db() as session:
+        records = [audit.as_dict(r) for r in audit.records(session, ticket_id=ticket_id)]
+    return jsonify({"ticket_id": ticket_id, "records": records})
+
+
+def _db_id(value: int, what: str) -> int:
+    # The int converter takes any size; one beyond BIGINT names nothing stored here.
+    if value > MAX_ID:
+        raise ApiError(404, f"{what}_not_found", f"there is no {what} {value}")
+    return value

@@ -1,0 +1,156 @@
+"""Sandbox mode: no upstream configured, so the service runs against the local sandbox, in
+this very process (architecture.md, "Configuration and modes" and "The sandbox").
+
+`create_app` calls `start(settings)` when `settings.mode == "sandbox"`:
+
+1. the sandbox starts on loopback from SANDBOX_SCENARIO (default: the packaged demo), with
+   secrets it generates itself and its webhooks aimed at SANDBOX_SERVICE_URL (this service);
+2. the settings are rebuilt with the sandbox's settings merged in and `sandboxed` set (no
+   environment variable can set it), on the `threads` executor: an RQ worker is another
+   process and cannot reach a sandbox that lives in this one;
+3. the database is migrated; unless DATABASE_URL is given it is a fresh SQLite file,
+   `instance/sandbox.db`, recreated at each start, because the world the sandbox serves is
+   new at each start and rows mirroring an earlier world (open escalations of issues that
+   no longer exist) would only mislead. A real deployment's database is never touched.
+
+The sandbox is stopped at interpreter exit, or by `stop_sandbox(app)` (tests). Sandbox mode
+is one process: `make run` serves it with one gunicorn worker (threads) on 127.0.0.1.
+
+    python -m sandbox.mode mode     # "sandbox" or "upstream", for the Makefile
+"""
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from helpdesk_app.settings import UPSTREAM_SWITCHES, ConfigError, Settings
+from sandbox import DEMO_SCENARIO, Sandbox, ScenarioError, load_scenario
+
+log = logging.getLogger(__name__)
+
+SANDBOX_DATABASE = Path("instance") / "sandbox.db"
+# The one app installation the agent page signs sidebar requests for (any positive id does:
+# the sandbox's settings pin it, as a deployment pins its real installation).
+INSTALLATION_ID = 1
+AGENT_PAGE_PATH = "/sandbox"
+EXTENSION = "sandbox"
+
+
+@dataclass
+class RunningSandbox:
+    """What the app keeps of its sandbox: the servers, the scenario they loaded, and where
+    people (the agent page) and the sandbox's webhooks reach this service."""
+
+    sandbox: Sandbox
+    scenario: dict[str, Any]
+    service_url: str
+    _stopped: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def demo_cases(self) -> list[dict[str, Any]]:
+        cases = self.scenario.get("demo_cases")
+        return cases if isinstance(cases, list) else []
+
+    def stop(self) -> None:
+        """Idempotent: both atexit and a test's teardown may call it."""
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        self.sandbox.stop()
+        log.info("sandbox.stopped")
+
+
+def start(settings: Settings) -> tuple[Settings, RunningSandbox]:
+    """Start the sandbox for `settings` (sandbox mode); the settings that point at it."""
+    source = settings.sandbox_scenario or DEMO_SCENARIO
+    scenario = _scenario(source)  # checked here, to name the setting; the sandbox reads it again
+    base = service_url(settings)
+    sandbox = Sandbox.start(source, zendesk_webhook=f"{base}/webhooks/zendesk",
+                            gitlab_webhook=f"{base}/webhooks/gitlab")
+    try:
+        database_url = _database(settings)
+        sandboxed = settings.in_sandbox(sandbox.env(), job_executor="threads",
+                                        database_url=database_url,
+                                        zendesk_app_installation_id=INSTALLATION_ID)
+    except BaseException:
+        sandbox.stop()
+        raise
+    running = RunningSandbox(sandbox, scenario, base)
+    atexit.register(running.stop)
+    log.info("sandbox.started", extra={"portal_url": sandbox.portal_url,
+                                       "gitlab_url": sandbox.gitlab_url,
+                                       "zendesk_url": sandbox.zendesk_url})
+    return sandboxed, running
+
+
+def running_sandbox(app: Flask) -> RunningSandbox | None:
+    return app.extensions.get(EXTENSION)
+
+
+def stop_sandbox(app: Flask) -> None:
+    """Stop the app's sandbox and the sweeper that would keep calling it (tests' teardown)."""
+    sweeper = app.extensions.pop("helpdesk_sweeper", None)
+    if sweeper is not None:
+        sweeper.stop()
+    running = running_sandbox(app)
+    if running is not None:
+        running.stop()
+
+
+def service_url(settings: Settings) -> str:
+    return str(settings.sandbox_service_url).rstrip("/")
+
+
+def agent_page_url(settings: Settings) -> str | None:
+    """The local agent page's address in sandbox mode (ticket links of notes), else None."""
+    if not settings.sandboxed:
+        return None
+    return service_url(settings) + AGENT_PAGE_PATH
+
+
+def _scenario(source: str) -> dict[str, Any]:
+    try:
+        return load_scenario(source)
+    except (ScenarioError, OSError) as error:
+        raise ConfigError(f"SANDBOX_SCENARIO: {error}") from None
+
+
+def _database(settings: Settings) -> str:
+    from helpdesk_app.storage.migrate import upgrade
+
+    if "database_url" in settings.model_fields_set:
+        url = settings.database_url
+    else:
+        for suffix in ("", "-wal", "-shm"):  # SQLite's WAL files belong to the old database
+            Path(f"{SANDBOX_DATABASE}{suffix}").unlink(missing_ok=True)
+        url = f"sqlite:///{SANDBOX_DATABASE}"
+    upgrade(url)
+    return url
+
+
+def mode_of_environment(environ: dict[str, str] | None = None) -> str:
+    """The mode the environment asks for, by the rule Settings.mode applies."""
+    env = os.environ if environ is None else environ
+    return "upstream" if any(env.get(n, "").strip() for n in UPSTREAM_SWITCHES) else "sandbox"
+
+
+def main(argv: list[str]) -> int:
+    if argv != ["mode"]:
+        print("usage: python -m sandbox.mode mode", file=sys.stderr)
+        return 2
+    print(mode_of_environment())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
