@@ -7,6 +7,7 @@ import math
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
+from helpdesk_app import sandboxing
 from helpdesk_app.engine.services import Services, build_services
 from helpdesk_app.errors import ApiError
 from helpdesk_app.security.headers import static_nosniff
@@ -24,7 +25,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     _configure_logging(settings.log_level)
     app = Flask(__name__)
     if settings.mode == "sandbox" and not settings.sandboxed:
-        settings = _start_sandbox(app, settings)
+        settings = sandboxing.start(app, settings)
     app.config.update(SECRET_KEY=settings.secret_key.get_secret_value() if settings.secret_key else None,
                       MAX_CONTENT_LENGTH=settings.webhook_max_bytes,
                       # Only the sandbox's agent page uses Flask's session (its CSRF token).
@@ -45,10 +46,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     for blueprint in (health, zendesk_webhook, gitlab_webhook, sidebar, api):
         app.register_blueprint(blueprint)
-    if "sandbox" in app.extensions:  # sandbox_mode.EXTENSION
-        from sandbox.agent_page import blueprint as agent_page
-
-        app.register_blueprint(agent_page)  # the local agent page exists in sandbox mode only
+    if sandboxing.EXTENSION in app.extensions:
+        sandboxing.add_pages(app)  # the local agent page exists in sandbox mode only
     _register_error_handlers(app)
     app.after_request(static_nosniff)
     if settings.executor == "threads":
@@ -61,22 +60,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     return app
 
 
-def _start_sandbox(app: Flask, settings: Settings) -> Settings:
-    """No upstream configured: start the local sandbox and point the settings at it."""
-    # Imported here, not at the top: `python -m sandbox.mode` runs that module.
-    from sandbox import mode as sandbox_mode
-
-    settings, running = sandbox_mode.start(settings)
-    app.extensions[sandbox_mode.EXTENSION] = running
-    return settings
-
-
 def stop_sandbox(app: Flask) -> None:
     """Stop the sandbox create_app started, and the sweeper calling it; idempotent, and
     harmless for an app in upstream mode. Tests call it at teardown."""
-    from sandbox.mode import stop_sandbox as stop
-
-    stop(app)
+    sweeper = app.extensions.pop("helpdesk_sweeper", None)
+    if sweeper is not None:
+        sweeper.stop()
+    sandboxing.stop(app)
 
 
 def _register_error_handlers(app: Flask) -> None:

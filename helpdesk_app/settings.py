@@ -24,6 +24,8 @@ REQUIRED_UPSTREAM = (
 )
 # Fields no environment variable may set: only the sandbox's start-up does (sandbox_mode.py).
 NOT_FROM_ENV = ("sandboxed",)
+# Where the sandbox's local agent page is served (sandbox mode only).
+AGENT_PAGE_PATH = "/sandbox"
 SUBDOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 PROJECT = re.compile(r"^(\d+|[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+)$")
 
@@ -195,6 +197,13 @@ class Settings(BaseModel):
         if self.sandboxed:
             return "sandbox"
         return "upstream" if any(self._given(n) for n in UPSTREAM_SWITCHES) else "sandbox"
+
+    @property
+    def agent_page_url(self) -> str | None:
+        """The local agent page's address in sandbox mode (ticket links of notes), else None."""
+        if not self.sandboxed:
+            return None
+        return str(self.sandbox_service_url).rstrip("/") + AGENT_PAGE_PATH
 
     def _given(self, env_name: str) -> bool:
         value = getattr(self, env_name.lower())

@@ -9,7 +9,8 @@ Makefile passes bind, workers and threads, where they are visible.
 """
 from __future__ import annotations
 
-from sandbox.mode import AGENT_PAGE_PATH, EXTENSION
+from helpdesk_app.settings import AGENT_PAGE_PATH
+from sandbox.mode import EXTENSION
 
 
 def post_worker_init(worker) -> None:

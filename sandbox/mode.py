@@ -36,12 +36,12 @@ from sandbox import DEMO_SCENARIO, Sandbox, ScenarioError, load_scenario
 
 log = logging.getLogger(__name__)
 
+EXTENSION = "sandbox"  # the app extension holding the RunningSandbox (helpdesk_app.sandboxing)
+
 SANDBOX_DATABASE = Path("instance") / "sandbox.db"
 # The one app installation the agent page signs sidebar requests for (any positive id does:
 # the sandbox's settings pin it, as a deployment pins its real installation).
 INSTALLATION_ID = 1
-AGENT_PAGE_PATH = "/sandbox"
-EXTENSION = "sandbox"
 
 
 @dataclass
@@ -97,25 +97,8 @@ def running_sandbox(app: Flask) -> RunningSandbox | None:
     return app.extensions.get(EXTENSION)
 
 
-def stop_sandbox(app: Flask) -> None:
-    """Stop the app's sandbox and the sweeper that would keep calling it (tests' teardown)."""
-    sweeper = app.extensions.pop("helpdesk_sweeper", None)
-    if sweeper is not None:
-        sweeper.stop()
-    running = running_sandbox(app)
-    if running is not None:
-        running.stop()
-
-
 def service_url(settings: Settings) -> str:
     return str(settings.sandbox_service_url).rstrip("/")
-
-
-def agent_page_url(settings: Settings) -> str | None:
-    """The local agent page's address in sandbox mode (ticket links of notes), else None."""
-    if not settings.sandboxed:
-        return None
-    return service_url(settings) + AGENT_PAGE_PATH
 
 
 def _scenario(source: str) -> dict[str, Any]:

@@ -37,19 +37,12 @@ from typing import Any, Callable
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from helpdesk_app.cli.errors import CommandFailed, UsageError
+from helpdesk_app.cli.plan_and_run import add_commands
 from helpdesk_app.storage import audit
 from helpdesk_app.storage.migrate import database_url_from_env
 from helpdesk_app.storage.models import find_audit_break, make_engine, make_session_factory
 from workflows.triage import MIN_CONFIDENCE, RECOMMENDED, TicketText, triage
-
-
-class UsageError(Exception):
-    """Bad arguments or an unusable environment: exit code 2, one line on stderr."""
-
-
-class CommandFailed(Exception):
-    """Something outside the command failed (an upstream, the audit trail) before it had a
-    result to print: exit code 1, one line on stderr."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -160,8 +153,6 @@ def parser() -> argparse.ArgumentParser:
     ticket.add_argument("--min-confidence", type=_confidence, default=MIN_CONFIDENCE,
                         help="below this the category is uncertain and nothing is recommended")
     ticket.set_defaults(handler=triage_command)
-    from helpdesk_app.cli.plan_and_run import add_commands  # here: it needs this module's errors
-
     add_commands(commands)
     return root
 

@@ -45,7 +45,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 import workflows
-from helpdesk_app.cli.commands import CommandFailed, UsageError
+from helpdesk_app import sandboxing
+from helpdesk_app.cli.errors import CommandFailed, UsageError
 from helpdesk_app.engine.runs import RUN_STATE
 from helpdesk_app.engine.services import _clients
 from helpdesk_app.settings import UPSTREAM_SWITCHES, ConfigError, Settings
@@ -54,7 +55,6 @@ from helpdesk_app.storage.models import AuditRecord, Run, make_engine, make_sess
 from helpdesk_app.upstreams import trace
 from helpdesk_app.upstreams.budgets import Budget, DatabaseBudgets, RedisBudgets
 from helpdesk_app.web.api.bodies import IDEMPOTENCY_KEY, MAX_REASON
-from sandbox import Sandbox, ScenarioError
 from workflows import (
     BadInput,
     Confirmation,
@@ -303,8 +303,8 @@ def _world(args: argparse.Namespace) -> Iterator[World]:
 def _sandbox_world(scenario: Path) -> Iterator[World]:
     before = set(threading.enumerate())
     try:
-        sandbox = Sandbox.start(scenario)
-    except ScenarioError as error:
+        sandbox = sandboxing.ephemeral(scenario)
+    except ConfigError as error:  # the scenario file is unreadable or not one
         raise UsageError(str(error)) from None
     clients: dict[str, Any] = {}
     engine = make_engine("sqlite://")  # the audit chain, in memory only

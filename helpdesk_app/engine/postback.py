@@ -24,7 +24,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from helpdesk_app.storage.models import Escalation, Run, RunEvent, utcnow
-from sandbox.mode import agent_page_url
 from workflows import Outcome, OutcomeStatus, notes
 
 log = logging.getLogger(__name__)
@@ -230,7 +229,7 @@ def _context(services: Any, ticket_id: int, workflow: str, summary: str, agent: 
     return notes.EscalationContext(
         ticket_id=ticket_id, workflow=workflow,
         ticket_link=notes.ticket_url(services.settings.zendesk_subdomain, ticket_id,
-                                     agent_page=agent_page_url(services.settings)),
+                                     agent_page=services.settings.agent_page_url),
         agent=agent, inputs=inputs or {}, summary=summary or "",
         override_reason=run.override_reason if run is not None else None,
         run_id=run.id if run is not None else None, outcome=outcome,

@@ -9,7 +9,7 @@ import pytest
 
 from helpdesk_app import create_app, stop_sandbox
 from helpdesk_app.settings import ConfigError, Settings
-from sandbox.mode import agent_page_url, mode_of_environment
+from sandbox.mode import mode_of_environment
 from tests.app.sandbox_app import sandbox_app, sandbox_of
 from tests.app.test_settings import UPSTREAM_ENV
 from workflows import notes
@@ -95,13 +95,13 @@ def test_a_bad_scenario_is_named(tmp_path):
 def test_upstream_mode_starts_no_sandbox(tmp_path):
     app = create_app(Settings.from_env({**UPSTREAM_ENV, "DATABASE_URL": f"sqlite:///{tmp_path}/h.db"}))
     assert "sandbox" not in app.extensions
-    assert agent_page_url(app.extensions["helpdesk"].settings) is None
+    assert app.extensions["helpdesk"].settings.agent_page_url is None
     stop_sandbox(app)  # harmless without one
 
 
 def test_ticket_links_in_sandbox_mode_point_at_the_agent_page(tmp_path):
     with sandbox_app(tmp_path, SANDBOX_SERVICE_URL="http://127.0.0.1:8123") as app:
-        base = agent_page_url(app.extensions["helpdesk"].settings)
+        base = app.extensions["helpdesk"].settings.agent_page_url
     assert base == "http://127.0.0.1:8123/sandbox"
     assert notes.ticket_url("127", 105, agent_page=base) == "http://127.0.0.1:8123/sandbox/tickets/105"
     # Upstream mode is unchanged.

@@ -1,7 +1,7 @@
 """The routes of /api/v1. Each: authenticate, parse, authorise, hand over, answer."""
 from __future__ import annotations
 
-from flask import current_app, jsonify, request, url_for
+from flask import Blueprint, current_app, jsonify, request, url_for
 
 import workflows
 from helpdesk_app.engine import postback, runs
@@ -9,7 +9,7 @@ from helpdesk_app.errors import ApiError
 from helpdesk_app.storage import audit
 from helpdesk_app.upstreams import trace
 from helpdesk_app.web import services_of
-from helpdesk_app.web.api import blueprint, bodies
+from helpdesk_app.web.api import bodies
 from helpdesk_app.web.api.auth import authorize, current_agent, require_agent
 from helpdesk_app.web.context import escalation_json, run_json, ticket_context
 from workflows import Refused
@@ -17,6 +17,15 @@ from workflows.inputs import MAX_ID, positive_id
 
 # `execute`'s refusals, as the API answers them before recording a run.
 REFUSAL_STATUS = {"plan_blocked": 409, "reason_required": 422, "not_executable": 400}
+
+blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+@blueprint.after_request
+def _never_cached(response):
+    # Answers hold customer data for one agent's session; no proxy or browser keeps them.
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _body():
