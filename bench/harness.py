@@ -158,15 +158,6 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
-def descendants(pid: int) -> list[int]:
-    out, pending = [], [pid]
-    while pending:
-        for child in children_of(pending.pop()):
-            out.append(child)
-            pending.append(child)
-    return out
-
-
 def status_kb(pid: int, key: str) -> int | None:
     value = _read_kv(f"/proc/{pid}/status").get(key)
     return int(value.split()[0]) if value else None
@@ -232,10 +223,6 @@ class PeakRss:
             values = [kb for r, kb in self._peaks.values() if r == role]
         return round(max(values) / 1024, 1) if values else None
 
-    def processes(self, role: str) -> int:
-        with self._lock:
-            return sum(1 for r, _ in self._peaks.values() if r == role)
-
 
 # --- the sandbox, and what it was asked --------------------------------------------------------
 
@@ -248,10 +235,6 @@ class Call:
     method: str
     path: str  # as sent, query string included
     status: int | None
-
-    @property
-    def duration(self) -> float:
-        return self.end - self.start
 
 
 class RequestLog:
