@@ -20,7 +20,7 @@ import json
 import sys
 import time
 
-import harness as h
+import loadgen as h
 from triage_storm import run_storm
 
 CORPUS = h.ROOT / "tests" / "triage" / "corpus"

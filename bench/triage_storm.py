@@ -26,7 +26,7 @@ import time
 from collections import Counter
 from typing import Any
 
-import harness as h
+import loadgen as h
 import scenarios
 
 UPDATE_TICKET = re.compile(r"^/api/v2/tickets/(\d+)\.json$")

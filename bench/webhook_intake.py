@@ -24,7 +24,7 @@ import sys
 import time
 from typing import Any
 
-import harness as h
+import loadgen as h
 import scenarios
 
 LEVELS = (1, 16, 64, 256)

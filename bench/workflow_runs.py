@@ -34,7 +34,7 @@ from typing import Any
 
 import requests
 
-import harness as h
+import loadgen as h
 import scenarios
 
 FINISHED = ("succeeded", "failed", "superseded", "escalated")

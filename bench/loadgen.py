@@ -14,7 +14,7 @@ Every benchmark runs the service the way the Procfile does, against the local sa
   run's temporary directory); optionally RQ workers (`python -m helpdesk_app.worker`);
 - load comes from another process: `wrk` (pre-signed requests replayed by a Lua script:
   wrk's Lua has no HMAC, so Python signs them beforehand) or, without wrk, a Python load
-  generator (this module run as `python bench/harness.py loadgen ...`: processes of
+  generator (this module run as `python bench/loadgen.py loadgen ...`: processes of
   threads, one keep-alive http.client connection per thread).
 
 Everything started is stopped on exit, Ctrl-C or an exception (`Stack`); child processes
@@ -727,7 +727,7 @@ def run_python_load(url: str, reqs: Sequence[Req], *, connections: int,
 
 
 def _loadgen_main(url: str, spec: str, connections: int, duration_s: float, start_at: float) -> None:
-    """The child: `python bench/harness.py loadgen URL FILE CONNECTIONS DURATION START_AT`."""
+    """The child: `python bench/loadgen.py loadgen URL FILE CONNECTIONS DURATION START_AT`."""
     import http.client
     from urllib.parse import urlsplit
 
@@ -968,7 +968,7 @@ if __name__ == "__main__":
     if len(sys.argv) == 7 and sys.argv[1] == "loadgen":
         _loadgen_main(sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5]), float(sys.argv[6]))
     else:
-        print("usage: python bench/harness.py loadgen URL FILE CONNECTIONS DURATION_S START_AT\n"
+        print("usage: python bench/loadgen.py loadgen URL FILE CONNECTIONS DURATION_S START_AT\n"
               "(the benchmarks are bench/triage_storm.py, webhook_intake.py, workflow_runs.py, triage.py)",
               file=sys.stderr)
         sys.exit(2)
