@@ -7,6 +7,7 @@ connection per thread. Either way the latency is the client's, per request.
 """
 from __future__ import annotations
 
+import http.client
 import json
 import math
 import os
@@ -16,9 +17,10 @@ import sys
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
+from urllib.parse import SplitResult, urlsplit
 
 from metrics import percentile
 from processes import pdeathsig
@@ -74,101 +76,90 @@ def run_python_load(url: str, reqs: Sequence[Req], *, connections: int,
     processes = min(processes, connections)
     spec = workdir / f"load-{uuid.uuid4().hex[:8]}"
     spec.mkdir()
-    shares = [reqs[i::processes] for i in range(processes)]
-    conns = [connections // processes + (1 if i < connections % processes else 0) for i in range(processes)]
-    children = []
+    try:
+        total = _run_children(url, reqs, spec, connections, processes, duration_s)
+    finally:
+        shutil.rmtree(spec, ignore_errors=True)
+    latencies = total.latencies_ms
+    return LoadResult(
+        requests=len(latencies), elapsed_s=total.last - total.first, statuses=total.statuses,
+        p50_ms=percentile(latencies, 50), p90_ms=percentile(latencies, 90),
+        p99_ms=percentile(latencies, 99), max_ms=max(latencies) if latencies else None,
+        errors=total.errors, wrapped=total.wrapped,
+        tool=f"python ({processes} process{'es' if processes > 1 else ''})", started_at=total.first)
+
+
+@dataclass
+class _Tally:
+    """What load generators saw: one thread's, one child's, or all children's together."""
+
+    latencies_ms: list[float] = field(default_factory=list)
+    statuses: dict[str, int] = field(default_factory=dict)
+    errors: int = 0
+    wrapped: int = 0
+    first: float | None = None
+    last: float = 0.0
+
+    def record(self, t0: float, t1: float, status: str) -> None:
+        self.first = t0 if self.first is None else self.first
+        self.last = t1
+        self.latencies_ms.append((t1 - t0) * 1000)
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+        if status == "error":
+            self.errors += 1
+
+    def add(self, other: "_Tally") -> None:
+        self.latencies_ms.extend(other.latencies_ms)
+        for k, v in other.statuses.items():
+            self.statuses[k] = self.statuses.get(k, 0) + v
+        self.errors += other.errors
+        self.wrapped += other.wrapped
+        if other.first is not None:
+            self.first = other.first if self.first is None else min(self.first, other.first)
+        self.last = max(self.last, other.last)
+
+
+def _run_children(url: str, reqs: Sequence[Req], spec: Path, connections: int, processes: int,
+                  duration_s: float | None) -> _Tally:
+    """Child i sends every `processes`-th request over its share of the connections."""
     start_at = time.time() + 0.5 + 0.002 * len(reqs) / processes  # all start together
-    for i, share in enumerate(shares):
-        path = spec / f"reqs-{i}.jsonl"
-        path.write_text("\n".join(r.to_json() for r in share))
-        argv = [sys.executable, str(Path(__file__).resolve()), "loadgen", url, str(path),
-                str(conns[i]), str(duration_s or 0), str(start_at)]
-        children.append(subprocess.Popen(argv, stdout=subprocess.PIPE, text=True,
-                                         preexec_fn=pdeathsig))
-    results = []
+    children = [_spawn(url, spec / f"reqs-{i}.jsonl", reqs[i::processes],
+                       connections // processes + (1 if i < connections % processes else 0),
+                       duration_s, start_at) for i in range(processes)]
+    total = _Tally()
     try:
         for child in children:
             out, _ = child.communicate()
             if child.returncode != 0:
                 raise RuntimeError(f"load generator failed ({child.returncode})")
-            results.append(json.loads(out.strip().splitlines()[-1]))
+            total.add(_Tally(**json.loads(out.strip().splitlines()[-1])))
     finally:
         for child in children:
             if child.poll() is None:
                 child.kill()
-        shutil.rmtree(spec, ignore_errors=True)
-    latencies = [x for r in results for x in r["latencies_ms"]]
-    statuses: dict[str, int] = {}
-    for r in results:
-        for k, v in r["statuses"].items():
-            statuses[k] = statuses.get(k, 0) + v
-    first = min(r["first"] for r in results)
-    last = max(r["last"] for r in results)
-    return LoadResult(
-        requests=sum(r["count"] for r in results), elapsed_s=last - first, statuses=statuses,
-        p50_ms=percentile(latencies, 50), p90_ms=percentile(latencies, 90),
-        p99_ms=percentile(latencies, 99), max_ms=max(latencies) if latencies else None,
-        errors=sum(r["errors"] for r in results), wrapped=sum(r["wrapped"] for r in results),
-        tool=f"python ({processes} process{'es' if processes > 1 else ''})", started_at=first)
+    return total
+
+
+def _spawn(url: str, path: Path, share: Sequence[Req], connections: int, duration_s: float | None,
+           start_at: float) -> subprocess.Popen:
+    path.write_text("\n".join(r.to_json() for r in share))
+    argv = [sys.executable, str(Path(__file__).resolve()), "loadgen", url, str(path),
+            str(connections), str(duration_s or 0), str(start_at)]
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, preexec_fn=pdeathsig)
 
 
 def _loadgen_main(url: str, spec: str, connections: int, duration_s: float, start_at: float) -> None:
     """The child: `python bench/loadgen.py loadgen URL FILE CONNECTIONS DURATION START_AT`."""
-    import http.client
-    from urllib.parse import urlsplit
-
     target = urlsplit(url)
     reqs = [Req.from_json(line) for line in Path(spec).read_text().splitlines() if line]
-    counter = iter(range(10**12))
-    lock = threading.Lock()
-    statuses: dict[str, int] = {}
-    latencies: list[float] = []
-    state = {"errors": 0, "wrapped": 0, "first": None, "last": 0.0}
+    deadline = start_at + duration_s if duration_s else None
+    counter = iter(range(10**12))  # shared by the threads: each request number is sent once
+    total, lock = _Tally(), threading.Lock()
 
     def worker() -> None:
-        conn = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
-        mine_lat, mine_st = [], {}
-        errors = wrapped = 0
-        first = None
-        last = 0.0
-        deadline = start_at + duration_s if duration_s else None
-        while True:
-            n = next(counter)
-            if deadline is None:
-                if n >= len(reqs):
-                    break
-            elif time.time() >= deadline:
-                break
-            if n >= len(reqs):
-                wrapped += 1
-            req = reqs[n % len(reqs)]
-            t0 = time.time()
-            first = t0 if first is None else first
-            try:
-                conn.request(req.method, req.path, body=req.body, headers=req.headers)
-                response = conn.getresponse()
-                response.read()
-                status = str(response.status)
-                if response.will_close:
-                    conn.close()
-            except (OSError, http.client.HTTPException):
-                errors += 1
-                conn.close()
-                status = "error"
-            t1 = time.time()
-            last = t1
-            mine_lat.append((t1 - t0) * 1000)
-            mine_st[status] = mine_st.get(status, 0) + 1
-        conn.close()
+        mine = _send(target, reqs, counter, deadline)
         with lock:
-            latencies.extend(mine_lat)
-            for k, v in mine_st.items():
-                statuses[k] = statuses.get(k, 0) + v
-            state["errors"] += errors
-            state["wrapped"] += wrapped
-            if first is not None:
-                state["first"] = first if state["first"] is None else min(state["first"], first)
-            state["last"] = max(state["last"], last)
+            total.add(mine)
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(connections)]
     time.sleep(max(0.0, start_at - time.time()))
@@ -176,9 +167,40 @@ def _loadgen_main(url: str, spec: str, connections: int, duration_s: float, star
         t.start()
     for t in threads:
         t.join()
-    print(json.dumps({"count": len(latencies), "statuses": statuses, "latencies_ms": latencies,
-                      "errors": state["errors"], "wrapped": state["wrapped"],
-                      "first": state["first"] or time.time(), "last": state["last"] or time.time()}))
+    now = time.time()
+    print(json.dumps({**asdict(total), "first": total.first or now, "last": total.last or now}))
+
+
+def _send(target: SplitResult, reqs: Sequence[Req], counter: Iterator[int],
+          deadline: float | None) -> _Tally:
+    """One thread on its own keep-alive connection: every request until the deadline, or
+    without one, each request once."""
+    conn = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
+    mine = _Tally()
+    for n in counter:
+        if (n >= len(reqs)) if deadline is None else (time.time() >= deadline):
+            break
+        if n >= len(reqs):
+            mine.wrapped += 1
+        t0 = time.time()
+        status = _exchange(conn, reqs[n % len(reqs)])
+        mine.record(t0, time.time(), status)
+    conn.close()
+    return mine
+
+
+def _exchange(conn: http.client.HTTPConnection, req: Req) -> str:
+    """One request, its answer read to the end: the status, or "error"."""
+    try:
+        conn.request(req.method, req.path, body=req.body, headers=req.headers)
+        response = conn.getresponse()
+        response.read()
+        if response.will_close:
+            conn.close()
+        return str(response.status)
+    except (OSError, http.client.HTTPException):
+        conn.close()  # the next request opens a new connection
+        return "error"
 
 
 WRK_SCRIPT = r"""
@@ -228,8 +250,6 @@ end
 def run_wrk(url: str, reqs: Sequence[Req], *, connections: int, duration_s: float,
             workdir: Path, threads: int | None = None) -> LoadResult:
     """wrk replaying pre-signed requests (its Lua cannot sign); latency from wrk itself."""
-    from urllib.parse import urlsplit
-
     host = urlsplit(url).netloc
     threads = threads or max(1, min(connections, os.cpu_count() or 1))
     spec = workdir / f"wrk-{uuid.uuid4().hex[:8]}"
