@@ -1,6 +1,6 @@
 """The baseline of bench/webhook_intake.py: one endpoint answering 204, nothing else.
 
-Served by the same gunicorn command line as the service (bench/harness.py,
+Served by the same gunicorn command line as the service (bench/serve.py,
 `gunicorn_command`); it reads the request body, as any endpoint must, and does nothing
 with it.
 """

@@ -20,10 +20,14 @@ import json
 import sys
 import time
 
-import harness as h
+import checkout
+import cli
+import metrics
+import processes
+import report
 from triage_storm import run_storm
 
-CORPUS = h.ROOT / "tests" / "triage" / "corpus"
+CORPUS = checkout.ROOT / "tests" / "triage" / "corpus"
 
 
 def pure(seconds: float) -> dict:
@@ -47,30 +51,30 @@ def pure(seconds: float) -> dict:
         done += len(texts)
     elapsed = time.perf_counter() - started
     return {"tickets": len(texts), "triaged": done, "elapsed_s": elapsed, "per_s": done / elapsed,
-            "p50_us": h.percentile(timings, 50), "p99_us": h.percentile(timings, 99),
+            "p50_us": metrics.percentile(timings, 50), "p99_us": metrics.percentile(timings, 99),
             "max_us": max(timings),
             "chars_mean": sum(len(t.subject) + len(t.description) + sum(map(len, t.comments))
                               for t in texts) / len(texts)}
 
 
 def main() -> int:
-    parser = h.common_args(__doc__.splitlines()[0])
+    parser = cli.common_args(__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, help="pure triage duration (default 10, --quick 2)")
     parser.add_argument("--tickets", type=int, help="end-to-end tickets (default 200, --quick 50)")
     args = parser.parse_args()
     seconds = args.seconds or (2.0 if args.quick else 10.0)
     tickets = args.tickets or (50 if args.quick else 200)
-    info = h.machine_info()
+    info = metrics.machine_info()
     p = pure(seconds)
-    h.log(f"pure: {p['per_s']:,.0f} tickets/s; end to end with {tickets} tickets")
-    with h.Stack() as stack:
-        work = h.workdir(stack, args.keep)
+    report.log(f"pure: {p['per_s']:,.0f} tickets/s; end to end with {tickets} tickets")
+    with processes.Stack() as stack:
+        work = cli.workdir(stack, args.keep)
         e = run_storm(stack, work, tickets=tickets, requests_per_min=100_000, updates_per_min=100_000,
                       concurrency=16)
     e2e = tickets / e["triage_done_s"]
-    print(h.machine_table(info))
+    print(report.machine_table(info))
     print()
-    print(h.kv_table("Triage", [
+    print(report.kv_table("Triage", [
         ("pure: corpus", f"{p['tickets']} tickets (mean {p['chars_mean']:,.0f} characters), "
                          f"{p['triaged']:,} triaged in {p['elapsed_s']:.1f} s"),
         ("pure: tickets/s (one thread)", f"{p['per_s']:,.0f}"),
@@ -85,13 +89,13 @@ def main() -> int:
         ("service", f"{e['web_workers']} gunicorn workers x {e['job_threads']} job threads, SQLite; "
                     "Zendesk budgets 100,000/min"),
     ]))
-    h.emit({"pure_per_s": round(p["per_s"], 1), "end_to_end_per_s": round(e2e, 2),
-            "pure_p50_us": round(p["p50_us"], 1), "pure_p99_us": round(p["p99_us"], 1),
-            "end_to_end_tickets": tickets, "end_to_end_s": e["triage_done_s"],
-            "delivery_to_processed_ms_p50": e["delivery_to_processed_ms_p50"],
-            "delivery_to_processed_ms_p99": e["delivery_to_processed_ms_p99"],
-            "notes_per_ticket_min": e["notes_per_ticket_min"], "notes_per_ticket_max": e["notes_per_ticket_max"],
-            "machine": {"cores": info["cores"], "memory_mb": info["memory_mb"]}})
+    report.emit({"pure_per_s": round(p["per_s"], 1), "end_to_end_per_s": round(e2e, 2),
+                 "pure_p50_us": round(p["p50_us"], 1), "pure_p99_us": round(p["p99_us"], 1),
+                 "end_to_end_tickets": tickets, "end_to_end_s": e["triage_done_s"],
+                 "delivery_to_processed_ms_p50": e["delivery_to_processed_ms_p50"],
+                 "delivery_to_processed_ms_p99": e["delivery_to_processed_ms_p99"],
+                 "notes_per_ticket_min": e["notes_per_ticket_min"], "notes_per_ticket_max": e["notes_per_ticket_max"],
+                 "machine": {"cores": info["cores"], "memory_mb": info["memory_mb"]}})
     return 0
 
 

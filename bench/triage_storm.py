@@ -26,35 +26,43 @@ import time
 from collections import Counter
 from typing import Any
 
-import harness as h
+import cli
+import databases
+import loadgen
+import metrics
+import processes
+import report
+import sandbox_calls
 import scenarios
+import serve
+import webhooks
 
 UPDATE_TICKET = re.compile(r"^/api/v2/tickets/(\d+)\.json$")
 FINAL = ("processed", "ignored")
 
 
-def run_storm(stack: h.Stack, workdir, *, tickets: int, requests_per_min: int,
+def run_storm(stack: processes.Stack, workdir, *, tickets: int, requests_per_min: int,
               updates_per_min: int, concurrency: int, database: str = "sqlite",
               extra_settings: dict[str, str] | None = None) -> dict[str, Any]:
     """Start everything, post the storm, wait for triage, and measure. Returns figures."""
     scenario = scenarios.storm(tickets)
-    sandbox, calls = h.start_sandbox(stack, scenario)
-    db = h.fresh_database(stack, database, workdir)
+    sandbox, calls = sandbox_calls.start_sandbox(stack, scenario)
+    db = databases.fresh_database(stack, database, workdir)
     settings = {"JOB_EXECUTOR": "threads", "ZENDESK_REQUESTS_PER_MIN": requests_per_min,
                 "ZENDESK_TICKET_UPDATES_PER_MIN": updates_per_min, **(extra_settings or {})}
-    env = h.service_env(sandbox, db, settings)
-    rss = h.PeakRss().start()
+    env = serve.service_env(sandbox, db, settings)
+    rss = metrics.PeakRss().start()
     stack.callback(rss.stop)
-    service = h.start_service(stack, workdir, env, rss=rss)
-    h.log(f"service up at {service.url} ({service.workers} workers); posting {tickets} deliveries")
+    service = serve.start_service(stack, workdir, env, rss=rss)
+    report.log(f"service up at {service.url} ({service.workers} workers); posting {tickets} deliveries")
 
     records = [sandbox.state.ticket(t["id"]) for t in scenario["zendesk"]["tickets"]]
-    storm = h.deliveries(env["ZENDESK_WEBHOOK_SECRET"], records, tickets)
-    load = h.run_python_load(service.url, storm, connections=concurrency, duration_s=None,
-                             workdir=workdir)
+    storm = webhooks.deliveries(env["ZENDESK_WEBHOOK_SECRET"], records, tickets)
+    load = loadgen.run_python_load(service.url, storm, connections=concurrency, duration_s=None,
+                                   workdir=workdir)
     started = load.started_at
     acked = load.statuses.get("202", 0)
-    h.log(f"intake: {acked}/{tickets} acknowledged in {load.elapsed_s:.2f} s; waiting for triage")
+    report.log(f"intake: {acked}/{tickets} acknowledged in {load.elapsed_s:.2f} s; waiting for triage")
 
     def states() -> dict[str, int]:
         return dict(db.query("SELECT status, COUNT(*) FROM deliveries WHERE source = 'zendesk' "
@@ -67,9 +75,9 @@ def run_storm(stack: h.Stack, workdir, *, tickets: int, requests_per_min: int,
     # The budgets pace the run: the time it needs, three times over, plus start-up slack.
     writes = 5 * tickets / requests_per_min + tickets / updates_per_min
     timeout = 180 + 3 * 60 * writes
-    h.wait_until(done, timeout_s=timeout, every_s=0.5, what="every delivery processed",
-                 progress=lambda: str(states()))
-    finished = h.epoch(db.query("SELECT MAX(processed_at) FROM deliveries")[0][0])
+    processes.wait_until(done, timeout_s=timeout, every_s=0.5, what="every delivery processed",
+                         progress=lambda: str(states()))
+    finished = databases.epoch(db.query("SELECT MAX(processed_at) FROM deliveries")[0][0])
     # Let any straggling write land before counting (there should be none).
     time.sleep(1.0)
     rss.sample()
@@ -79,7 +87,7 @@ def run_storm(stack: h.Stack, workdir, *, tickets: int, requests_per_min: int,
     per_ticket = [notes.get(t, 0) for t in ticket_ids]
     zendesk = [c for c in calls.snapshot() if c.upstream == "zendesk" and c.start >= started]
     updates = [c.start for c in zendesk if c.method == "PUT" and UPDATE_TICKET.match(c.path.split("?")[0])]
-    latencies = [(h.epoch(done_at) - h.epoch(got)) * 1000 for got, done_at in db.query(
+    latencies = [(databases.epoch(done_at) - databases.epoch(got)) * 1000 for got, done_at in db.query(
         "SELECT received_at, processed_at FROM deliveries WHERE processed_at IS NOT NULL")]
     attempts = Counter(a for (a,) in db.query("SELECT attempts FROM deliveries WHERE source = 'zendesk'"))
     statuses = states()
@@ -96,11 +104,11 @@ def run_storm(stack: h.Stack, workdir, *, tickets: int, requests_per_min: int,
         "intake_s": round(load.elapsed_s, 3),
         "intake_p50_ms": _r(load.p50_ms), "intake_p99_ms": _r(load.p99_ms),
         "triage_done_s": round(finished - started, 2),
-        "delivery_to_processed_ms_p50": _r(h.percentile(latencies, 50)),
-        "delivery_to_processed_ms_p99": _r(h.percentile(latencies, 99)),
-        "peak_updates_per_min": h.peak_per_window(updates),
+        "delivery_to_processed_ms_p50": _r(metrics.percentile(latencies, 50)),
+        "delivery_to_processed_ms_p99": _r(metrics.percentile(latencies, 99)),
+        "peak_updates_per_min": metrics.peak_per_window(updates),
         "update_budget_per_min": updates_per_min,
-        "peak_requests_per_min": h.peak_per_window([c.start for c in zendesk]),
+        "peak_requests_per_min": metrics.peak_per_window([c.start for c in zendesk]),
         "request_budget_per_min": requests_per_min,
         "zendesk_requests": len(zendesk),
         "zendesk_requests_per_ticket": round(len(zendesk) / tickets, 2),
@@ -118,7 +126,7 @@ def run_storm(stack: h.Stack, workdir, *, tickets: int, requests_per_min: int,
     }
 
 
-def _kind(call: h.Call) -> str:
+def _kind(call: sandbox_calls.Call) -> str:
     path = call.path.split("?")[0]
     if UPDATE_TICKET.match(path):
         return f"{call.method} ticket" if call.method == "PUT" else "GET ticket"
@@ -134,7 +142,7 @@ def _r(value: float | None) -> float | None:
 
 
 def main() -> int:
-    parser = h.common_args(__doc__.splitlines()[0])
+    parser = cli.common_args(__doc__.splitlines()[0])
     parser.add_argument("--tickets", type=int, help="default 1000, --quick 100")
     parser.add_argument("--requests-per-min", type=int, default=3000,
                         help="ZENDESK_REQUESTS_PER_MIN (default 3000)")
@@ -143,15 +151,15 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=64, help="connections posting (default 64)")
     args = parser.parse_args()
     tickets = args.tickets or (100 if args.quick else 1000)
-    info = h.machine_info()
-    with h.Stack() as stack:
-        work = h.workdir(stack, args.keep)
+    info = metrics.machine_info()
+    with processes.Stack() as stack:
+        work = cli.workdir(stack, args.keep)
         r = run_storm(stack, work, tickets=tickets, requests_per_min=args.requests_per_min,
                       updates_per_min=args.updates_per_min, concurrency=args.concurrency)
-    print(h.machine_table(info))
+    print(report.machine_table(info))
     print()
-    print(h.kv_table(f"Ticket storm: {tickets} ticket.created deliveries, threads executor on SQLite, "
-                     f"{r['web_workers']} gunicorn workers x {r['job_threads']} job threads", [
+    print(report.kv_table(f"Ticket storm: {tickets} ticket.created deliveries, threads executor on SQLite, "
+                          f"{r['web_workers']} gunicorn workers x {r['job_threads']} job threads", [
         ("posted (connections)", f"{tickets} ({r['concurrency']}, {r['loadgen']})"),
         ("acknowledged 202", r["acked"]),
         ("other answers", r["other_statuses"] or "none"),
@@ -175,9 +183,9 @@ def main() -> int:
     keys = ("tickets", "acked", "processed", "notes_per_ticket_min", "notes_per_ticket_max", "lost",
             "intake_s", "triage_done_s", "peak_updates_per_min", "update_budget_per_min",
             "peak_requests_per_min", "request_budget_per_min")
-    h.emit({**{k: r[k] for k in keys}, "doubled": r["doubled"],
-            "zendesk_requests_per_ticket": r["zendesk_requests_per_ticket"], "web_rss_mb": r["web_rss_mb"],
-            "machine": {"cores": info["cores"], "memory_mb": info["memory_mb"]}})
+    report.emit({**{k: r[k] for k in keys}, "doubled": r["doubled"],
+                 "zendesk_requests_per_ticket": r["zendesk_requests_per_ticket"], "web_rss_mb": r["web_rss_mb"],
+                 "machine": {"cores": info["cores"], "memory_mb": info["memory_mb"]}})
     return 0
 
 

@@ -24,15 +24,23 @@ import sys
 import time
 from typing import Any
 
-import harness as h
+import cli
+import databases
+import loadgen
+import metrics
+import processes
+import report
+import sandbox_calls
 import scenarios
+import serve
+import webhooks
 
 LEVELS = (1, 16, 64, 256)
 HEADLINE = 64
 
 
 def main() -> int:
-    parser = h.common_args(__doc__.splitlines()[0])
+    parser = cli.common_args(__doc__.splitlines()[0])
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--duration", type=float, help="seconds per step (default 10, --quick 2)")
     parser.add_argument("--levels", default=",".join(map(str, LEVELS)),
@@ -46,45 +54,45 @@ def main() -> int:
     duration = args.duration or (2.0 if args.quick else 10.0)
     levels = [int(x) for x in args.levels.split(",")]
     use_wrk = args.loadgen == "wrk" or (args.loadgen == "auto" and shutil.which("wrk"))
-    info = h.machine_info()
+    info = metrics.machine_info()
 
-    with h.Stack() as stack:
-        work = h.workdir(stack, args.keep)
+    with processes.Stack() as stack:
+        work = cli.workdir(stack, args.keep)
         scenario = scenarios.storm(200)
-        sandbox, _calls = h.start_sandbox(stack, scenario)
+        sandbox, _calls = sandbox_calls.start_sandbox(stack, scenario)
         records = [sandbox.state.ticket(t["id"]) for t in scenario["zendesk"]["tickets"]]
-        db = h.fresh_database(stack, args.database, work)
+        db = databases.fresh_database(stack, args.database, work)
         settings: dict[str, Any] = {}
         rq = 0
         if args.database == "postgresql":
-            redis = h.RedisDb(stack)
+            redis = databases.RedisDb(stack)
             settings.update(REDIS_URL=redis.url, JOB_EXECUTOR="rq")
             rq = args.rq_workers
         else:
             settings.update(JOB_EXECUTOR="threads")
         if args.zendesk_requests_per_min:
             settings["ZENDESK_REQUESTS_PER_MIN"] = args.zendesk_requests_per_min
-        env = h.service_env(sandbox, db, settings)
-        rss = h.PeakRss().start()
+        env = serve.service_env(sandbox, db, settings)
+        rss = metrics.PeakRss().start()
         stack.callback(rss.stop)
-        service = h.start_service(stack, work, env, rq_workers=rq, rss=rss)
-        bare = h.start_bare(stack, work, rss=rss)
+        service = serve.start_service(stack, work, env, rq_workers=rq, rss=rss)
+        bare = serve.start_bare(stack, work, rss=rss)
         secret = env["ZENDESK_WEBHOOK_SECRET"]
-        h.log(f"service {service.url}, bare {bare.url}, {service.workers} workers each; "
-              f"load: {'wrk' if use_wrk else 'python'}")
+        report.log(f"service {service.url}, bare {bare.url}, {service.workers} workers each; "
+                   f"load: {'wrk' if use_wrk else 'python'}")
 
-        def load(target: h.Service, reqs, connections: int, seconds: float) -> h.LoadResult:
+        def load(target: serve.Service, reqs, connections: int, seconds: float) -> loadgen.LoadResult:
             if use_wrk:
-                return h.run_wrk(target.url + h.WEBHOOK_PATH, reqs, connections=connections,
-                                 duration_s=seconds, workdir=work)
-            return h.run_python_load(target.url, reqs, connections=connections,
-                                     duration_s=seconds, workdir=work)
+                return loadgen.run_wrk(target.url + webhooks.WEBHOOK_PATH, reqs,
+                                       connections=connections, duration_s=seconds, workdir=work)
+            return loadgen.run_python_load(target.url, reqs, connections=connections,
+                                           duration_s=seconds, workdir=work)
 
         def rows() -> int:
             return db.query("SELECT COUNT(*) FROM deliveries")[0][0]
 
         # Warm-up: every worker has imported and connected before anything is measured.
-        warm = h.deliveries(secret, records, 400)
+        warm = webhooks.deliveries(secret, records, 400)
         load(service, warm, 4, 1.0)
         load(bare, warm, 4, 1.0)
 
@@ -92,7 +100,7 @@ def main() -> int:
         steps: dict[str, Any] = {}
         for connections in levels:
             count = int(min(80_000, max(2_000, best_rate * 3 * duration)))
-            reqs = h.deliveries(secret, records, count)
+            reqs = webhooks.deliveries(secret, records, count)
             before = rows()
             svc = load(service, reqs, connections, duration)
             time.sleep(0.2)  # requests still in flight when the load stopped
@@ -118,8 +126,8 @@ def main() -> int:
                 "not_acked": svc.requests - acked, "errors": svc.errors + b.errors,
                 "presigned_ran_out": bool(svc.wrapped),
             }
-            h.log(f"{connections:>3} connections: {step['acked_per_s']}/s acked "
-                  f"(p50 {step['p50_ms']} ms, p99 {step['p99_ms']} ms); bare {step['bare_per_s']}/s")
+            report.log(f"{connections:>3} connections: {step['acked_per_s']}/s acked "
+                       f"(p50 {step['p50_ms']} ms, p99 {step['p99_ms']} ms); bare {step['bare_per_s']}/s")
         rss.sample()
         web_rss = rss.peak_mb("web")
         worker_rss = rss.peak_mb("rq") if rq else web_rss
@@ -128,11 +136,11 @@ def main() -> int:
         backlog = dict(db.query("SELECT status, COUNT(*) FROM deliveries GROUP BY status"))
 
     head = steps.get(str(HEADLINE)) or steps[str(levels[-1])]
-    print(h.machine_table(info))
+    print(report.machine_table(info))
     print()
     mode = (f"PostgreSQL, RQ on Redis ({rq} worker processes)" if args.database == "postgresql"
             else "SQLite, threads executor inside the web workers")
-    print(h.table(
+    print(report.table(
         f"Webhook intake: POST /webhooks/zendesk (signed ticket.created), {duration:g} s per step, "
         f"{service.workers} gunicorn workers (WEB_CONCURRENCY), {mode}; load: {tool}",
         ("connections", "acked/s", "bare/s", "ratio", "p50 ms", "p90 ms", "p99 ms", "max ms",
@@ -143,7 +151,7 @@ def main() -> int:
     print()
     ratio_ok = head["ratio"] is not None and head["ratio"] >= 0.5
     p99_ok = head["p99_ms"] is not None and head["p99_ms"] < 50
-    print(h.kv_table("Goals (at 64 connections) and memory", [
+    print(report.kv_table("Goals (at 64 connections) and memory", [
         ("ratio >= 0.5", f"{head['ratio']} -> {'met' if ratio_ok else 'MISSED'}"),
         ("p99 < 50 ms", f"{head['p99_ms']} ms -> {'met' if p99_ok else 'MISSED'}"),
         ("peak RSS, a web worker (< 150 MB)", f"{web_rss} MB -> {_met(web_rss)}"),
@@ -155,12 +163,12 @@ def main() -> int:
         ("deliveries at the end, by status", backlog),
         ("Zendesk budget for triage", f"{env.get('ZENDESK_REQUESTS_PER_MIN', '200 (default)')} requests/min"),
     ]))
-    h.emit({"acked_per_s": head["acked_per_s"], "bare_per_s": head["bare_per_s"], "ratio": head["ratio"],
-            "p50_ms": head["p50_ms"], "p99_ms": head["p99_ms"], "database": args.database,
-            "web_concurrency": service.workers, "by_concurrency": steps, "web_rss_mb": web_rss,
-            "worker_rss_mb": worker_rss, "worker_rss_is_web_worker": not rq, "bare_rss_mb": bare_rss,
-            "loadgen": tool, "step_s": duration,
-            "machine": {"cores": info["cores"], "memory_mb": info["memory_mb"]}})
+    report.emit({"acked_per_s": head["acked_per_s"], "bare_per_s": head["bare_per_s"], "ratio": head["ratio"],
+                 "p50_ms": head["p50_ms"], "p99_ms": head["p99_ms"], "database": args.database,
+                 "web_concurrency": service.workers, "by_concurrency": steps, "web_rss_mb": web_rss,
+                 "worker_rss_mb": worker_rss, "worker_rss_is_web_worker": not rq, "bare_rss_mb": bare_rss,
+                 "loadgen": tool, "step_s": duration,
+                 "machine": {"cores": info["cores"], "memory_mb": info["memory_mb"]}})
     return 0
 
 

@@ -32,9 +32,16 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any
 
-import harness as h
 import requests
+
+import cli
+import databases
+import metrics
+import processes
+import report
+import sandbox_calls
 import scenarios
+import serve
 
 FINISHED = ("succeeded", "failed", "superseded", "escalated")
 GROUP_COUNTS = (10, 10_000)
@@ -99,19 +106,20 @@ def _body(i: int, decision: str | None) -> dict[str, Any]:
     return body
 
 
-def rows(db: h.Database, ids: list[int]) -> dict[int, dict[str, Any]]:
+def rows(db: databases.Database, ids: list[int]) -> dict[int, dict[str, Any]]:
     if not ids:
         return {}
     marks = ",".join("?" * len(ids))
     out = {}
     for rid, state, started, finished, reported, attempts in db.query(
             f"SELECT id, state, started_at, finished_at, reported_at, attempts FROM runs WHERE id IN ({marks})", ids):
-        out[rid] = {"state": state, "started": h.epoch(started), "finished": h.epoch(finished),
-                    "reported": h.epoch(reported), "attempts": attempts}
+        out[rid] = {"state": state, "started": databases.epoch(started),
+                    "finished": databases.epoch(finished), "reported": databases.epoch(reported),
+                    "attempts": attempts}
     return out
 
 
-def wait_reported(db: h.Database, ids: list[int], timeout_s: float) -> dict[int, dict[str, Any]]:
+def wait_reported(db: databases.Database, ids: list[int], timeout_s: float) -> dict[int, dict[str, Any]]:
     result: dict[int, dict[str, Any]] = {}
 
     def done() -> bool:
@@ -119,15 +127,15 @@ def wait_reported(db: h.Database, ids: list[int], timeout_s: float) -> dict[int,
         result.update(rows(db, ids))
         return len(result) == len(ids) and all(r["reported"] is not None for r in result.values())
 
-    h.wait_until(done, timeout_s=timeout_s, every_s=0.05, what=f"{len(ids)} runs reported",
-                 progress=lambda: f"{sum(1 for r in result.values() if r['reported'])} reported")
+    processes.wait_until(done, timeout_s=timeout_s, every_s=0.05, what=f"{len(ids)} runs reported",
+                         progress=lambda: f"{sum(1 for r in result.values() if r['reported'])} reported")
     return result
 
 
-def measure(calls: list[h.Call], pair_of_run: dict[int, int], runs: dict[int, dict[str, Any]]
+def measure(calls: list[sandbox_calls.Call], pair_of_run: dict[int, int], runs: dict[int, dict[str, Any]]
             ) -> dict[int, dict[str, float]]:
     """Per run: wall, upstream (sum of its calls inside started->finished), overhead, calls."""
-    by_pair: dict[int, list[h.Call]] = {}
+    by_pair: dict[int, list[sandbox_calls.Call]] = {}
     for c in calls:
         pair = run_of(c.path)
         if pair is not None:
@@ -143,7 +151,7 @@ def measure(calls: list[h.Call], pair_of_run: dict[int, int], runs: dict[int, di
 
 
 def main() -> int:
-    parser = h.common_args(__doc__.splitlines()[0])
+    parser = cli.common_args(__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, help="concurrent phase (default 200, --quick 40)")
     parser.add_argument("--sequential", type=int, help="one-at-a-time phase (default 30, --quick 10)")
     parser.add_argument("--clients", type=int, default=8, help="agents starting runs at once (default 8)")
@@ -151,24 +159,24 @@ def main() -> int:
     n = args.runs or (40 if args.quick else 200)
     seq = args.sequential if args.sequential is not None else (10 if args.quick else 30)
     warmup = 4
-    info = h.machine_info()
+    info = metrics.machine_info()
     pairs = n + seq + warmup
 
-    with h.Stack() as stack:
-        work = h.workdir(stack, args.keep)
+    with processes.Stack() as stack:
+        work = cli.workdir(stack, args.keep)
         scenario = scenarios.runs(pairs, group_counts=GROUP_COUNTS)
-        sandbox, log = h.start_sandbox(stack, scenario)
-        db = h.fresh_database(stack, "sqlite", work)
-        env = h.service_env(sandbox, db, {"JOB_EXECUTOR": "threads",
-                                          "ZENDESK_REQUESTS_PER_MIN": 100_000,
-                                          "ZENDESK_TICKET_UPDATES_PER_MIN": 100_000})
-        service = h.start_service(stack, work, env)
+        sandbox, log = sandbox_calls.start_sandbox(stack, scenario)
+        db = databases.fresh_database(stack, "sqlite", work)
+        env = serve.service_env(sandbox, db, {"JOB_EXECUTOR": "threads",
+                                              "ZENDESK_REQUESTS_PER_MIN": 100_000,
+                                              "ZENDESK_TICKET_UPDATES_PER_MIN": 100_000})
+        service = serve.start_service(stack, work, env)
         client = Client(service.url, env)
         plan = client.plan(0)
         decision = plan["decision"]
         if decision != "ready":
             raise RuntimeError(f"the generated case plans as {decision!r}, not ready: {plan}")
-        h.log(f"service up at {service.url}; plan of a pair: {decision}; warming up")
+        report.log(f"service up at {service.url}; plan of a pair: {decision}; warming up")
         pair_of_run: dict[int, int] = {}
 
         def start(i: int) -> tuple[int, float]:
@@ -181,14 +189,14 @@ def main() -> int:
             wait_reported(db, [rid for rid, _ in pool.map(start, range(n + seq, pairs))], 120)
 
         # One at a time: the overhead of a run with nothing else going on.
-        h.log(f"{seq} runs one at a time")
+        report.log(f"{seq} runs one at a time")
         seq_rows: dict[int, dict[str, Any]] = {}
         for i in range(n, n + seq):
             rid, _ = start(i)
             seq_rows.update(wait_reported(db, [rid], 60))
 
         # Concurrent: `clients` agents start N runs as fast as the service takes them.
-        h.log(f"{n} runs from {args.clients} clients at once")
+        report.log(f"{n} runs from {args.clients} clients at once")
         t0 = time.time()
         cpu0, own0 = service.cpu_s(), _own_cpu()
         with ThreadPoolExecutor(args.clients) as pool:
@@ -228,8 +236,8 @@ def main() -> int:
 
     def stats(m: dict[int, dict[str, float]], key: str) -> tuple[float | None, ...]:
         values = [v[key] for v in m.values()]
-        return (h.percentile(values, 50), h.percentile(values, 90), h.percentile(values, 99),
-                max(values) if values else None)
+        return (metrics.percentile(values, 50), metrics.percentile(values, 90),
+                metrics.percentile(values, 99), max(values) if values else None)
 
     runs_per_s = n / (last_reported - first_sent)
     rows_out = []
@@ -237,17 +245,17 @@ def main() -> int:
         for key in ("wall_ms", "upstream_ms", "overhead_ms"):
             p50, p90, p99, mx = stats(m, key)
             rows_out.append((label, key.replace("_ms", ""), p50, p90, p99, mx))
-    calls_per_run = h.percentile([v["calls"] for v in conc_m.values()], 50)
-    print(h.machine_table(info))
+    calls_per_run = metrics.percentile([v["calls"] for v in conc_m.values()], 50)
+    print(report.machine_table(info))
     print()
-    print(h.table(f"Workflow runs: force_associate via POST /api/v1/runs, threads executor in "
-                  f"{service.workers} gunicorn workers, SQLite, sandbox without added latency (ms)",
-                  ("phase", "per run", "p50", "p90", "p99", "max"), rows_out))
+    print(report.table(f"Workflow runs: force_associate via POST /api/v1/runs, threads executor in "
+                       f"{service.workers} gunicorn workers, SQLite, sandbox without added latency (ms)",
+                       ("phase", "per run", "p50", "p90", "p99", "max"), rows_out))
     print()
     g10, g10k = group_calls[GROUP_COUNTS[0]], group_calls[GROUP_COUNTS[1]]
     o50 = stats(conc_m, "overhead_ms")[0]
     s50 = stats(seq_m, "overhead_ms")[0]
-    print(h.kv_table("Figures", [
+    print(report.kv_table("Figures", [
         ("runs started (concurrent phase)", f"{n} in {posted:.2f} s"),
         ("runs/s (first POST -> last reported)", f"{runs_per_s:.2f}"),
         ("  first POST -> last outcome recorded", f"{last_finished - first_sent:.2f} s"),
@@ -268,13 +276,13 @@ def main() -> int:
     ]))
     p = stats(conc_m, "overhead_ms")
     s = stats(seq_m, "overhead_ms")
-    h.emit({"runs_per_s": round(runs_per_s, 2), "overhead_ms_p50": _r(p[0]), "overhead_ms_p99": _r(p[2]),
-            "upstream_calls_10_groups": g10["total"], "upstream_calls_10000_groups": g10k["total"],
-            "overhead_ms_p50_one_at_a_time": _r(s[0]), "overhead_ms_p99_one_at_a_time": _r(s[2]),
-            "wall_ms_p50": _r(stats(conc_m, "wall_ms")[0]), "upstream_ms_p50": _r(stats(conc_m, "upstream_ms")[0]),
-            "runs": n, "states": states, "web_workers": service.workers,
-            "service_cpu_ms_per_run": round(service_cpu_ms, 1), "sandbox_and_bench_cpu_ms_per_run": round(bench_cpu_ms, 1),
-            "machine": {"cores": info["cores"], "memory_mb": info["memory_mb"]}})
+    report.emit({"runs_per_s": round(runs_per_s, 2), "overhead_ms_p50": _r(p[0]), "overhead_ms_p99": _r(p[2]),
+                 "upstream_calls_10_groups": g10["total"], "upstream_calls_10000_groups": g10k["total"],
+                 "overhead_ms_p50_one_at_a_time": _r(s[0]), "overhead_ms_p99_one_at_a_time": _r(s[2]),
+                 "wall_ms_p50": _r(stats(conc_m, "wall_ms")[0]), "upstream_ms_p50": _r(stats(conc_m, "upstream_ms")[0]),
+                 "runs": n, "states": states, "web_workers": service.workers,
+                 "service_cpu_ms_per_run": round(service_cpu_ms, 1), "sandbox_and_bench_cpu_ms_per_run": round(bench_cpu_ms, 1),
+                 "machine": {"cores": info["cores"], "memory_mb": info["memory_mb"]}})
     return 0
 
 
