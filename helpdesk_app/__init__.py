@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     if settings.executor == "threads":
         # The embedded default: this process also sweeps (one sweeper per deployment is
         # chosen by a lease row, so several web processes on one machine share the work).
-        from helpdesk_app.engine.leases import Sweeper
+        from helpdesk_app.engine.sweeper import Sweeper
 
         app.extensions["helpdesk_sweeper"] = Sweeper(services.db, services.jobs, services.timing).start()
     log.info("app.created", extra={"mode": settings.mode, "executor": settings.executor})

@@ -14,7 +14,7 @@ import sys
 
 from helpdesk_app import ConfigError, Settings, create_app
 from helpdesk_app.engine.jobs import QUEUE_NAME
-from helpdesk_app.engine.leases import Sweeper
+from helpdesk_app.engine.sweeper import Sweeper
 
 log = logging.getLogger(__name__)
 _services = None

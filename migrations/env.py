@@ -14,7 +14,8 @@ from alembic import context
 from sqlalchemy import pool
 
 from helpdesk_app.settings import Settings
-from helpdesk_app.storage.models import Base, make_engine, normalise_url
+from helpdesk_app.storage.database import make_engine, normalise_url
+from helpdesk_app.storage.models import Base
 
 config = context.config
 

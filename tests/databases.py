@@ -14,8 +14,8 @@ import uuid
 import pytest
 from sqlalchemy.engine import make_url
 
+from helpdesk_app.storage.database import make_engine, make_session_factory
 from helpdesk_app.storage.migrate import upgrade
-from helpdesk_app.storage.models import make_engine, make_session_factory
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

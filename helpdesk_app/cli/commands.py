@@ -40,8 +40,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from helpdesk_app.cli.errors import CommandFailed, UsageError
 from helpdesk_app.cli.plan_and_run import add_commands
 from helpdesk_app.storage import audit
+from helpdesk_app.storage.audit_chain import find_audit_break
+from helpdesk_app.storage.database import make_engine, make_session_factory
 from helpdesk_app.storage.migrate import database_url_from_env
-from helpdesk_app.storage.models import find_audit_break, make_engine, make_session_factory
 from workflows.triage import MIN_CONFIDENCE, RECOMMENDED, TicketText, triage
 
 

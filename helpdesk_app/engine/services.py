@@ -11,7 +11,7 @@ from helpdesk_app.access.policy import Policy
 from helpdesk_app.engine.jobs import InlineQueue, Jobs, RQQueue, ThreadQueue
 from helpdesk_app.engine.leases import Timing
 from helpdesk_app.settings import Settings
-from helpdesk_app.storage.models import make_engine, make_session_factory
+from helpdesk_app.storage.database import make_engine, make_session_factory
 from helpdesk_app.upstreams.budgets import Budgets, DatabaseBudgets, RedisBudgets
 from helpdesk_app.upstreams.gitlab import GitLabAdapter
 from helpdesk_app.upstreams.portal import PortalClient

@@ -11,7 +11,8 @@ from typing import IO, Any, Iterator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from helpdesk_app.storage.models import AuditRecord, Run, append_audit
+from helpdesk_app.storage.audit_chain import append_audit
+from helpdesk_app.storage.models import AuditRecord, Run
 from workflows import Plan
 
 # The fields of a record as the API and the export show them.

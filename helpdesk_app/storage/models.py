@@ -1,4 +1,5 @@
-"""Persistence: the models, the engine and sessions, and the audit trail's hash chain.
+"""The database's tables as SQLAlchemy models (the engine: database.py; the audit chain:
+audit_chain.py).
 
 The database is the source of truth (architecture.md, "Durability"): webhook deliveries,
 runs with their lease and timeline, escalations, triage findings and the append-only
@@ -11,9 +12,6 @@ Timestamps are timezone-aware UTC in Python and stored as UTC on both backends.
 """
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
@@ -23,7 +21,6 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     Double,
-    Engine,
     ForeignKey,
     Index,
     Integer,
@@ -33,39 +30,22 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
-    create_engine,
     event,
-    func,
-    select,
     text,
 )
-from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
     Session,
     mapped_column,
     relationship,
-    sessionmaker,
 )
-
-from helpdesk_app.storage.sqlite_writers import WriterLine
-
-__all__ = [
-    "AppendOnlyError", "AuditRecord", "Base", "Delivery", "Escalation", "Lease", "RateSlot", "Run", "RunEvent",
-    "TicketFindings", "append_audit", "audit_hash", "find_audit_break", "make_engine",
-    "make_session_factory", "normalise_url", "utcnow", "verify_audit_chain",
-]
 
 DELIVERY_SOURCES = ("zendesk", "gitlab")
 DELIVERY_STATUSES = ("received", "processing", "processed", "ignored", "failed")
 RUN_STATES = ("queued", "running", "succeeded", "failed", "superseded", "escalated")
 ESCALATION_STATES = ("open", "closed")
 
-GENESIS_HASH = "0" * 64
-# Any fixed 64-bit number; every process appending to the audit chain takes this lock.
-AUDIT_CHAIN_LOCK = 0x6C6E72_A0D1  # "lnr" + "audit"
-SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 # Deterministic constraint names, so the hand-written migration and the models agree and
 # a later migration can drop a constraint by name on either backend.
@@ -342,149 +322,3 @@ def _refuse_bulk_audit_changes(state) -> None:
     if (state.is_update or state.is_delete) and state.bind_mapper is not None \
             and state.bind_mapper.class_ is AuditRecord:
         raise AppendOnlyError("audit records are append-only: refusing a bulk UPDATE or DELETE")
-
-
-def normalise_url(url: str | URL) -> URL:
-    """`postgres://` and `postgresql://` (as hosting platforms give them) use psycopg 3."""
-    url = make_url(url)
-    if url.drivername in ("postgres", "postgresql"):
-        url = url.set(drivername="postgresql+psycopg")
-    return url
-
-
-def make_engine(url: str | URL, **kwargs: Any) -> Engine:
-    """An engine for `DATABASE_URL`, tuned for its backend."""
-    url = normalise_url(url)
-    if url.get_backend_name() == "sqlite":
-        _create_sqlite_directory(url)
-        engine = create_engine(url, **kwargs)
-        _tune_sqlite(engine)
-        return engine
-    kwargs.setdefault("pool_pre_ping", True)  # a PostgreSQL restart must not fail a request
-    return create_engine(url, **kwargs)
-
-
-def _create_sqlite_directory(url: URL) -> None:
-    database = url.database or ""
-    if database in ("", ":memory:") or database.startswith("file:"):
-        return
-    parent = os.path.dirname(database)
-    if parent:
-        os.makedirs(parent, exist_ok=True)
-
-
-def _tune_sqlite(engine: Engine) -> None:
-    writers = WriterLine(SQLITE_BUSY_TIMEOUT_MS / 1000)
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, connection_record) -> None:
-        # SQLAlchemy, not the sqlite3 module, decides when a transaction begins: sqlite3's
-        # legacy mode runs SELECTs outside any transaction (see `_begin`).
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _begin(connection) -> None:
-        # BEGIN IMMEDIATE takes the write lock when the transaction starts, waiting up to
-        # the busy timeout. A deferred transaction that reads, then writes after another
-        # writer committed fails at once with SQLITE_BUSY (no busy wait); read-then-write
-        # is exactly what claiming a run and appending to the audit chain do. Writers
-        # queue (sqlite_writers.py); readers still read from the WAL. (Rails and Django
-        # do the same for web apps on SQLite.)
-        # The pool's record of the DBAPI connection is the one object that both this and
-        # `checkin` see, even for a connection invalidated on its way back.
-        pooled = connection.connection
-        writers.begin(pooled._connection_record, pooled.driver_connection, SQLITE_BUSY_TIMEOUT_MS)
-
-    @event.listens_for(engine.pool, "checkin")
-    def _give_back(dbapi_connection, record) -> None:
-        writers.give_back(record)
-
-
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions for the web and the workers.
-
-    Objects stay readable after commit (`expire_on_commit=False`) so a view can answer
-    with what it just wrote; a job reloads what it needs by id.
-    """
-    return sessionmaker(engine, expire_on_commit=False)
-
-
-# --- The audit chain -----------------------------------------------------------------
-
-
-def audit_hash(prev_hash: str, record: dict[str, Any]) -> str:
-    """SHA-256 over the previous hash followed by the canonical JSON of the record."""
-    canonical = json.dumps(_hashed_fields(record), sort_keys=True, separators=(",", ":"),
-                           ensure_ascii=True, allow_nan=False)
-    return hashlib.sha256((prev_hash + canonical).encode("ascii")).hexdigest()
-
-
-def _hashed_fields(record: dict[str, Any]) -> dict[str, Any]:
-    fields = {name: record.get(name) for name in AUDIT_FIELDS}
-    fields["at"] = fields["at"].astimezone(timezone.utc).isoformat(timespec="microseconds")
-    return fields
-
-
-def append_audit(session: Session, **fields: Any) -> AuditRecord:
-    """Append one record to the audit chain, in the session's transaction.
-
-    The record is flushed (so the chain's head is taken while the lock is held) but not
-    committed: it commits, or rolls back, with whatever it records. On PostgreSQL a
-    transaction-level advisory lock serialises appenders until commit; the head is read
-    after the lock is granted, which under READ COMMITTED (PostgreSQL's default, which
-    this relies on) sees the previous appender's commit. On SQLite the transaction
-    already holds the write lock (`BEGIN IMMEDIATE`, see `make_engine`).
-    """
-    record = _audit_values(fields)
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(func.pg_advisory_xact_lock(AUDIT_CHAIN_LOCK)))
-    prev = session.scalar(select(AuditRecord.hash).order_by(AuditRecord.id.desc()).limit(1))
-    prev = prev or GENESIS_HASH
-    row = AuditRecord(**record, prev_hash=prev, hash=audit_hash(prev, record))
-    session.add(row)
-    session.flush()
-    return row
-
-
-def _audit_values(fields: dict[str, Any]) -> dict[str, Any]:
-    unknown = set(fields) - set(AUDIT_FIELDS)
-    if unknown:
-        raise TypeError(f"unknown audit fields: {', '.join(sorted(unknown))}")
-    if not isinstance(fields.get("kind"), str) or not fields["kind"]:
-        raise TypeError("an audit record needs a kind (plan, run, escalation, ...)")
-    ticket_id = fields.get("ticket_id")
-    if ticket_id is not None and (isinstance(ticket_id, bool) or not isinstance(ticket_id, int)):
-        raise TypeError("ticket_id must be an int")
-    for name in ("workflow", "override_reason"):
-        if fields.get(name) is not None and not isinstance(fields[name], str):
-            raise TypeError(f"{name} must be a string")
-    record = {name: fields.get(name) for name in AUDIT_FIELDS}
-    record["at"] = (record["at"] or utcnow()).astimezone(timezone.utc)
-    for name in _AUDIT_JSON_FIELDS:
-        # Hash exactly what the database will give back: tuples become lists, and a value
-        # JSON cannot hold fails here rather than in the chain's verification.
-        if record[name] is not None:
-            record[name] = json.loads(json.dumps(record[name], allow_nan=False))
-    return record
-
-
-def find_audit_break(session: Session) -> int | None:
-    """The id of the first audit record that breaks the chain, or None when it holds."""
-    table = AuditRecord.__table__
-    expected_prev = GENESIS_HASH
-    rows = session.execute(select(table).order_by(table.c.id)).mappings()
-    for row in rows:
-        if row["prev_hash"] != expected_prev or row["hash"] != audit_hash(row["prev_hash"], row):
-            return row["id"]
-        expected_prev = row["hash"]
-    return None
-
-
-def verify_audit_chain(session: Session) -> bool:
-    """True when every audit record is unchanged and none was removed from the middle."""
-    return find_audit_break(session) is None

@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import text
 
 from helpdesk_app.cli.commands import main
+from helpdesk_app.storage.audit_chain import append_audit
+from helpdesk_app.storage.database import make_engine, make_session_factory
 from helpdesk_app.storage.migrate import upgrade
-from helpdesk_app.storage.models import append_audit, make_engine, make_session_factory
 
 
 def run_cli(monkeypatch, url, *argv):

@@ -19,7 +19,8 @@ import pytest
 from helpdesk_app.cli.commands import main
 from helpdesk_app.settings import REQUIRED_UPSTREAM, UPSTREAM_SWITCHES
 from helpdesk_app.storage.audit import records
-from helpdesk_app.storage.models import find_audit_break, make_engine, make_session_factory
+from helpdesk_app.storage.audit_chain import find_audit_break
+from helpdesk_app.storage.database import make_engine, make_session_factory
 from sandbox import DEMO_SCENARIO, Sandbox
 from tests.sandbox.sandbox_support import FAST_RETRIES, start
 

@@ -17,9 +17,10 @@ from alembic.migration import MigrationContext
 from sqlalchemy import delete, func, inspect, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 
+from helpdesk_app.storage.audit_chain import GENESIS_HASH, append_audit, find_audit_break, verify_audit_chain
+from helpdesk_app.storage.database import make_engine, make_session_factory, normalise_url
 from helpdesk_app.storage.migrate import alembic_config, upgrade
 from helpdesk_app.storage.models import (
-    GENESIS_HASH,
     AppendOnlyError,
     AuditRecord,
     Base,
@@ -28,13 +29,7 @@ from helpdesk_app.storage.models import (
     Run,
     RunEvent,
     TicketFindings,
-    append_audit,
-    find_audit_break,
-    make_engine,
-    make_session_factory,
-    normalise_url,
     utcnow,
-    verify_audit_chain,
 )
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 
-from helpdesk_app.storage.models import SQLITE_BUSY_TIMEOUT_MS, make_engine, make_session_factory
+from helpdesk_app.storage.database import SQLITE_BUSY_TIMEOUT_MS, make_engine, make_session_factory
 from helpdesk_app.storage.sqlite_writers import WriterLine
 
 

@@ -16,7 +16,8 @@ from sqlalchemy import select
 
 from helpdesk_app import worker
 from helpdesk_app.engine.jobs import QUEUE_NAME
-from helpdesk_app.engine.leases import Timing, sweep
+from helpdesk_app.engine.leases import Timing
+from helpdesk_app.engine.sweeper import sweep
 from helpdesk_app.storage.models import Delivery, Run
 from helpdesk_app.web import services_of
 from tests.durability.test_runs_durable import AGENT, READY, desk, make_app  # noqa: F401

@@ -19,8 +19,9 @@ from sqlalchemy import select, update
 from helpdesk_app import create_app
 from helpdesk_app.access.agents import Agent
 from helpdesk_app.engine import runs
-from helpdesk_app.engine.leases import Timing, claim_run, sweep, take_named_lease, worker_id
+from helpdesk_app.engine.leases import Timing, claim_run
 from helpdesk_app.engine.services import build_services
+from helpdesk_app.engine.sweeper import sweep, take_named_lease
 from helpdesk_app.settings import Settings
 from helpdesk_app.storage.models import Delivery, Run, utcnow
 from helpdesk_app.web import services_of

@@ -14,8 +14,8 @@ import pytest
 import responses
 
 from helpdesk_app.engine import runs
+from helpdesk_app.storage.database import make_engine, make_session_factory
 from helpdesk_app.storage.migrate import upgrade
-from helpdesk_app.storage.models import make_engine, make_session_factory
 from helpdesk_app.upstreams.budgets import Budget, BudgetsUnavailable, DatabaseBudgets, RedisBudgets
 from helpdesk_app.upstreams.retry import RetryPolicy
 from helpdesk_app.upstreams.zendesk import ZendeskAdapter, ZendeskPacing

@@ -11,7 +11,8 @@ import json
 import pytest
 from sqlalchemy import select, update
 
-from helpdesk_app.engine.leases import Timing, sweep
+from helpdesk_app.engine.leases import Timing
+from helpdesk_app.engine.sweeper import sweep
 from helpdesk_app.storage.models import Delivery, TicketFindings, utcnow
 from helpdesk_app.web import services_of
 from tests.durability.test_runs_durable import AGENT, desk, make_app  # noqa: F401
