@@ -19,99 +19,25 @@ because this service has other rules:
 from __future__ import annotations
 
 import logging
-import re
-from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
-from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 from zenpy import Zenpy
 from zenpy.lib.api import BaseApi
 from zenpy.lib.api_objects import Comment, Ticket
 from zenpy.lib.exception import APIException, ZenpyException
 
-from helpdesk_app.upstreams import trace
-from helpdesk_app.upstreams.budgets import Budget, Budgets, BudgetsUnavailable
-from helpdesk_app.upstreams.retry import RetryPolicy, is_transient_status, parse_retry_after
+from helpdesk_app.upstreams.retry import RetryPolicy
+from helpdesk_app.upstreams.zendesk_errors import HttpFailure, on_response, upstream_error
+from helpdesk_app.upstreams.zendesk_pacing import PacedAdapter, ZendeskPacing
 from workflows.errors import UpstreamError
 from workflows.model import Requester
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-UPSTREAM = "zendesk"
-REQUEST_ID_HEADERS = ("X-Request-Id", "X-Zendesk-Request-Id")
 # Fields of a comment that may carry a note's marker (Zendesk renders `body` three ways).
 MARKER_FIELDS = ("body", "plain_body", "html_body")
-MAX_DESCRIPTION = 200
-
-
-class _HttpFailure(Exception):
-    """A 4xx/5xx response, raised by the session hook so that zenpy never handles it."""
-
-    def __init__(self, response: requests.Response) -> None:
-        super().__init__(f"HTTP {response.status_code}")
-        self.response = response
-
-
-@dataclass(frozen=True)
-class ZendeskPacing:
-    """Zendesk's limits as budgets shared by every process (helpdesk_app/upstreams/budgets.py).
-
-    Every request spends one of the account's requests a minute; an Update Ticket
-    (`PUT /api/v2/tickets/{id}.json`, which carries notes, status and fields) also spends
-    one of that endpoint's per-account minute and one of the ticket's ten-minute budget.
-    https://developer.zendesk.com/api-reference/introduction/rate-limits/
-    """
-
-    budgets: Budgets
-    requests_per_min: int = 200
-    ticket_updates_per_min: int = 100
-    updates_per_ticket: int = 30
-    updates_per_ticket_window_s: float = 600.0
-
-    def account(self) -> Budget:
-        return Budget("zendesk:account", self.requests_per_min, 60.0)
-
-    def budgets_for(self, method: str, path: str) -> list[Budget]:
-        spent = [self.account()]
-        if method == "PUT" and (m := _UPDATE_TICKET.fullmatch(path)):
-            spent += [Budget("zendesk:update_ticket", self.ticket_updates_per_min, 60.0),
-                      Budget(f"zendesk:ticket:{m[1]}", self.updates_per_ticket,
-                             self.updates_per_ticket_window_s)]
-        return spent
-
-    def spend(self, method: str, path: str) -> None:
-        """Records the request, or raises a 429-like UpstreamError without sending it."""
-        try:
-            wait = self.budgets.take(self.budgets_for(method, path))
-        except BudgetsUnavailable as error:
-            # Pacing is a courtesy that keeps us under Zendesk's own 429s, which are still
-            # handled; losing the count must not stop agents and jobs from working.
-            log.warning("zendesk.budget_unavailable", extra={"reason": str(error)})
-            return
-        if wait > 0:
-            log.info("zendesk.budget_spent", extra={"method": method, "path": path,
-                                                    "wait_s": round(wait, 3)})
-            raise UpstreamError(
-                UPSTREAM, f"Zendesk budget spent for {method} {path}: room in {wait:.1f} s",
-                status=429, code="budget_spent", retry_after=wait, transient=True)
-
-
-_UPDATE_TICKET = re.compile(r"/api/v2/tickets/(\d+)\.json")
-
-
-class _PacedAdapter(HTTPAdapter):
-    """Spends the budgets before each request leaves; a refused one never reaches Zendesk."""
-
-    def __init__(self, pacing: ZendeskPacing) -> None:
-        super().__init__()
-        self._pacing = pacing
-
-    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any):
-        self._pacing.spend(request.method or "GET", urlsplit(request.url).path)
-        return super().send(request, *args, **kwargs)
 
 
 class ZendeskAdapter:
@@ -143,10 +69,10 @@ class ZendeskAdapter:
         self._retry = retry or RetryPolicy()
         self._pacing = pacing
         self._session = requests.Session()
-        self._session.hooks["response"].append(_on_response)
+        self._session.hooks["response"].append(on_response)
         if pacing is not None:
             for prefix in ("https://", "http://"):
-                self._session.mount(prefix, _PacedAdapter(pacing))
+                self._session.mount(prefix, PacedAdapter(pacing))
         self._zenpy = Zenpy(
             subdomain=subdomain,
             domain=domain,
@@ -328,70 +254,9 @@ class ZendeskAdapter:
         """One call; the only place zenpy's and requests' failures become UpstreamError."""
         try:
             return fn()
-        except (_HttpFailure, requests.RequestException, ZenpyException, APIException) as exc:
+        except (HttpFailure, requests.RequestException, ZenpyException, APIException) as exc:
             # `from None`: the cause holds the prepared request, Authorization header included.
-            raise _upstream_error(exc) from None
-
-
-def _on_response(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
-    """Session hook: record the request id; raise on 4xx/5xx before zenpy can sleep on it."""
-    trace.record(UPSTREAM, _request_id(response))
-    if response.status_code >= 400:
-        _ = response.content  # read it now, so the connection goes back to the pool
-        raise _HttpFailure(response)
-    return response
-
-
-def _upstream_error(exc: Exception) -> UpstreamError:
-    """Builds the error from the response alone (never from the request, which has the token)."""
-    response = getattr(exc, "response", None)
-    if response is not None:
-        return _error_from_response(response)
-    if isinstance(exc, requests.Timeout):
-        return UpstreamError(UPSTREAM, "Zendesk did not answer in time",
-                             code="timeout", transient=True)
-    if isinstance(exc, requests.ConnectionError):
-        return UpstreamError(UPSTREAM, "Zendesk could not be reached",
-                             code="connection_error", transient=True)
-    return UpstreamError(UPSTREAM, f"Zendesk call failed ({type(exc).__name__})",
-                         code="client_error")
-
-
-def _error_from_response(response: requests.Response) -> UpstreamError:
-    status = response.status_code
-    code, description = _error_body(response)
-    method = response.request.method if response.request is not None else "?"
-    return UpstreamError(
-        UPSTREAM,
-        f"Zendesk {method} {urlsplit(response.url).path} answered {status}: {description}",
-        status=status,
-        code=code,
-        request_id=_request_id(response),
-        retry_after=parse_retry_after(response.headers.get("Retry-After")),
-        transient=is_transient_status(status),
-    )
-
-
-def _error_body(response: requests.Response) -> tuple[str | None, str]:
-    """(code, description) from Zendesk's error envelopes: `{"error": "RecordNotFound",
-    "description": ...}` or `{"error": {"title": ..., "message": ...}}`."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        return None, response.reason or ""
-    error = body.get("error")
-    if isinstance(error, dict):
-        code, description = error.get("title"), error.get("message")
-    else:
-        code, description = error, body.get("description")
-    text = str(description or code or response.reason or "")
-    return (str(code) if code else None), text[:MAX_DESCRIPTION]
-
-
-def _request_id(response: requests.Response) -> str | None:
-    return next((response.headers[h] for h in REQUEST_ID_HEADERS if h in response.headers), None)
+            raise upstream_error(exc) from None
 
 
 def _use_scheme(zenpy: Zenpy, scheme: str) -> None:

@@ -1,0 +1,77 @@
+"""Pacing: Zendesk's rate limits as budgets shared by every process, spent before each
+request leaves, so that the service stays under Zendesk's own 429s."""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from helpdesk_app.upstreams.budgets import Budget, Budgets, BudgetsUnavailable
+from helpdesk_app.upstreams.zendesk_errors import UPSTREAM
+from workflows.errors import UpstreamError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ZendeskPacing:
+    """Zendesk's limits as budgets shared by every process (helpdesk_app/upstreams/budgets.py).
+
+    Every request spends one of the account's requests a minute; an Update Ticket
+    (`PUT /api/v2/tickets/{id}.json`, which carries notes, status and fields) also spends
+    one of that endpoint's per-account minute and one of the ticket's ten-minute budget.
+    https://developer.zendesk.com/api-reference/introduction/rate-limits/
+    """
+
+    budgets: Budgets
+    requests_per_min: int = 200
+    ticket_updates_per_min: int = 100
+    updates_per_ticket: int = 30
+    updates_per_ticket_window_s: float = 600.0
+
+    def account(self) -> Budget:
+        return Budget("zendesk:account", self.requests_per_min, 60.0)
+
+    def budgets_for(self, method: str, path: str) -> list[Budget]:
+        spent = [self.account()]
+        if method == "PUT" and (m := _UPDATE_TICKET.fullmatch(path)):
+            spent += [Budget("zendesk:update_ticket", self.ticket_updates_per_min, 60.0),
+                      Budget(f"zendesk:ticket:{m[1]}", self.updates_per_ticket,
+                             self.updates_per_ticket_window_s)]
+        return spent
+
+    def spend(self, method: str, path: str) -> None:
+        """Records the request, or raises a 429-like UpstreamError without sending it."""
+        try:
+            wait = self.budgets.take(self.budgets_for(method, path))
+        except BudgetsUnavailable as error:
+            # Pacing is a courtesy that keeps us under Zendesk's own 429s, which are still
+            # handled; losing the count must not stop agents and jobs from working.
+            log.warning("zendesk.budget_unavailable", extra={"reason": str(error)})
+            return
+        if wait > 0:
+            log.info("zendesk.budget_spent", extra={"method": method, "path": path,
+                                                    "wait_s": round(wait, 3)})
+            raise UpstreamError(
+                UPSTREAM, f"Zendesk budget spent for {method} {path}: room in {wait:.1f} s",
+                status=429, code="budget_spent", retry_after=wait, transient=True)
+
+
+_UPDATE_TICKET = re.compile(r"/api/v2/tickets/(\d+)\.json")
+
+
+class PacedAdapter(HTTPAdapter):
+    """Spends the budgets before each request leaves; a refused one never reaches Zendesk."""
+
+    def __init__(self, pacing: ZendeskPacing) -> None:
+        super().__init__()
+        self._pacing = pacing
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any):
+        self._pacing.spend(request.method or "GET", urlsplit(request.url).path)
+        return super().send(request, *args, **kwargs)
