@@ -4,10 +4,10 @@ from __future__ import annotations
 import logging
 import math
 
-from flask import Flask, jsonify
+from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from helpdesk_app import sandboxing
+from helpdesk_app import logs, sandboxing
 from helpdesk_app.engine.services import Services, build_services
 from helpdesk_app.errors import ApiError
 from helpdesk_app.security.headers import static_nosniff
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
     """Build the app. Settings come from the environment unless given (tests give them)."""
     settings = settings or Settings.from_env()
-    _configure_logging(settings.log_level)
+    logs.configure(settings.log_level)
     app = Flask(__name__)
     if settings.mode == "sandbox" and not settings.sandboxed:
         settings = sandboxing.start(app, settings)
@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     if sandboxing.EXTENSION in app.extensions:
         sandboxing.add_pages(app)  # the local agent page exists in sandbox mode only
     _register_error_handlers(app)
+    _trace_requests(app)
     app.after_request(static_nosniff)
     if settings.executor == "threads":
         # The embedded default: this process also sweeps (one sweeper per deployment is
@@ -103,9 +104,20 @@ def _register_error_handlers(app: Flask) -> None:
         return jsonify(error={"code": "internal_error", "message": "an unexpected error occurred"}), 500
 
 
-def _configure_logging(level: str) -> None:
-    root = logging.getLogger()
-    if not root.handlers:  # gunicorn or a test runner may have configured it already
-        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    else:
-        root.setLevel(level)
+def _trace_requests(app: Flask) -> None:
+    """Every request works under a request id (helpdesk_app.logs), answered back."""
+
+    @app.before_request
+    def _bind_request_id() -> None:
+        g.request_id_token = logs.bind(logs.accepted(request.headers.get(logs.HEADER)))
+
+    @app.after_request
+    def _answer_request_id(response):
+        response.headers[logs.HEADER] = logs.current() or ""
+        return response
+
+    @app.teardown_request
+    def _unbind_request_id(_error) -> None:
+        token = g.pop("request_id_token", None)
+        if token is not None:
+            logs.unbind(token)

@@ -34,9 +34,10 @@ def services():
     return _services
 
 
-def perform(kind: str, job_id: int) -> None:
-    """What RQ runs: the queue carries a kind and an id; everything else is reloaded."""
-    services().jobs.perform(kind, job_id)
+def perform(kind: str, job_id: int, request_id: str | None = None) -> None:
+    """What RQ runs: the queue carries a kind, an id and the request id of the request that
+    dispatched it; everything else is reloaded."""
+    services().jobs.perform(kind, job_id, request_id)
 
 
 def main() -> int:

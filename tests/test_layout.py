@@ -22,7 +22,7 @@ PACKAGES = ("helpdesk_app", "sandbox", "workflows")
 # part -> rank; a module may import its own part and any part of a lower rank.
 RANKS = {
     "workflows": 0,  # the domain: everything may use it, it uses nothing
-    "helpdesk_app.settings": 0, "helpdesk_app.errors": 0, "helpdesk_app.security": 0,
+    "helpdesk_app.settings": 0, "helpdesk_app.errors": 0, "helpdesk_app.logs": 0, "helpdesk_app.security": 0,
     "helpdesk_app.storage": 1,
     "helpdesk_app.upstreams": 2, "helpdesk_app.access": 2,
     "helpdesk_app.engine": 3,

@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 from sqlalchemy import update
 
+from helpdesk_app import logs
 from helpdesk_app.storage.models import Delivery, Run, utcnow
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ class Jobs:
         `noted`: the row's `dispatched_at` was set when it was written (webhook intake), so
         only a failed put writes, to clear it for the sweeper."""
         try:
-            self.queue.put(kind, job_id)
+            self.queue.put(kind, job_id, logs.current())
         except Exception as error:  # never fail the request that asked
             log.warning("job.dispatch_failed", extra={"kind": kind, "job_id": job_id,
                                                        "error": type(error).__name__})
@@ -71,21 +72,23 @@ class Jobs:
             session.execute(update(model).where(model.id == job_id).values(dispatched_at=dispatched_at))
             session.commit()
 
-    def perform(self, kind: str, job_id: int) -> None:
-        """Run one job here and now (a worker thread or process calls this)."""
-        log.info("job.start", extra={"kind": kind, "job_id": job_id})
-        try:
-            self.handlers[kind](self._services_for_thread(), job_id)
-        except Exception:  # the job's row keeps its state; the sweeper comes back to it
-            log.exception("job.crashed", extra={"kind": kind, "job_id": job_id})
+    def perform(self, kind: str, job_id: int, request_id: str | None = None) -> None:
+        """Run one job here and now (a worker thread or process calls this), under the
+        request id of the request that dispatched it (a new one for the sweeper's)."""
+        with logs.request_id(request_id):
+            log.info("job.start", extra={"kind": kind, "job_id": job_id})
+            try:
+                self.handlers[kind](self._services_for_thread(), job_id)
+            except Exception:  # the job's row keeps its state; the sweeper comes back to it
+                log.exception("job.crashed", extra={"kind": kind, "job_id": job_id})
 
 
 class InlineQueue:
     def __init__(self, jobs: Jobs) -> None:
         self._jobs = jobs
 
-    def put(self, kind: str, job_id: int) -> None:
-        self._jobs.perform(kind, job_id)
+    def put(self, kind: str, job_id: int, request_id: str | None = None) -> None:
+        self._jobs.perform(kind, job_id, request_id)
 
 
 class ThreadQueue:
@@ -93,8 +96,8 @@ class ThreadQueue:
         self._jobs = jobs
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job")
 
-    def put(self, kind: str, job_id: int) -> None:
-        self._pool.submit(self._jobs.perform, kind, job_id)
+    def put(self, kind: str, job_id: int, request_id: str | None = None) -> None:
+        self._pool.submit(self._jobs.perform, kind, job_id, request_id)
 
 
 class RQQueue:
@@ -108,9 +111,9 @@ class RQQueue:
         connection = Redis.from_url(redis_url, socket_connect_timeout=1, socket_timeout=2)
         self._queue = Queue(QUEUE_NAME, connection=connection)
 
-    def put(self, kind: str, job_id: int) -> None:
+    def put(self, kind: str, job_id: int, request_id: str | None = None) -> None:
         # No result kept: the database holds the outcome.
-        self._queue.enqueue_call("helpdesk_app.worker.perform", args=(kind, job_id),
+        self._queue.enqueue_call("helpdesk_app.worker.perform", args=(kind, job_id, request_id),
                                  result_ttl=0, failure_ttl=24 * 3600)
 
 

@@ -17,7 +17,8 @@ from workflows import Plan
 
 # The fields of a record as the API and the export show them.
 EXPORTED = ("id", "at", "kind", "agent", "ticket_id", "workflow", "inputs", "checks",
-            "override_reason", "outcome", "upstream_request_ids", "prev_hash", "hash")
+            "override_reason", "outcome", "upstream_request_ids", "request_id", "prev_hash",
+            "hash")
 
 
 def record_plan(session: Session, *, agent: dict[str, Any], ticket_id: int | None, plan: Plan,

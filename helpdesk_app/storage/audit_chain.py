@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from helpdesk_app import logs
 from helpdesk_app.storage.models import _AUDIT_JSON_FIELDS, AUDIT_FIELDS, AuditRecord, utcnow
 
 GENESIS_HASH = "0" * 64
@@ -27,6 +28,8 @@ def audit_hash(prev_hash: str, record: dict[str, Any]) -> str:
 
 def _hashed_fields(record: dict[str, Any]) -> dict[str, Any]:
     fields = {name: record.get(name) for name in AUDIT_FIELDS}
+    if fields["request_id"] is None:
+        del fields["request_id"]  # records written before it existed keep their hash
     fields["at"] = fields["at"].astimezone(timezone.utc).isoformat(timespec="microseconds")
     return fields
 
@@ -41,6 +44,7 @@ def append_audit(session: Session, **fields: Any) -> AuditRecord:
     this relies on) sees the previous appender's commit. On SQLite the transaction
     already holds the write lock (`BEGIN IMMEDIATE`, see `make_engine`).
     """
+    fields.setdefault("request_id", logs.current())
     record = _audit_values(fields)
     if session.get_bind().dialect.name == "postgresql":
         session.execute(select(func.pg_advisory_xact_lock(AUDIT_CHAIN_LOCK)))

@@ -34,6 +34,13 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
+def newest_revision() -> str:
+    """The head of migrations/: the schema version a database must be at."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
 def upgrade(url: str, revision: str = "head") -> None:
     """Upgrade the database at `url` to `revision` (the newest by default)."""
     command.upgrade(alembic_config(url), revision)

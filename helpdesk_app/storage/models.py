@@ -267,7 +267,7 @@ class TicketFindings(Base):
 
 # The fields of an audit record that its hash covers, in the order of the columns.
 AUDIT_FIELDS = ("at", "kind", "agent", "ticket_id", "workflow", "inputs", "checks",
-                "override_reason", "outcome", "upstream_request_ids")
+                "override_reason", "outcome", "upstream_request_ids", "request_id")
 _AUDIT_JSON_FIELDS = ("agent", "inputs", "checks", "outcome", "upstream_request_ids")
 
 
@@ -298,6 +298,8 @@ class AuditRecord(Base):
     override_reason: Mapped[str | None] = mapped_column(Text)
     outcome: Mapped[dict[str, Any] | None] = mapped_column(Json)
     upstream_request_ids: Mapped[list[Any] | None] = mapped_column(Json)
+    # The request (or job) the record was written under (helpdesk_app.logs).
+    request_id: Mapped[str | None] = mapped_column(String(128))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 

@@ -1,4 +1,5 @@
-"""Collects the upstream request ids of the calls made inside a block of work.
+"""Tracing upstream calls: our request id goes out on each, and the upstream's request ids
+of the calls made inside a block of work are collected.
 
 The audit trail and escalation issues quote them. A context variable keeps concurrent runs
 (threads, RQ jobs) apart without passing a recorder through every port method.
@@ -7,7 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from typing import Iterator
+from typing import Any, Iterator
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from helpdesk_app import logs
 
 _request_ids: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
     "upstream_request_ids", default=None
@@ -28,3 +34,20 @@ def capture() -> Iterator[list[str]]:
         yield ids
     finally:
         _request_ids.reset(token)
+
+
+class RequestIdAdapter(HTTPAdapter):
+    """Sends the current request id (helpdesk_app.logs) as `X-Request-Id` on every call, so
+    an upstream's logs can be joined with ours."""
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any):
+        request_id = logs.current()
+        if request_id:
+            request.headers[logs.HEADER] = request_id
+        return super().send(request, *args, **kwargs)
+
+
+def send_request_ids(session: requests.Session) -> requests.Session:
+    for prefix in ("https://", "http://"):
+        session.mount(prefix, RequestIdAdapter())
+    return session

@@ -27,6 +27,7 @@ from zenpy.lib.api import BaseApi
 from zenpy.lib.api_objects import Comment, Ticket
 from zenpy.lib.exception import APIException, ZenpyException
 
+from helpdesk_app.upstreams import trace
 from helpdesk_app.upstreams.retry import RetryPolicy
 from helpdesk_app.upstreams.zendesk_errors import HttpFailure, on_response, upstream_error
 from helpdesk_app.upstreams.zendesk_pacing import PacedAdapter, ZendeskPacing
@@ -68,7 +69,7 @@ class ZendeskAdapter:
             raise ValueError(f"unsupported scheme {scheme!r}")
         self._retry = retry or RetryPolicy()
         self._pacing = pacing
-        self._session = requests.Session()
+        self._session = trace.send_request_ids(requests.Session())
         self._session.hooks["response"].append(on_response)
         if pacing is not None:
             for prefix in ("https://", "http://"):

@@ -9,9 +9,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from helpdesk_app.upstreams.budgets import Budget, Budgets, BudgetsUnavailable
+from helpdesk_app.upstreams.trace import RequestIdAdapter
 from helpdesk_app.upstreams.zendesk_errors import UPSTREAM
 from workflows.errors import UpstreamError
 
@@ -65,7 +65,7 @@ class ZendeskPacing:
 _UPDATE_TICKET = re.compile(r"/api/v2/tickets/(\d+)\.json")
 
 
-class PacedAdapter(HTTPAdapter):
+class PacedAdapter(RequestIdAdapter):
     """Spends the budgets before each request leaves; a refused one never reaches Zendesk."""
 
     def __init__(self, pacing: ZendeskPacing) -> None:

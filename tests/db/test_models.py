@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 
 from helpdesk_app.storage.audit_chain import GENESIS_HASH, append_audit, find_audit_break, verify_audit_chain
 from helpdesk_app.storage.database import make_engine, make_session_factory, normalise_url
-from helpdesk_app.storage.migrate import alembic_config, upgrade
+from helpdesk_app.storage.migrate import alembic_config, newest_revision, upgrade
 from helpdesk_app.storage.models import (
     AppendOnlyError,
     AuditRecord,
@@ -77,7 +77,7 @@ def test_upgrade_to_head_creates_every_table(database_url):
         indexes = {i["name"]: i for i in inspector.get_indexes("escalations")}
         assert indexes["uq_escalations_open_ticket_id_workflow"]["unique"]
         with engine.connect() as conn:
-            assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0003"
+            assert conn.scalar(text("SELECT version_num FROM alembic_version")) == newest_revision()
             if engine.dialect.name == "postgresql":
                 triggers = set(conn.scalars(text(
                     "SELECT tgname FROM pg_trigger WHERE tgrelid = 'audit_records'::regclass"

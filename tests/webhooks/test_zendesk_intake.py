@@ -82,9 +82,11 @@ def test_signed_ticket_created_is_recorded_raw_and_accepted(client, app):
 class RecordingQueue:
     def __init__(self) -> None:
         self.put_calls: list[tuple[str, int]] = []
+        self.request_ids: list[str | None] = []
 
-    def put(self, kind: str, job_id: int) -> None:
+    def put(self, kind: str, job_id: int, request_id: str | None = None) -> None:
         self.put_calls.append((kind, job_id))
+        self.request_ids.append(request_id)
 
 
 def test_intake_is_one_write_transaction_then_one_dispatch(client, app):
@@ -101,6 +103,7 @@ def test_intake_is_one_write_transaction_then_one_dispatch(client, app):
         event.remove(engine, "begin", listener)
     (row,) = deliveries(app)
     assert len(transactions) == 1 and queue.put_calls == [("zendesk_delivery", row.id)]
+    assert queue.request_ids[0]  # the job works under the intake request's id
     assert (row.status, row.attempts) == ("received", 0) and row.dispatched_at is not None
 
 
