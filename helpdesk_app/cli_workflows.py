@@ -49,6 +49,7 @@ from workflows import (
     BadInput, Confirmation, Decision, Inputs, Outcome, OutcomeStatus, Plan, Ports, Refused,
     Rules, UpstreamError,
 )
+from workflows.clock import SystemClock
 from workflows.inputs import MAX_PAIRS, parse
 
 from . import audit
@@ -305,7 +306,7 @@ def _sandbox_world(scenario: Path) -> Iterator[World]:
         clients = _clients(settings, _Unlimited(), wait_on_rate_limit=True)
         AuditRecord.__table__.create(engine)
         yield World("sandbox", Ports(portal=clients["portal"], gitlab=clients["gitlab"],
-                                     tickets=clients["zendesk"]),
+                                     tickets=clients["zendesk"], clock=SystemClock()),
                     settings.rules(),
                     Trail(make_session_factory(engine), _cli_agent(), stored=False),
                     where=f"the sandbox of {scenario}")
@@ -334,7 +335,7 @@ def _upstream_world() -> Iterator[World]:
         where = (f"portal {settings.portal_api_url}, GitLab {settings.gitlab_url}, "
                  f"Zendesk {settings.zendesk_subdomain}")
         yield World("upstream", Ports(portal=clients["portal"], gitlab=clients["gitlab"],
-                                      tickets=clients["zendesk"]),
+                                      tickets=clients["zendesk"], clock=SystemClock()),
                     settings.rules(), Trail(db, _cli_agent(), stored=True), where=where)
     finally:
         _close(clients)

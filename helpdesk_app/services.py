@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from workflows import Ports, Rules
+from workflows import Ports, Rules, SystemClock
 
 from .agents import AgentDirectory
 from .budgets import Budgets, DatabaseBudgets, RedisBudgets
@@ -41,7 +41,8 @@ class Services:
     def ports(self) -> Ports:
         if self.workflow_ports is not None:
             return self.workflow_ports
-        return Ports(portal=self.portal, gitlab=self.gitlab, tickets=self.zendesk)
+        return Ports(portal=self.portal, gitlab=self.gitlab, tickets=self.zendesk,
+                     clock=SystemClock())
 
     @property
     def rules(self) -> Rules:
