@@ -61,6 +61,7 @@ def test_unknown_subscription_still_reports_namespace_checks(world):
 
 def test_noop_wins_over_blocks(scenario):
     sub("A-S00000001", namespace_id=500, status="expired")(scenario)
+    namespace(500, plan="premium")(scenario)  # v2: noop needs GitLab to show the plan too
     plan = workflows.plan("associate", World(scenario).ports, {"subscription": "A-S00000001", "namespace": "acme"})
     assert plan.decision == "noop" and plan.check("subscription_active").verdict == "block"
 
@@ -73,13 +74,34 @@ def test_messages_state_true_ups_and_what_force_replaces(scenario):
     assert "replaces A-S00000002" in plan.check("namespace_not_taken").message
 
 
+@pytest.mark.parametrize("seats, in_use, verdict", [
+    (70, 100, "override"),  # the spec's example: 30 apart, more than max(5, 7)
+    (10, 12, "warn"),       # 2 apart, within max(5, 1)
+    (20, 25, "warn"),       # 5 apart: "more than" 5 is needed
+    (20, 26, "override"),
+    (100, 110, "warn"),     # 10 apart, within 10 % of 100
+    (100, 89, "override"),  # 11 apart, in either direction
+])
+def test_seats_substantially_different_is_more_than_max_of_five_and_a_tenth(scenario, seats, in_use, verdict):
+    sub("A-S00000001", seats=seats)(scenario)
+    namespace(500, billable_members_count=in_use)(scenario)
+    plan = workflows.plan("force_associate", World(scenario).ports, {"subscription": "A-S00000001", "namespace": "acme"})
+    assert plan.check("seats_cover_usage").verdict == verdict
+
+
 def test_seat_thresholds_are_settings(scenario):
-    namespace(500, billable_members_count=28)(scenario)  # 20 seats vs 28: 1.4x, 8 apart
+    namespace(500, billable_members_count=25)(scenario)  # 20 seats vs 25: 5 apart
     ports = World(scenario).ports
     inputs = {"subscription": "A-S00000001", "namespace": "acme"}
     assert workflows.plan("force_associate", ports, inputs).check("seats_cover_usage").verdict == "warn"
-    strict = workflows.Rules(seats_override_ratio=1.2, seats_override_min_difference=5)
+    strict = workflows.Rules(seats_override_min_difference=4)
     assert workflows.plan("force_associate", ports, inputs, strict).check("seats_cover_usage").verdict == "override"
+    sub("A-S00000001", seats=100)(scenario)
+    namespace(500, billable_members_count=115)(scenario)
+    ports = World(scenario).ports
+    assert workflows.plan("force_associate", ports, inputs).check("seats_cover_usage").verdict == "override"
+    loose = workflows.Rules(seats_override_fraction=0.2)
+    assert workflows.plan("force_associate", ports, inputs, loose).check("seats_cover_usage").verdict == "warn"
 
 
 def test_owner_lookup_is_one_request_per_namespace_never_a_listing(world):
