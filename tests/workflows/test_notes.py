@@ -7,7 +7,7 @@ import pytest
 
 import workflows
 from tests.scenario_edits import namespace, sub
-from tests.world import World
+from tests.world import FakeClock, World
 from workflows import Confirmation, Decision, OutcomeStatus, UpstreamError, notes
 
 ASSOC = {"subscription": "A-S00000001", "namespace": "acme", "ticket": 1}
@@ -18,8 +18,10 @@ def run(scenario, workflow="associate", inputs=ASSOC, decision=Decision.READY, f
     world = World(scenario)
     if fail is not None:
         world.failures["link_subscription"] = fail
+    # A clock that advances: a verification that never holds must end, not spin.
+    clock = FakeClock()
     return workflows.execute(workflow, world.ports, inputs, confirmation=Confirmation(decision=decision),
-                             idempotency_key="run-1:change", clock=lambda: 0.0, sleep=lambda s: None)
+                             idempotency_key="run-1:change", clock=clock, sleep=clock.sleep)
 
 
 def outside_fences(markdown: str) -> str:
@@ -152,7 +154,7 @@ def test_true_ups_are_in_use_minus_seats_never_negative(in_use, seats, expected)
 
 
 def test_clear_and_unlink_notes_say_what_the_customer_loses(scenario):
-    sub("A-S00000001", namespace_id=500)(scenario)
+    sub("A-S00000001", namespace_id=500, status="expired")(scenario)  # lapsed: no override
     cleared = run(scenario, "clear_subscription", {"subscription": "A-S00000001", "ticket": 1})
     assert "acme (id 500) is back on the Free plan." in notes.success_note(cleared, mode="upstream", marker="[lnr:run:1]")
     unlinked = run(scenario, "unlink_account", {"customer": 1, "ticket": 1})
@@ -163,6 +165,7 @@ def test_clear_and_unlink_notes_say_what_the_customer_loses(scenario):
 
 def test_noop_note_says_nothing_to_do(scenario):
     sub("A-S00000001", namespace_id=500)(scenario)
+    namespace(500, plan="premium")(scenario)
     note = notes.noop_note(run(scenario), mode="upstream", marker="[lnr:noop:associate:0]")
     assert "nothing to do" in note and "already linked to acme" in note
 
