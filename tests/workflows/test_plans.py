@@ -6,7 +6,7 @@ import json
 import pytest
 
 import workflows
-from tests.scenario_edits import customer, namespace, sub
+from tests.scenario_edits import add_sub, customer, namespace, sub, user
 from tests.world import World
 from workflows import BadInput
 
@@ -159,3 +159,44 @@ def test_diagnose_with_only_a_subscription_reports_the_portal_side(scenario):
 def test_diagnose_with_nothing_asks_for_details(world):
     plan = workflows.plan("diagnose", world.ports, {})
     assert "ask" in plan.recommendations[0]["reason"] and world.calls == []
+
+
+def test_diagnose_recommends_link_account_when_the_customer_cannot_link_themselves(scenario):
+    customer(1, gitlab_user_id=None, login_activated=False)(scenario)  # a reseller purchase
+    plan = workflows.plan("diagnose", World(scenario).ports, {"subscription": "A-S00000001", "namespace": "acme"})
+    (entry,) = plan.recommendations
+    assert entry["recommended"] == "link_account" and "not activated" in entry["reason"]
+    customer(1, login_activated=True)(scenario)  # they can: they link it themselves
+    plan = workflows.plan("diagnose", World(scenario).ports, {"subscription": "A-S00000001", "namespace": "acme"})
+    assert plan.recommendations[0]["recommended"] is None
+
+
+def test_diagnose_escalates_for_another_customers_active_plan_and_forces_over_a_lapsed_one(scenario):
+    add_sub(name="A-S00000004", customer_id=2, plan_code="ultimate", seats=5, namespace_id=500,
+            start_date="2026-03-01", end_date="2027-03-01")(scenario)
+    inputs = {"subscription": "A-S00000001", "namespace": "acme"}
+    (entry,) = workflows.plan("diagnose", World(scenario).ports, inputs).recommendations
+    assert entry["recommended"] == "escalate" and "force_plan" not in entry
+    sub("A-S00000004", status="expired")(scenario)
+    (entry,) = workflows.plan("diagnose", World(scenario).ports, inputs).recommendations
+    assert entry["recommended"] == "force_associate" and entry["force_plan"]["decision"] == "ready"
+
+
+def test_diagnose_with_nothing_written_finds_the_customer_by_the_requesters_verified_email(scenario):
+    customer(1, gitlab_user_id=300)(scenario)  # the 502 of seed 001: an admin linked
+    plan = workflows.plan("diagnose", World(scenario).ports, {"ticket": 1})
+    assert plan.check("customer_exists").verdict == "pass" and plan.inputs["customer_id"] == 1
+    assert plan.recommendations[0]["recommended"] == "unlink_account"
+    assert workflows.diagnose.admin_not_ruled_out(plan) is True
+    unverified = workflows.plan("diagnose", World(scenario).ports, {"ticket": 3})
+    assert unverified.recommendations[0]["recommended"] is None
+    assert "verified email" in unverified.recommendations[0]["reason"]
+
+
+@pytest.mark.parametrize("is_admin, expected", [(True, True), (None, None), (False, False)])
+def test_a_diagnosis_says_whether_an_admin_account_is_ruled_out(scenario, is_admin, expected):
+    user(100, is_admin=is_admin)(scenario)
+    plan = workflows.plan("diagnose", World(scenario).ports, {"subscription": "A-S00000001", "namespace": "acme"})
+    assert workflows.diagnose.admin_not_ruled_out(plan) is expected
+    if is_admin:
+        assert plan.recommendations[0]["recommended"] == "unlink_account"
