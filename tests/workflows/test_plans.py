@@ -200,3 +200,18 @@ def test_a_diagnosis_says_whether_an_admin_account_is_ruled_out(scenario, is_adm
     assert workflows.diagnose.admin_not_ruled_out(plan) is expected
     if is_admin:
         assert plan.recommendations[0]["recommended"] == "unlink_account"
+
+
+@pytest.mark.parametrize("is_admin, expected", [(False, "associate"), (True, "unlink_account"), (None, None)])
+def test_triage_never_recommends_associate_for_a_portal_502_unless_no_admin_is_linked(scenario, is_admin, expected):
+    from helpdesk_app.triage import _recommended
+    from workflows.triage import TicketText, triage
+
+    user(100, is_admin=is_admin)(scenario)
+    findings = triage(TicketText(
+        subject="502 Bad Gateway when linking subscription",
+        description='Every time I click "Link subscription to a group" for A-S00000001 in the '
+                    "customers portal I get a 502 Bad Gateway page."))
+    assert findings.category == "portal_502"
+    diagnosis = workflows.plan("diagnose", World(scenario).ports, {"subscription": "A-S00000001", "ticket": 1})
+    assert _recommended(findings, diagnosis) == expected
