@@ -215,3 +215,28 @@ def test_triage_never_recommends_associate_for_a_portal_502_unless_no_admin_is_l
     assert findings.category == "portal_502"
     diagnosis = workflows.plan("diagnose", World(scenario).ports, {"subscription": "A-S00000001", "ticket": 1})
     assert _recommended(findings, diagnosis) == expected
+
+
+def test_v2_messages_say_what_was_found_and_what_follows(scenario):
+    sub("A-S00000001", namespace_id=500)(scenario)
+    add_sub(name="A-S00000004", customer_id=2, plan_code="ultimate", seats=5, namespace_id=500,
+            start_date="2026-03-01", end_date="2027-03-01")(scenario)
+    sub("A-S00000003", namespace_id=500)(scenario)
+    user(100, is_admin=None)(scenario)
+    ports = World(scenario).ports
+    clear = workflows.plan("clear_subscription", ports, {"subscription": "A-S00000001", "ticket": 1})
+    # The plan that remains is the other active seats subscription's, not Free.
+    assert "clearing puts acme on Ultimate now, before its term ends on 2027-01-01" in clear.check("subscription_lapsed").message
+    add_on = workflows.plan("clear_subscription", ports, {"subscription": "A-S00000003", "ticket": 1})
+    assert "clearing removes its 10000 compute minutes from acme" in add_on.check("subscription_lapsed").message
+    force = workflows.plan("force_associate", ports, {"subscription": "A-S00000002", "namespace": "acme"})
+    taken = force.check("namespace_not_taken").message
+    assert "A-S00000004 of customer Beta (bob@beta.test), active, ultimate, 5 seats, ending 2027-03-01" in taken
+    assert "A-S00000001 of customer Acme (owner@acme.test), active, premium, 20 seats, ending 2027-01-01" in taken
+    assert "stay linked: A-S00000003" in taken and "escalate" in taken
+    assoc = workflows.plan("associate", ports, {"subscription": "A-S00000001", "namespace": "acme"})
+    assert "lacks admin rights" in assoc.check("linked_user_not_admin").message
+    assert "push the plan" in assoc.check("already_linked_here").message
+    unlink = workflows.plan("unlink_account", ports, {"customer": 1, "ticket": 1})
+    assert "(link_account)" in unlink.check("customer_subscriptions_linked").message
+    assert "2026-01-01 to 2027-01-01; today is 2026-06-15" in assoc.check("subscription_active").message
