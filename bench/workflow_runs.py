@@ -32,13 +32,12 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any
 
-import requests
-
 import cli
 import databases
 import metrics
 import processes
 import report
+import requests
 import sandbox_calls
 import scenarios
 import serve

@@ -119,7 +119,8 @@ class Settings(BaseModel):
     upstream_max_attempts: int = Field(4, ge=1, le=10)
     upstream_backoff_base_s: float = Field(0.5, gt=0, le=60)
     upstream_backoff_cap_s: float = Field(8.0, gt=0, le=300)
-    seats_override_ratio: float = Field(1.5, gt=1)
+    # provisioning-rules.md v2: |in use - seats| > max(MIN_DIFFERENCE, FRACTION x seats).
+    seats_override_fraction: float = Field(0.1, ge=0, le=1)
     seats_override_min_difference: int = Field(5, ge=0)
     verify_timeout_s: float = Field(120.0, gt=0, le=3600)
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
@@ -211,7 +212,7 @@ class Settings(BaseModel):
 
     def rules(self) -> Rules:
         return Rules(
-            seats_override_ratio=self.seats_override_ratio,
+            seats_override_fraction=self.seats_override_fraction,
             seats_override_min_difference=self.seats_override_min_difference,
             verify_timeout_s=self.verify_timeout_s,
         )
@@ -224,6 +225,10 @@ class Settings(BaseModel):
         if tampered:
             raise ConfigError(f"{tampered[0]} cannot be set from the environment; sandbox mode "
                               "is chosen by leaving " + ", ".join(UPSTREAM_SWITCHES) + " unset")
+        if env.get("SEATS_OVERRIDE_RATIO", "").strip():
+            # Ignoring it would quietly judge seats by a rule the operator did not choose.
+            raise ConfigError("SEATS_OVERRIDE_RATIO is gone (provisioning rules v2): set "
+                              "SEATS_OVERRIDE_FRACTION (default 0.1) instead")
         values: dict[str, Any] = {
             name.lower(): value
             for name, value in env.items()

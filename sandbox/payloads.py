@@ -104,11 +104,15 @@ def user(record: Any, base: str, personal_namespace_id: int | None = None) -> di
     """The admin view of a user (the service's token is an admin's): `email` and
     `is_admin` are there. Every field naming the template's person is replaced."""
     username, email = _get(record, "username"), _get(record, "email")
-    return {**template("gitlab", "get_user__admin_view"), "id": _get(record, "id"),
-            "username": username, "name": _get(record, "name", None) or username, "email": email,
-            "public_email": None, "commit_email": email, "is_admin": _get(record, "is_admin"),
-            "identities": [], "note": "", "web_url": f"{base}/{username}",
-            "avatar_url": None, "namespace_id": personal_namespace_id}
+    payload = {**template("gitlab", "get_user__admin_view"), "id": _get(record, "id"),
+               "username": username, "name": _get(record, "name", None) or username,
+               "email": email, "public_email": None, "commit_email": email,
+               "is_admin": _get(record, "is_admin"), "identities": [], "note": "",
+               "web_url": f"{base}/{username}", "avatar_url": None,
+               "namespace_id": personal_namespace_id}
+    if payload["is_admin"] is None:  # `"is_admin": null`: GitLab's answer to a non-admin token
+        del payload["is_admin"]
+    return payload
 
 
 def member(record: Any, level: int, base: str) -> dict[str, Any]:

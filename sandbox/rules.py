@@ -50,8 +50,8 @@ def namespace_plan(subscriptions: Iterable[Any], namespace_id: int) -> str:
 
 
 def plan_link(subscriptions: Iterable[Any], name: str, namespace_id: int, *, force: bool,
-              billable_members: int | None, locked: bool = False) -> Link | None:
-    """Judge `PUT /subscriptions/{name}/namespace`; None when the link is already in effect.
+              billable_members: int | None, locked: bool = False) -> Link:
+    """Judge `PUT /subscriptions/{name}/namespace` (a link already in effect only re-pushes).
 
     Raises Refusal in the contract's order: read_only, not_seats_subscription, then (only
     without force) namespace_taken and seats_exceeded. `billable_members` is None when the
@@ -64,7 +64,9 @@ def plan_link(subscriptions: Iterable[Any], name: str, namespace_id: int, *, for
     if _get(sub, "kind") != "seats":
         raise Refusal(422, "not_seats_subscription", f"{name} is a {_get(sub, 'kind')} subscription.")
     if _get(sub, "namespace_id") == namespace_id:
-        return None  # idempotent by design: 200 with the current state
+        # Idempotent by design (200, the current state), and it pushes the namespace's plan
+        # again, checking nothing else: how a plan that never reached the group is repaired.
+        return Link(namespace_id=namespace_id, unlinked=(), touched=(namespace_id,))
     others = [s for s in subs if _get(s, "namespace_id") == namespace_id and _get(s, "name") != name]
     if not force:
         _refuse_unforced(sub, others, namespace_id, billable_members)

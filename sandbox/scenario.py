@@ -66,7 +66,7 @@ FIELDS: dict[str, dict[str, Field]] = {
     },
     "gitlab_user": {
         "id": _f(int), "username": _f(str), "email": _f(str, None, default=None),
-        "is_admin": _f(bool, default=False), "name": _f(str, None, default=None),
+        "is_admin": _f(bool, None, default=False), "name": _f(str, None, default=None),
     },
     "namespace": {
         "id": _f(int), "full_path": _f(str), "kind": _f(str, default="group", choices=("group", "user")),

@@ -219,11 +219,10 @@ class State:
             link = rules.plan_link(self.subscriptions.values(), name, namespace_id, force=force,
                                    billable_members=ns["billable_members_count"] if ns else None,
                                    locked=sub.get("locked", False))
-            if link is not None:
-                for other in link.unlinked:
-                    self.subscriptions[other]["namespace_id"] = None
-                sub["namespace_id"] = namespace_id
-                self._recompute(link.touched)
+            for other in link.unlinked:
+                self.subscriptions[other]["namespace_id"] = None
+            sub["namespace_id"] = namespace_id
+            self._recompute(link.touched)  # a link in effect re-pushes its namespace's plan
             return copy.deepcopy(sub)
 
     def unlink_subscription(self, name: str) -> dict[str, Any]:

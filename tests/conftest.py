@@ -3,7 +3,8 @@ import copy
 import pytest
 import responses
 
-from tests.world import World
+from tests.world import TODAY, World
+from workflows.clock import SystemClock
 
 # The base world: associating A-S00000001 with `acme` is ready. Tests change one thing.
 BASE = {
@@ -55,6 +56,14 @@ BASE = {
         ],
     },
 }
+
+
+@pytest.fixture(autouse=True)
+def pinned_today(monkeypatch):
+    """The service's own clock says TODAY in every test, so that no test, in-process app
+    tests included, depends on the real date (the in-memory worlds pin theirs; a test may
+    pin another day)."""
+    monkeypatch.setattr(SystemClock, "today", lambda self: TODAY)
 
 
 @pytest.fixture

@@ -54,6 +54,7 @@ def http_ports(world: World, mock: responses.RequestsMock) -> Ports:
         gitlab=GitLabAdapter(GITLAB_URL, GITLAB_TOKEN,
                              escalation_project="support/escalations", retry=retry),
         tickets=ZendeskAdapter(ZENDESK_SUBDOMAIN, "bot@vendor.test", ZENDESK_TOKEN, retry=retry),
+        clock=world.clock,
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import replace
+from datetime import date
 from typing import Any
 
 from sandbox import rules
@@ -19,6 +20,29 @@ from workflows.errors import UpstreamError
 from workflows.facts import Ports
 from workflows.model import Customer, GitLabUser, Namespace, Requester, Subscription
 
+# The date every test plans on, unless it pins another: the base scenario's A-S00000001 runs
+# 2026-01-01 to 2027-01-01, so it is active today. No test reads the real date.
+TODAY = date(2026, 6, 15)
+
+
+class FakeClock:
+    """Monotonic time that advances only when the workflow sleeps, and a pinned today."""
+
+    def __init__(self, today: date = TODAY):
+        self.now = 0.0
+        self.sleeps = []
+        self.today_is = today
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    def today(self):
+        return self.today_is
+
 
 def _fields(cls, data: dict[str, Any]) -> dict[str, Any]:
     names = cls.__dataclass_fields__
@@ -26,8 +50,10 @@ def _fields(cls, data: dict[str, Any]) -> dict[str, Any]:
 
 
 class World:
-    def __init__(self, scenario: dict[str, Any], *, push_plans: bool = True) -> None:
+    def __init__(self, scenario: dict[str, Any], *, push_plans: bool = True,
+                 today: date = TODAY) -> None:
         scenario = copy.deepcopy(scenario)
+        self.clock = FakeClock(today)
         portal, gitlab, zendesk = (scenario.get(k, {}) for k in ("portal", "gitlab", "zendesk"))
         self.customers = {c["id"]: _model(Customer, "customer", c) for c in portal.get("customers", [])}
         self.subscriptions = {s["name"]: _model(Subscription, "subscription", s)
@@ -43,7 +69,8 @@ class World:
 
     @property
     def ports(self) -> Ports:
-        return Ports(portal=FakePortal(self), gitlab=FakeGitLab(self), tickets=FakeTickets(self))
+        return Ports(portal=FakePortal(self), gitlab=FakeGitLab(self), tickets=FakeTickets(self),
+                     clock=self.clock)
 
     def record(self, upstream: str, method: str, *args: Any) -> None:
         self.calls.append((upstream, method, args))
@@ -101,12 +128,11 @@ class FakePortal:
         except rules.Refusal as refusal:  # what PortalClient raises for the portal's answer
             raise UpstreamError("portal", refusal.message, status=refusal.status,
                                 code=refusal.code) from None
-        if link is not None:
-            for other in link.unlinked:
-                self.w.subscriptions[other] = replace(self.w.subscriptions[other], namespace_id=None)
-            self.w.subscriptions[name] = replace(self.w.subscriptions[name], namespace_id=namespace_id)
-            for touched in link.touched:
-                self.w.recompute_plan(touched)
+        for other in link.unlinked:
+            self.w.subscriptions[other] = replace(self.w.subscriptions[other], namespace_id=None)
+        self.w.subscriptions[name] = replace(self.w.subscriptions[name], namespace_id=namespace_id)
+        for touched in link.touched:
+            self.w.recompute_plan(touched)
         return self.w.subscriptions[name]
 
     def unlink_subscription(self, name, *, idempotency_key):

@@ -12,6 +12,7 @@ from typing import Any
 from . import diagnose
 from .associate import ASSOCIATE, FORCE_ASSOCIATE
 from .clear_subscription import CLEAR_SUBSCRIPTION
+from .clock import Clock, SystemClock
 from .errors import BadInput, Refused, UpstreamError
 from .execute import Confirmation, refuse_upfront
 from .execute import execute as _execute
@@ -78,7 +79,7 @@ def execute(
 
 
 __all__ = [
-    "BadInput", "Check", "Confirmation", "Decision", "Inputs", "Outcome", "OutcomeStatus",
-    "Plan", "Ports", "Refused", "Rules", "UpstreamError", "Verdict", "WORKFLOW_NAMES",
+    "BadInput", "Check", "Clock", "Confirmation", "Decision", "Inputs", "Outcome", "OutcomeStatus",
+    "Plan", "Ports", "Refused", "Rules", "SystemClock", "UpstreamError", "Verdict", "WORKFLOW_NAMES",
     "check_run", "execute", "plan", "workflow_named",
 ]

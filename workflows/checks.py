@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Callable
 
 from .facts import Facts
-from .model import Check, Namespace, Subscription, Verdict
+from .model import Check, Namespace, Subscription, Verdict, namespace_plan, parse_date
 
 CheckFn = Callable[[Facts, str], Check]
 CHECKS: dict[str, CheckFn] = {}
@@ -45,6 +45,31 @@ def describe(sub: Subscription) -> str:
     return f"{sub.name} (customer {sub.customer_id}, {sub.status}, {what})"
 
 
+def describe_linked(facts: Facts, sub: Subscription) -> str:
+    """A subscription as namespace_not_taken names it: customer, status, plan, end date."""
+    customer = facts.customer_of(sub.customer_id)
+    who = (f"customer {customer.company or customer.name or customer.email} ({customer.email})"
+           if customer else f"portal customer {sub.customer_id}")
+    status = "active" if facts.is_active(sub) else (
+        sub.status if sub.status != "active" else "lapsed (its status is stale)")
+    if sub.kind == "seats":
+        what = f"{sub.plan_code or 'seats'}, {sub.seats} seats"
+    else:
+        what = units_of(sub)
+    return f"{sub.name} of {who}, {status}, {what}, ending {sub.end_date or '?'}"
+
+
+def units_of(sub: Subscription) -> str:
+    """An add-on's amount in its own words: 10000 compute minutes, 10 GiB of storage."""
+    if sub.kind == "compute_minutes":
+        return f"{sub.units} compute minutes"
+    return f"{sub.units} GiB of storage"
+
+
+def plan_name(plan: str) -> str:
+    return "Free" if plan == "free" else plan.capitalize()
+
+
 def path_of(facts: Facts, namespace_id: int) -> str:
     found = facts.namespace_by_ref(namespace_id)
     return found.full_path if found else f"namespace {namespace_id}"
@@ -69,11 +94,23 @@ def subscription_active(facts: Facts, workflow: str):
     sub = facts.subscription
     if sub is None:
         return skipped("subscription_exists")
-    dates = f"{sub.start_date or '?'} to {sub.end_date or '?'}"
+    today = facts.today
+    dates = f"{sub.start_date or '?'} to {sub.end_date or '?'}; today is {today.isoformat()}"
+    ask = ("Expired or cancelled subscriptions are not associated; ask the customer which "
+           "active subscription they mean.")
     if sub.status != "active":
+        return Verdict.BLOCK, f"{sub.name} is {sub.status} ({dates}). {ask}"
+    end, start = parse_date(sub.end_date), parse_date(sub.start_date)
+    if end is not None and end < today:
         return Verdict.BLOCK, (
-            f"{sub.name} is {sub.status} ({dates}). Expired or cancelled subscriptions are "
-            "not associated; ask the customer which active subscription they mean."
+            f"{sub.name} ended on {sub.end_date} ({dates}): it is lapsed, although the portal "
+            f"still says active. {ask}"
+        )
+    if start is not None and start > today:
+        return Verdict.OVERRIDE, (
+            f"{sub.name} starts on {sub.start_date} ({dates}). Associating it now gives the group "
+            "its plan before its term starts and replaces what the group has now. Confirm the "
+            "customer wants it now, or associate it on its start date."
         )
     return Verdict.PASS, f"{sub.name} is active ({dates})."
 
@@ -173,6 +210,8 @@ def linked_user_not_admin(facts: Facts, workflow: str):
     user = facts.linked_user
     if user is None:
         return skipped("customer_has_link" if workflow == "unlink_account" else "customer_linked")
+    if user.is_admin is None:
+        return admin_unknown(user.username, workflow)
     if not user.is_admin:
         return Verdict.PASS, f"@{user.username} is not a GitLab admin."
     if workflow == "unlink_account":
@@ -184,6 +223,21 @@ def linked_user_not_admin(facts: Facts, workflow: str):
         f"The linked GitLab.com account @{user.username} is a GitLab admin, linked by mistake: "
         "the portal fetches every group an admin can see and fails with 502. Unlink the "
         "account (unlink_account), ask the customer to link their own account, then plan again."
+    )
+
+
+def admin_unknown(username: str, workflow: str) -> tuple[Verdict, str]:
+    """GitLab leaves `is_admin` out for a token without admin rights: unknown, never a pass."""
+    found = (f"GitLab did not say whether @{username} is a GitLab admin: the service's GitLab "
+             "token lacks admin rights, so this is unknown.")
+    if workflow == "unlink_account":
+        return Verdict.INFO, (
+            f"{found} If the customer sees 502 errors in the portal, an admin account linked by "
+            "mistake would explain them."
+        )
+    return Verdict.OVERRIDE, (
+        f"{found} An admin account linked by mistake makes the portal fail with 502. Confirm "
+        f"with a GitLab admin that @{username} is not an admin before proceeding."
     )
 
 
@@ -210,9 +264,20 @@ def already_linked_here(facts: Facts, workflow: str):
         return skipped("subscription_exists")
     if ns is None:
         return skipped("namespace_exists")
-    if sub.namespace_id == ns.id:
-        return Verdict.INFO, f"{sub.name} is already linked to {ns.full_path}: nothing to do."
-    return Verdict.PASS, f"{sub.name} is not linked to {ns.full_path} yet."
+    if sub.namespace_id != ns.id:
+        return Verdict.PASS, f"{sub.name} is not linked to {ns.full_path} yet."
+    if ns.plan == sub.plan_code:
+        return Verdict.INFO, (
+            f"{sub.name} is already linked to {ns.full_path}, and GitLab shows its "
+            f"{plan_name(ns.plan)} plan there: nothing to do."
+        )
+    # Seed 003: "sees the subscription in CustomersDot but the billing page shows Free".
+    return Verdict.WARN, (
+        f"{sub.name} is linked to {ns.full_path} in the portal, but GitLab shows "
+        f"{ns.full_path} on {plan_name(ns.plan)}, not {plan_name(sub.plan_code or 'free')}: the "
+        "plan never reached the group. The change links it again, which makes the portal push "
+        "the plan to GitLab; the run then checks GitLab's plan."
+    )
 
 
 @check("subscription_not_linked_elsewhere")
@@ -248,24 +313,46 @@ def namespace_not_taken(facts: Facts, workflow: str):
     others = [s for s in facts.namespace_subscriptions if s.name != facts.inputs.subscription]
     if not others:
         return Verdict.PASS, f"No other subscription is linked to {ns.full_path}."
-    listed = "; ".join(describe(s) for s in others)
     if workflow != "force_associate":
+        listed = "; ".join(describe_linked(facts, s) for s in others)
         return Verdict.BLOCK, (
             f"{ns.full_path} already has a subscription linked ({listed}), so it is grayed out "
             "for a normal association. Clear the old one (clear_subscription), or force "
             "associate after review."
         )
+    return force_takes(facts, ns, others)
+
+
+def force_takes(facts: Facts, ns: Namespace, others: list[Subscription]) -> tuple[Verdict, str]:
+    """force_associate's verdict: what the force would take from whom."""
     replaced = [s for s in others if s.kind == "seats"]
     kept = [s for s in others if s.kind != "seats"]
+    active = [s for s in replaced if facts.is_active(s)]
+    # An unknown subscription has no customer to compare: count every active plan as another's.
+    own_customer = facts.subscription.customer_id if facts.subscription else None
+    theirs = [s for s in active if s.customer_id != own_customer]
     parts = []
     if replaced:
-        parts.append("Force association replaces " + "; ".join(describe(s) for s in replaced) + ".")
+        parts.append("Force association replaces "
+                     + "; ".join(describe_linked(facts, s) for s in replaced) + ".")
     if kept:
-        parts.append(
-            "These compute-minute or storage subscriptions stay linked: "
-            + "; ".join(describe(s) for s in kept) + "."
+        parts.append("These compute-minute or storage subscriptions stay linked: "
+                     + "; ".join(describe_linked(facts, s) for s in kept) + ".")
+    found = f"{ns.full_path} already has subscriptions linked. " + " ".join(parts)
+    if theirs:
+        return Verdict.BLOCK, (
+            f"{found} {ns.full_path} has another customer's active paid plan: force association "
+            "must not take it away. Find out who owns the group's billing: escalate to an L&R "
+            "expert (escalate)."
         )
-    return Verdict.WARN, f"{ns.full_path} already has subscriptions linked. " + " ".join(parts)
+    if active:
+        ends = ", ".join(f"{s.name} on {s.end_date or '?'}" for s in active)
+        return Verdict.OVERRIDE, (
+            f"{found} It replaces the customer's own active plan before its term ends ({ends}), "
+            "as for an upgrade or an early renewal. Confirm with the customer that they want it "
+            "replaced now."
+        )
+    return Verdict.WARN, found
 
 
 @check("program_allows_self_serve")
@@ -346,6 +433,34 @@ def subscription_linked(facts: Facts, workflow: str):
     return Verdict.PASS, f"{sub.name} is linked to {path_of(facts, sub.namespace_id)}."
 
 
+@check("subscription_lapsed")
+def subscription_lapsed(facts: Facts, workflow: str):
+    sub = facts.subscription
+    if sub is None:
+        return skipped("subscription_exists")
+    if sub.namespace_id is None:
+        return skipped("subscription_linked")
+    if not facts.is_active(sub):
+        return Verdict.PASS, (
+            f"{sub.name} is lapsed ({sub.status}, ended {sub.end_date or '?'}): clearing it "
+            "takes nothing the customer still has a term for."
+        )
+    return Verdict.OVERRIDE, (
+        f"{sub.name} is active until {sub.end_date or '?'}: {clearing_effect(facts, sub)}. "
+        "Confirm that the customer asked for it."
+    )
+
+
+def clearing_effect(facts: Facts, sub: Subscription) -> str:
+    """What clearing an active subscription does to its namespace, by kind."""
+    path = path_of(facts, sub.namespace_id)
+    if sub.kind != "seats":
+        return f"clearing removes its {units_of(sub)} from {path}"
+    remaining = [s for s in facts.linked_namespace_subscriptions if s.name != sub.name]
+    after = plan_name(namespace_plan(remaining, facts.today))
+    return f"clearing puts {path} on {after} now, before its term ends on {sub.end_date or '?'}"
+
+
 @check("requester_owns_namespace")
 def requester_owns_namespace(facts: Facts, workflow: str):
     sub = facts.subscription
@@ -363,8 +478,8 @@ def requester_owns_namespace(facts: Facts, workflow: str):
     if problem is None:
         return Verdict.PASS, f"The ticket requester is an Owner of {ns.full_path}."
     return Verdict.OVERRIDE, (
-        f"Clearing puts {ns.full_path} on Free at once, and {problem}. Confirm that an Owner "
-        "of the namespace asks for this another way."
+        f"Clearing {sub.name} changes what {ns.full_path} has at once, and {problem}. Confirm "
+        "that an Owner of the namespace asks for this another way."
     )
 
 
@@ -433,8 +548,16 @@ def customer_subscriptions_linked(facts: Facts, workflow: str):
     linked = [s for s in facts.customer_subscriptions if s.namespace_id is not None]
     if not linked:
         return Verdict.PASS, "None of the customer's subscriptions is linked to a namespace."
-    listed = "; ".join(f"{s.name} on {path_of(facts, s.namespace_id)}" for s in linked)
-    return Verdict.WARN, (
-        f"Linked subscriptions: {listed}. After the unlink they stop receiving changes until "
-        "an Owner of each namespace links their GitLab.com account again."
+    active = [s for s in linked if facts.is_active(s)]
+    listed = "; ".join(
+        f"{s.name} on {path_of(facts, s.namespace_id)} "
+        f"({'active' if s in active else 'lapsed'}, ending {s.end_date or '?'})" for s in linked)
+    after = (
+        f"Linked subscriptions: {listed}. After the unlink they stop receiving changes, and a "
+        "later change may downgrade the namespace to Free, until an Owner is linked again: "
+        "right after the unlink, link the customer to the right Owner's GitLab.com account "
+        "(link_account)."
     )
+    if active:
+        return Verdict.OVERRIDE, f"{after} Confirm that the customer expects this."
+    return Verdict.WARN, after

@@ -1,12 +1,19 @@
-"""`clear_subscription`: unlink a subscription from its namespace (which goes to Free)."""
+"""`clear_subscription`: unlink a subscription from its namespace.
+
+A seats subscription's namespace falls back to the plan of the newest active seats
+subscription still linked to it, else Free; an add-on's units leave the namespace.
+"""
 from __future__ import annotations
 
 from .facts import Facts, Ports
 from .inputs import Inputs
-from .model import Change, Subscription
+from .model import Change, namespace_plan
 from .workflow import Verification, Workflow, link_snapshot, require
 
-CHECK_IDS = ("subscription_exists", "subscription_linked", "requester_owns_namespace")
+CHECK_IDS = (
+    "subscription_exists", "subscription_linked", "subscription_lapsed", "channel_read_only",
+    "requester_owns_namespace",
+)
 
 
 def validate(inputs: Inputs) -> None:
@@ -20,25 +27,23 @@ def change(facts: Facts) -> Change | None:
     return Change(action="unlink_subscription", subscription=sub.name, namespace_id=sub.namespace_id)
 
 
-def expected_plan(linked: list[Subscription]) -> str:
-    """A namespace's plan: the newest active seats subscription linked to it, else free."""
-    active = [s for s in linked if s.status == "active" and s.kind == "seats"]
-    if not active:
-        return "free"
-    return max(active, key=lambda s: s.start_date or "").plan_code or "free"
-
-
 def verify(ports: Ports, change: Change) -> Verification:
-    """The namespace's plan on GitLab is `free` (or, should another active seats
-    subscription still be linked to it, that one's plan: the portal's own rule)."""
+    """The portal shows the subscription unlinked and, for a seats subscription, GitLab's
+    plan for the namespace is that of the newest active seats subscription still linked to
+    it, else `free` (the portal's own rule)."""
+    sub = ports.portal.subscription(change.subscription)
+    unlinked = sub is not None and sub.namespace_id is None
+    observed: dict = {"subscription_namespace_id": sub.namespace_id if sub else None}
+    if sub is None or sub.kind != "seats":  # an add-on changes no plan
+        return Verification(held=unlinked, observed=observed)
     remaining = [
         s for s in ports.portal.namespace_subscriptions(change.namespace_id)
         if s.name != change.subscription
     ]
-    expected = expected_plan(remaining)
+    expected = namespace_plan(remaining, ports.clock.today())
     ns = ports.gitlab.namespace(change.namespace_id)
-    observed = {"namespace_plan": ns.plan if ns else None, "expected_plan": expected}
-    return Verification(held=ns is not None and ns.plan == expected, observed=observed)
+    observed.update(namespace_plan=ns.plan if ns else None, expected_plan=expected)
+    return Verification(held=unlinked and ns is not None and ns.plan == expected, observed=observed)
 
 
 CLEAR_SUBSCRIPTION = Workflow(

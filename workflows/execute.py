@@ -7,7 +7,6 @@ confirmed with a written reason, then reads the state back until it holds or
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -102,9 +101,12 @@ def execute(
     *,
     confirmation: Confirmation,
     idempotency_key: str,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] | None = None,
+    sleep: Callable[[float], None] | None = None,
 ) -> Outcome:
+    """`clock` and `sleep` default to the ports' clock (tests may give a faster one)."""
+    clock = clock or ports.clock
+    sleep = sleep or ports.clock.sleep
     refuse_upfront(workflow, confirmation)
     fresh = make_plan(workflow, ports, inputs, rules)
     ended = judge(fresh, confirmation)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from datetime import date
 from functools import cached_property
 from typing import Any
 
+from .clock import Clock
 from .inputs import Inputs
 from .model import (
     OWNER_ACCESS_LEVEL,
@@ -19,6 +21,7 @@ from .model import (
     Namespace,
     Requester,
     Subscription,
+    is_active,
 )
 from .ports import GitLab, Portal, Tickets
 from .rules import Rules
@@ -26,11 +29,14 @@ from .rules import Rules
 
 @dataclass(frozen=True)
 class Ports:
-    """The read side of the world a plan needs; `execute` uses the portal's mutations."""
+    """The read side of the world a plan needs; `execute` uses the portal's mutations.
+
+    The clock is the world's too: what "today" is decides which subscriptions are active."""
 
     portal: Portal
     gitlab: GitLab
     tickets: Tickets
+    clock: Clock
 
 
 class Facts:
@@ -40,6 +46,16 @@ class Facts:
         self.rules = rules
         self._namespaces: dict[int | str, Namespace | None] = {}
         self._owners: dict[tuple[int, int], bool] = {}
+        self._customers: dict[int, Customer | None] = {}
+
+    # --- the clock ------------------------------------------------------------------
+    @cached_property
+    def today(self) -> date:
+        """Read once, so every check of one plan judges against the same day."""
+        return self.ports.clock.today()
+
+    def is_active(self, sub: Subscription) -> bool:
+        return is_active(sub, self.today)
 
     # --- portal ---------------------------------------------------------------------
     @cached_property
@@ -60,6 +76,22 @@ class Facts:
         if self.namespace is None:
             return []
         return self.ports.portal.namespace_subscriptions(self.namespace.id)
+
+    @cached_property
+    def linked_namespace_subscriptions(self) -> list[Subscription]:
+        """Subscriptions linked to the namespace the subscription is linked to now."""
+        sub = self.subscription
+        if sub is None or sub.namespace_id is None:
+            return []
+        return self.ports.portal.namespace_subscriptions(sub.namespace_id)
+
+    def customer_of(self, customer_id: int) -> Customer | None:
+        """Another subscription's portal customer, to name them in a message."""
+        if self.customer is not None and self.customer.id == customer_id:
+            return self.customer
+        if customer_id not in self._customers:
+            self._customers[customer_id] = self.ports.portal.customer(customer_id)
+        return self._customers[customer_id]
 
     @cached_property
     def customer_subscriptions(self) -> list[Subscription]:
@@ -154,12 +186,16 @@ class Facts:
             name: getattr(self, name)
             for name in (
                 "subscription", "customer", "namespace", "linked_namespace", "linked_user",
-                "namespace_subscriptions", "customer_subscriptions", "requester",
+                "namespace_subscriptions", "linked_namespace_subscriptions",
+                "customer_subscriptions", "requester",
                 "requester_users",
             )
             if name in self.__dict__
         }
-        return {name: _jsonable(value) for name, value in loaded.items()}
+        facts = {name: _jsonable(value) for name, value in loaded.items()}
+        if "today" in self.__dict__:  # the day the dates were judged against, for the audit
+            facts["today"] = self.today.isoformat()
+        return facts
 
 
 def _jsonable(value: Any) -> Any:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 from typing import Any
 
@@ -61,6 +62,26 @@ class Subscription:
     namespace_id: int | None = None
 
 
+def parse_date(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def is_active(sub: Subscription, today: date) -> bool:
+    """provisioning-rules.md, "Today": status `active` AND `end_date` not before today. A
+    status the portal has not updated yet (still `active` after its end date) is lapsed."""
+    end = parse_date(sub.end_date)
+    return sub.status == "active" and (end is None or end >= today)
+
+
+def namespace_plan(linked: list[Subscription], today: date) -> str:
+    """A namespace's plan: that of the newest active seats subscription linked to it, else
+    free (portal-admin-api.md, "Linking semantics"; newest = latest start_date)."""
+    active = [s for s in linked if s.kind == "seats" and is_active(s, today)]
+    if not active:
+        return "free"
+    return max(active, key=lambda s: s.start_date or "").plan_code or "free"
+
+
 @dataclass(frozen=True)
 class Namespace:
     """A GitLab namespace; seats in use are `billable_members_count`."""
@@ -83,7 +104,8 @@ class GitLabUser:
     id: int
     username: str
     email: str | None = None
-    is_admin: bool = False
+    # None: GitLab's answer had no `is_admin` (the token is not an admin's), so it is unknown.
+    is_admin: bool | None = False
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,7 @@ from workflows import (
     Rules,
     UpstreamError,
 )
+from workflows.clock import SystemClock
 from workflows.inputs import MAX_PAIRS, parse
 
 # How long the command waits, after stopping a sandbox, for the threads it started to end.
@@ -314,7 +315,7 @@ def _sandbox_world(scenario: Path) -> Iterator[World]:
         clients = _clients(settings, _Unlimited(), wait_on_rate_limit=True)
         AuditRecord.__table__.create(engine)
         yield World("sandbox", Ports(portal=clients["portal"], gitlab=clients["gitlab"],
-                                     tickets=clients["zendesk"]),
+                                     tickets=clients["zendesk"], clock=SystemClock()),
                     settings.rules(),
                     Trail(make_session_factory(engine), _cli_agent(), stored=False),
                     where=f"the sandbox of {scenario}")
@@ -343,7 +344,7 @@ def _upstream_world() -> Iterator[World]:
         where = (f"portal {settings.portal_api_url}, GitLab {settings.gitlab_url}, "
                  f"Zendesk {settings.zendesk_subdomain}")
         yield World("upstream", Ports(portal=clients["portal"], gitlab=clients["gitlab"],
-                                      tickets=clients["zendesk"]),
+                                      tickets=clients["zendesk"], clock=SystemClock()),
                     settings.rules(), Trail(db, _cli_agent(), stored=True), where=where)
     finally:
         _close(clients)

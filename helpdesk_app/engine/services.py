@@ -16,8 +16,9 @@ from helpdesk_app.upstreams.budgets import Budgets, DatabaseBudgets, RedisBudget
 from helpdesk_app.upstreams.gitlab import GitLabAdapter
 from helpdesk_app.upstreams.portal import PortalClient
 from helpdesk_app.upstreams.retry import RetryPolicy
-from helpdesk_app.upstreams.zendesk import ZendeskAdapter, ZendeskPacing
-from workflows import Ports, Rules
+from helpdesk_app.upstreams.zendesk import ZendeskAdapter
+from helpdesk_app.upstreams.zendesk_pacing import ZendeskPacing
+from workflows import Ports, Rules, SystemClock
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,8 @@ class Services:
     def ports(self) -> Ports:
         if self.workflow_ports is not None:
             return self.workflow_ports
-        return Ports(portal=self.portal, gitlab=self.gitlab, tickets=self.zendesk)
+        return Ports(portal=self.portal, gitlab=self.gitlab, tickets=self.zendesk,
+                     clock=SystemClock())
 
     @property
     def rules(self) -> Rules:

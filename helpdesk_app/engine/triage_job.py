@@ -26,6 +26,7 @@ from helpdesk_app.engine.zendesk_payloads import MalformedDelivery, parse
 from helpdesk_app.storage.models import Delivery, TicketFindings, utcnow
 from helpdesk_app.upstreams.retry import RetryPolicy
 from workflows import notes
+from workflows.diagnose import admin_not_ruled_out
 from workflows.errors import BadInput, UpstreamError
 from workflows.inputs import namespace_ref
 from workflows.triage import RECOMMENDED, Findings, TicketText, triage
@@ -115,8 +116,7 @@ def _diagnose(services: Any, findings: Findings, ticket_id: int) -> workflows.Pl
     inputs = {"subscriptions": list(findings.subscriptions), "ticket_id": ticket_id,
               "namespaces": [n for n in findings.namespaces if _valid_namespace(n)],
               "customer_id": findings.customer_ids[0] if findings.customer_ids else None}
-    if not (inputs["subscriptions"] or inputs["namespaces"] or inputs["customer_id"]):
-        return None
+    # With nothing written, diagnose finds the customer by the requester's verified email.
     return workflows.plan("diagnose", services.ports, inputs, services.rules)
 
 
@@ -129,10 +129,15 @@ def _valid_namespace(path: str) -> bool:
 
 
 def _recommended(findings: Findings, diagnosis: workflows.Plan | None) -> str | None:
-    for entry in (diagnosis.recommendations if diagnosis else ()):
-        if entry.get("recommended"):
-            return entry["recommended"]
-    return RECOMMENDED.get(findings.category)
+    found = [e["recommended"] for e in (diagnosis.recommendations if diagnosis else ())
+             if e.get("recommended")]
+    recommended = found[0] if found else RECOMMENDED.get(findings.category)
+    if findings.category == "portal_502" and recommended == "associate" and diagnosis:
+        # A portal 502 is usually an admin account linked by mistake (seed 001).
+        admin = admin_not_ruled_out(diagnosis)
+        if admin is not False:
+            return "unlink_account" if admin else None
+    return recommended
 
 
 def _digest(record: dict[str, Any]) -> str:

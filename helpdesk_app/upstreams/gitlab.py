@@ -98,7 +98,7 @@ class GitLabAdapter:
         return None if member is None else int(member.access_level)
 
     def user(self, user_id: int) -> GitLabUser | None:
-        """`GET /users/:id`; `is_admin` is only present for an admin token (False otherwise).
+        """`GET /users/:id`; `is_admin` is only present for an admin token (else unknown: None).
 
         https://docs.gitlab.com/api/users/ ("Get a single user", "As an administrator")
         """
@@ -299,7 +299,8 @@ def _user(data: dict[str, Any]) -> GitLabUser:
         id=data["id"],
         username=data["username"],
         email=data.get("email") or data.get("public_email"),
-        is_admin=bool(data.get("is_admin", False)),
+        # GitLab leaves it out for a token without admin rights: unknown, never "not an admin".
+        is_admin=bool(data["is_admin"]) if data.get("is_admin") is not None else None,
     )
 
 

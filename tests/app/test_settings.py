@@ -29,11 +29,18 @@ SECRETS = [v for k, v in UPSTREAM_ENV.items() if "secret" in v]
 
 
 def test_complete_environment_gives_typed_settings():
-    settings = Settings.from_env({**UPSTREAM_ENV, "SEATS_OVERRIDE_RATIO": "2", "VERIFY_TIMEOUT_S": "30"})
+    settings = Settings.from_env({**UPSTREAM_ENV, "SEATS_OVERRIDE_FRACTION": "0.2", "VERIFY_TIMEOUT_S": "30"})
     assert settings.mode == "upstream"
     assert settings.escalation_label == "Console Escalation - customers"
-    assert settings.rules().seats_override_ratio == 2.0 and settings.rules().verify_timeout_s == 30
+    assert settings.rules().seats_override_fraction == 0.2 and settings.rules().verify_timeout_s == 30
     assert "portal-secret-1" not in repr(settings)
+
+
+def test_seats_rules_default_to_v2_and_the_old_ratio_is_refused():
+    rules = Settings.from_env(UPSTREAM_ENV).rules()
+    assert (rules.seats_override_fraction, rules.seats_override_min_difference) == (0.1, 5)
+    with pytest.raises(ConfigError, match="SEATS_OVERRIDE_FRACTION"):
+        Settings.from_env({**UPSTREAM_ENV, "SEATS_OVERRIDE_RATIO": "1.5"})
 
 
 @pytest.mark.parametrize("missing", ["PORTAL_API_TOKEN", "ZENDESK_WEBHOOK_SECRET", "SECRET_KEY",
@@ -54,7 +61,7 @@ def test_an_empty_value_counts_as_missing():
     ("ZENDESK_SUBDOMAIN", "my-team.zendesk.com"),
     ("GITLAB_ESCALATION_PROJECT", "no spaces allowed"),
     ("UPSTREAM_TIMEOUT_S", "-1"),
-    ("SEATS_OVERRIDE_RATIO", "lots"),
+    ("SEATS_OVERRIDE_FRACTION", "lots"),
     ("SECRET_KEY", "too-short-secret"),
 ])
 def test_a_malformed_setting_is_named_without_its_value(name, value):

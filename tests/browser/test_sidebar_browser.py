@@ -29,12 +29,13 @@ def active_id(frame) -> str:
 
 
 def test_the_keyboard_alone_plans_and_confirms_while_buttons_wait_for_requests(agent_page, service):
-    app = open_ticket(agent_page, 107)
+    # Ticket 112's A-S00000009 has ended: clearing it is ready (an active one needs an override).
+    app = open_ticket(agent_page, 112)
     frame = sidebar_frame(agent_page)
     show_plan_button = app.get_by_test_id("show-plan-button")
     # The plan reads the subscription from the portal: slow that one request down.
     slow = service.sandbox.add_fault({"upstream": "portal", "method": "GET", "delay": PLAN_DELAY_S,
-                                      "path": "^/api/v1/subscriptions/A-S00000007"})
+                                      "path": "^/api/v1/subscriptions/A-S00000009"})
     plans, runs = [], []
     agent_page.on("request", lambda r: (plans if r.url.endswith("/api/v1/plans") else
                                         runs if r.url.endswith("/api/v1/runs") else []).append(r.url))
@@ -52,7 +53,7 @@ def test_the_keyboard_alone_plans_and_confirms_while_buttons_wait_for_requests(a
     expect(app.get_by_test_id("namespace-input")).to_be_hidden()
     agent_page.keyboard.press("Tab")
     expect(app.get_by_test_id("subscription-input")).to_be_focused()
-    agent_page.keyboard.type("A-S00000007")
+    agent_page.keyboard.type("A-S00000009")
     agent_page.keyboard.press("Enter")
 
     # While the plan is in flight the button is disabled and the app says it is busy;
@@ -93,8 +94,8 @@ def test_the_keyboard_alone_plans_and_confirms_while_buttons_wait_for_requests(a
     expect(app.locator("#lnr-result-title")).to_be_focused()
     expect(app.get_by_test_id("run-status")).to_be_in_viewport(ratio=1)
     expect(show_plan_button).to_be_enabled()
-    assert len(runs) == 1 and [r.state for r in service.runs(107)] == ["succeeded"]
-    assert service.sandbox.state.subscription("A-S00000007").get("namespace_id") is None
+    assert len(runs) == 1 and [r.state for r in service.runs(112)] == ["succeeded"]
+    assert service.sandbox.state.subscription("A-S00000009").get("namespace_id") is None
 
 
 def test_the_sidebar_fits_a_320_px_panel(agent_page):

@@ -143,7 +143,8 @@ def test_a_repeated_report_posts_no_second_note(services, http, zendesk):
 
 
 def test_noop_twice_posts_one_note_keyed_by_the_inputs(services, http, zendesk):
-    outcome = outcome_of([sub("A-S00000001", namespace_id=500)])
+    # v2: noop needs GitLab to show the linked plan too.
+    outcome = outcome_of([sub("A-S00000001", namespace_id=500), namespace(500, plan="premium")])
     assert outcome.status is OutcomeStatus.SUCCEEDED and not outcome.changed
     for _ in range(2):  # a double click: two runs, the same inputs
         report_run(services, stored_run(services, outcome), outcome)
@@ -156,7 +157,8 @@ def test_noop_twice_posts_one_note_keyed_by_the_inputs(services, http, zendesk):
 
 
 def test_an_unmapped_workflow_sets_no_transaction_type(services, http, zendesk):
-    outcome = outcome_of([sub("A-S00000001", namespace_id=500)], workflow="clear_subscription",
+    # A lapsed subscription: clearing an active one needs an override (v2).
+    outcome = outcome_of([sub("A-S00000001", namespace_id=500, status="expired")], workflow="clear_subscription",
                          inputs={"subscription": "A-S00000001", "ticket": TICKET})
     run = stored_run(services, outcome)
 

@@ -15,6 +15,7 @@ from helpdesk_app.upstreams.retry import RetryPolicy
 from helpdesk_app.upstreams.zendesk import ZendeskAdapter
 from sandbox import Sandbox
 from tests.keys import zendesk_app_public_pem
+from tests.world import FakeClock
 from workflows import Ports
 
 # Fast retries: the suite must not sleep for real through every injected failure.
@@ -36,7 +37,8 @@ class Clients:
 
     @property
     def ports(self) -> Ports:
-        return Ports(portal=self.portal, gitlab=self.gitlab, tickets=self.zendesk)
+        return Ports(portal=self.portal, gitlab=self.gitlab, tickets=self.zendesk,
+                     clock=FakeClock())
 
 
 def clients_for(sandbox: Sandbox, **env: str) -> Clients:

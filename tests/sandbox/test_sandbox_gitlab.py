@@ -62,6 +62,14 @@ def test_users(clients):
     assert [u.id for u in g.users_by_email("OWNER@acme.test")] == [100]
 
 
+def test_is_admin_null_leaves_it_out_as_for_a_token_without_admin_rights(scenario):
+    add_user(id=101, username="nobody-knows", email="n@acme.test", is_admin=None)(scenario)
+    with start(scenario) as sandbox:
+        assert "is_admin" not in get(sandbox, "/users/101").json()
+        assert get(sandbox, "/users/300").json()["is_admin"] is True
+        assert clients_for(sandbox).gitlab.user(101).is_admin is None
+
+
 def test_the_user_search_is_fuzzy_and_the_adapter_keeps_exact_emails(scenario, sandbox):
     add_user(id=101, username="owner", email="owner@acme.test.example")(scenario)
     with start(scenario) as fuzzy:

@@ -136,6 +136,15 @@ def test_a_stated_plan_disagreeing_with_links_is_loaded_as_written(scenario):
         assert plan_of(clients_for(sandbox), 500) == "free"
 
 
+def test_a_link_already_in_effect_pushes_the_plan_again_and_repairs_the_group(scenario):
+    sub("A-S00000001", namespace_id=500)(scenario)  # the push was lost: GitLab says free
+    with start(scenario) as sandbox:
+        clients = clients_for(sandbox)
+        again = clients.portal.link_subscription("A-S00000001", 500, force=False, idempotency_key="k")
+        assert again.namespace_id == 500
+        assert plan_of(clients, 500) == "premium"
+
+
 # --- idempotency ------------------------------------------------------------------------
 
 

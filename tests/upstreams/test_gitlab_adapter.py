@@ -163,12 +163,13 @@ def test_user_as_admin_view(adapter, rsps):
                                          email="john@example.com", is_admin=False)
 
 
-def test_user_without_is_admin_is_not_admin(adapter, rsps):
+def test_user_without_is_admin_is_unknown_never_not_admin(adapter, rsps):
+    # A token without admin rights gets no `is_admin`: v2 reports unknown, not False.
     payload = fixture("get_user__admin_view")
     del payload["is_admin"]
     rsps.get(f"{API}/users/1", json=payload)
 
-    assert adapter.user(1).is_admin is False
+    assert adapter.user(1).is_admin is None
 
 
 def test_deleted_user_is_none(adapter, rsps):

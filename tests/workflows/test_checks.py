@@ -11,14 +11,21 @@ from pathlib import Path
 import pytest
 
 import workflows
-from tests.scenario_edits import add_sub, add_user, customer, drop_member, drop_user, namespace, sub
+from tests.scenario_edits import add_sub, add_user, customer, drop_member, drop_user, namespace, sub, user
 from tests.world import World
 
 A, F = "associate", "force_associate"
 ASSOC = {"subscription": "A-S00000001", "namespace": "acme", "ticket": 1}
 CLEAR = {"subscription": "A-S00000001", "ticket": 1}
 UNLINK = {"customer": 1, "ticket": 1}
-linked_to_acme = sub("A-S00000001", namespace_id=500)
+linked_to_acme = sub("A-S00000001", namespace_id=500)  # and active (tests.world.TODAY)
+premium_on_acme = namespace(500, plan="premium")  # GitLab shows the linked plan
+expired_on_acme = sub("A-S00000001", namespace_id=500, status="expired")
+# Another subscription on acme: another customer's (2) or the same one's (1), active or not.
+def on_acme(customer_id=2, **fields):
+    return add_sub(**{"name": "A-S00000004", "customer_id": customer_id, "plan_code": "ultimate",
+                      "seats": 5, "start_date": "2026-03-01", "end_date": "2027-03-01",
+                      "namespace_id": 500, **fields})
 
 # (workflow, check id, verdict, decision, edits, inputs)
 CASES = [
@@ -27,6 +34,10 @@ CASES = [
     *[(w, "subscription_exists", "block", "blocked", [], {**ASSOC, "subscription": "A-S99999999"}) for w in (A, F)],
     *[(w, "subscription_active", "pass", "ready", [], ASSOC) for w in (A, F)],
     *[(w, "subscription_active", "block", "blocked", [sub("A-S00000001", status="expired")], ASSOC) for w in (A, F)],
+    # v2: a stale `active` past its end date is lapsed; a term that starts later needs an override
+    *[(w, "subscription_active", "block", "blocked", [sub("A-S00000001", end_date="2026-06-14")], ASSOC) for w in (A, F)],
+    *[(w, "subscription_active", "pass", "ready", [sub("A-S00000001", end_date="2026-06-15")], ASSOC) for w in (A, F)],
+    *[(w, "subscription_active", "override", "needs_override", [sub("A-S00000001", start_date="2026-06-16")], ASSOC) for w in (A, F)],
     *[(w, "subscription_active", "skipped", "blocked", [], {**ASSOC, "subscription": "A-S99999999"}) for w in (A, F)],
     *[(w, "subscription_saas", "pass", "ready", [], ASSOC) for w in (A, F)],
     *[(w, "subscription_saas", "block", "blocked", [sub("A-S00000001", product="self_managed")], ASSOC) for w in (A, F)],
@@ -45,13 +56,16 @@ CASES = [
     *[(w, "customer_linked", "skipped", "blocked", [], {**ASSOC, "subscription": "A-S99999999"}) for w in (A, F)],
     *[(w, "linked_user_not_admin", "pass", "ready", [], ASSOC) for w in (A, F)],
     *[(w, "linked_user_not_admin", "block", "blocked", [customer(1, gitlab_user_id=300)], ASSOC) for w in (A, F)],
+    *[(w, "linked_user_not_admin", "override", "needs_override", [user(100, is_admin=None)], ASSOC) for w in (A, F)],
     *[(w, "linked_user_not_admin", "skipped", "blocked", [customer(1, gitlab_user_id=None)], ASSOC) for w in (A, F)],
     *[(w, "linked_user_is_owner", "pass", "ready", [], ASSOC) for w in (A, F)],
     *[(w, "linked_user_is_owner", "pass", "ready", [sub("A-S00000001", seats=1)], {**ASSOC, "namespace": "ada"}) for w in (A,)],
     *[(w, "linked_user_is_owner", "block", "blocked", [drop_member(500, 100)], ASSOC) for w in (A, F)],
     *[(w, "linked_user_is_owner", "skipped", "blocked", [], {**ASSOC, "namespace": "no-such-group"}) for w in (A, F)],
     *[(w, "already_linked_here", "pass", "ready", [], ASSOC) for w in (A, F)],
-    *[(w, "already_linked_here", "info", "noop", [linked_to_acme], ASSOC) for w in (A, F)],
+    *[(w, "already_linked_here", "info", "noop", [linked_to_acme, premium_on_acme], ASSOC) for w in (A, F)],
+    # v2: linked in the portal, but the plan never reached GitLab: link again to push it
+    *[(w, "already_linked_here", "warn", "ready", [linked_to_acme], ASSOC) for w in (A, F)],
     *[(w, "already_linked_here", "skipped", "blocked", [], {**ASSOC, "namespace": "no-such-group"}) for w in (A, F)],
     *[(w, "subscription_not_linked_elsewhere", "pass", "ready", [], ASSOC) for w in (A, F)],
     *[(w, "subscription_not_linked_elsewhere", "warn", "ready", [sub("A-S00000001", namespace_id=600)], ASSOC) for w in (A, F)],
@@ -59,8 +73,15 @@ CASES = [
     *[(w, "subscription_not_linked_elsewhere", "override", "needs_override", [sub("A-S00000001", namespace_id=600)], {**ASSOC, "ticket": None}) for w in (A, F)],
     *[(w, "subscription_not_linked_elsewhere", "skipped", "blocked", [], {**ASSOC, "subscription": "A-S99999999"}) for w in (A, F)],
     *[(w, "namespace_not_taken", "pass", "ready", [], ASSOC) for w in (A, F)],
-    (A, "namespace_not_taken", "block", "blocked", [add_sub(name="A-S00000004", customer_id=2, plan_code="premium", seats=5, namespace_id=500)], ASSOC),
-    (F, "namespace_not_taken", "warn", "ready", [add_sub(name="A-S00000004", customer_id=2, plan_code="premium", seats=5, namespace_id=500)], ASSOC),
+    (A, "namespace_not_taken", "block", "blocked", [on_acme()], ASSOC),
+    (A, "namespace_not_taken", "block", "blocked", [on_acme(status="expired")], ASSOC),
+    # v2: force never takes another customer's active plan; the customer's own needs their word
+    (F, "namespace_not_taken", "block", "blocked", [on_acme()], ASSOC),
+    (F, "namespace_not_taken", "block", "blocked", [on_acme(), on_acme(1, name="A-S00000005")], ASSOC),
+    (F, "namespace_not_taken", "override", "needs_override", [on_acme(1)], ASSOC),
+    (F, "namespace_not_taken", "warn", "ready", [on_acme(status="expired")], ASSOC),
+    (F, "namespace_not_taken", "warn", "ready", [on_acme(end_date="2026-06-14")], ASSOC),
+    (F, "namespace_not_taken", "warn", "ready", [sub("A-S00000003", namespace_id=500)], ASSOC),
     *[(w, "namespace_not_taken", "skipped", "blocked", [], {**ASSOC, "namespace": "no-such-group"}) for w in (A, F)],
     *[(w, "program_allows_self_serve", "pass", "ready", [], ASSOC) for w in (A, F)],
     (A, "program_allows_self_serve", "block", "blocked", [sub("A-S00000001", program="edu")], ASSOC),
@@ -77,19 +98,27 @@ CASES = [
     *[(w, "channel_read_only", "info", "ready", [sub("A-S00000001", channel="aws_marketplace")], ASSOC) for w in (A, F)],
     *[(w, "channel_read_only", "info", "ready", [customer(1, login_activated=False)], ASSOC) for w in (A, F)],
     *[(w, "channel_read_only", "skipped", "blocked", [], {**ASSOC, "subscription": "A-S99999999"}) for w in (A, F)],
-    # clear_subscription
-    ("clear_subscription", "subscription_exists", "pass", "ready", [linked_to_acme], CLEAR),
+    # clear_subscription (v2: clearing an active subscription needs an override)
+    ("clear_subscription", "subscription_exists", "pass", "ready", [expired_on_acme], CLEAR),
     ("clear_subscription", "subscription_exists", "block", "blocked", [], {**CLEAR, "subscription": "A-S99999999"}),
-    ("clear_subscription", "subscription_linked", "pass", "ready", [linked_to_acme], CLEAR),
+    ("clear_subscription", "subscription_linked", "pass", "ready", [expired_on_acme], CLEAR),
     ("clear_subscription", "subscription_linked", "info", "noop", [], CLEAR),
     ("clear_subscription", "subscription_linked", "skipped", "blocked", [], {**CLEAR, "subscription": "A-S99999999"}),
-    ("clear_subscription", "requester_owns_namespace", "pass", "ready", [linked_to_acme], CLEAR),
-    ("clear_subscription", "requester_owns_namespace", "override", "needs_override", [linked_to_acme], {**CLEAR, "ticket": 2}),
-    ("clear_subscription", "requester_owns_namespace", "override", "needs_override", [linked_to_acme], {**CLEAR, "ticket": 3}),
-    ("clear_subscription", "requester_owns_namespace", "override", "needs_override", [linked_to_acme], {**CLEAR, "ticket": 404}),
-    ("clear_subscription", "requester_owns_namespace", "override", "needs_override", [linked_to_acme], {**CLEAR, "ticket": None}),
+    ("clear_subscription", "subscription_lapsed", "pass", "ready", [expired_on_acme], CLEAR),
+    ("clear_subscription", "subscription_lapsed", "pass", "ready", [linked_to_acme, sub("A-S00000001", end_date="2026-06-14")], CLEAR),
+    ("clear_subscription", "subscription_lapsed", "override", "needs_override", [linked_to_acme, premium_on_acme], CLEAR),
+    ("clear_subscription", "subscription_lapsed", "override", "needs_override", [sub("A-S00000003", namespace_id=500)], {**CLEAR, "subscription": "A-S00000003"}),
+    ("clear_subscription", "subscription_lapsed", "skipped", "noop", [], CLEAR),
+    ("clear_subscription", "channel_read_only", "pass", "ready", [expired_on_acme], CLEAR),
+    ("clear_subscription", "channel_read_only", "info", "ready", [expired_on_acme, sub("A-S00000001", channel="reseller")], CLEAR),
+    ("clear_subscription", "channel_read_only", "skipped", "blocked", [], {**CLEAR, "subscription": "A-S99999999"}),
+    ("clear_subscription", "requester_owns_namespace", "pass", "ready", [expired_on_acme], CLEAR),
+    ("clear_subscription", "requester_owns_namespace", "override", "needs_override", [expired_on_acme], {**CLEAR, "ticket": 2}),
+    ("clear_subscription", "requester_owns_namespace", "override", "needs_override", [expired_on_acme], {**CLEAR, "ticket": 3}),
+    ("clear_subscription", "requester_owns_namespace", "override", "needs_override", [expired_on_acme], {**CLEAR, "ticket": 404}),
+    ("clear_subscription", "requester_owns_namespace", "override", "needs_override", [expired_on_acme], {**CLEAR, "ticket": None}),
     ("clear_subscription", "requester_owns_namespace", "override", "needs_override",
-     [linked_to_acme, add_user(id=101, username="ada2", email="OWNER@acme.test")], CLEAR),
+     [expired_on_acme, add_user(id=101, username="ada2", email="OWNER@acme.test")], CLEAR),
     ("clear_subscription", "requester_owns_namespace", "skipped", "noop", [], CLEAR),
     # unlink_account
     ("unlink_account", "customer_exists", "pass", "ready", [], UNLINK),
@@ -104,10 +133,13 @@ CASES = [
     ("unlink_account", "requester_is_customer", "override", "needs_override", [], {**UNLINK, "ticket": 3}),
     ("unlink_account", "requester_is_customer", "skipped", "blocked", [], {**UNLINK, "customer": 99}),
     ("unlink_account", "customer_subscriptions_linked", "pass", "ready", [], UNLINK),
-    ("unlink_account", "customer_subscriptions_linked", "warn", "ready", [linked_to_acme], UNLINK),
+    # v2: an active subscription linked needs an override; only lapsed ones warn
+    ("unlink_account", "customer_subscriptions_linked", "override", "needs_override", [linked_to_acme], UNLINK),
+    ("unlink_account", "customer_subscriptions_linked", "warn", "ready", [expired_on_acme], UNLINK),
     ("unlink_account", "customer_subscriptions_linked", "skipped", "blocked", [], {**UNLINK, "customer": 99}),
     ("unlink_account", "linked_user_not_admin", "pass", "ready", [], UNLINK),
     ("unlink_account", "linked_user_not_admin", "info", "ready", [customer(1, gitlab_user_id=300)], UNLINK),
+    ("unlink_account", "linked_user_not_admin", "info", "ready", [user(100, is_admin=None)], UNLINK),
     ("unlink_account", "linked_user_not_admin", "skipped", "noop", [customer(1, gitlab_user_id=None)], UNLINK),
 ]
 

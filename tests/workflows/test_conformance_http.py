@@ -18,8 +18,7 @@ from helpdesk_app.upstreams import trace
 from tests.http_world import GITLAB_URL, PORTAL_URL, http_ports
 from tests.scenario_edits import namespace, sub
 from tests.workflows.test_checks import CASES, case_id
-from tests.workflows.test_execute import FakeClock
-from tests.world import World
+from tests.world import FakeClock, World
 from workflows import Confirmation, Decision, OutcomeStatus
 
 
@@ -58,11 +57,11 @@ def gitlab_plans_read(mock, namespace_id: int) -> list[str]:
             if c.request.url == f"{GITLAB_URL}/api/v4/namespaces/{namespace_id}"]
 
 
-def execute(world, mock, workflow, inputs):
+def execute(world, mock, workflow, inputs, confirmation=Confirmation(decision=Decision.READY)):
     clock = FakeClock()
     with trace.capture() as ids:
         outcome = workflows.execute(workflow, http_ports(world, mock), inputs,
-                                    confirmation=Confirmation(decision=Decision.READY),
+                                    confirmation=confirmation,
                                     idempotency_key="run-1:change", clock=clock, sleep=clock.sleep)
     return outcome, ids
 
@@ -93,8 +92,11 @@ def test_clear_subscription_executes_through_the_adapters(scenario, mock):
     namespace(500, plan="premium")(scenario)
     world = World(scenario)
 
+    # v2: clearing an active subscription is an override the agent confirms.
+    confirmed = Confirmation(decision=Decision.NEEDS_OVERRIDE, override_ids=("subscription_lapsed",),
+                             reason="The customer asked to clear it now")
     outcome, _ = execute(world, mock, "clear_subscription",
-                         {"subscription": "A-S00000001", "ticket": 1})
+                         {"subscription": "A-S00000001", "ticket": 1}, confirmed)
 
     assert outcome.status is OutcomeStatus.SUCCEEDED and outcome.changed and outcome.verified
     (delete,) = portal_mutations(mock)
@@ -104,3 +106,18 @@ def test_clear_subscription_executes_through_the_adapters(scenario, mock):
     plans = gitlab_plans_read(mock, 500)
     assert plans[0] == "premium" and plans[-1] == "free"
     assert outcome.after["namespace_plan"] == "free"
+
+
+def test_a_plan_that_never_reached_the_group_is_repaired_through_the_adapters(scenario, mock):
+    sub("A-S00000001", namespace_id=500)(scenario)  # linked in the portal; GitLab shows free
+    world = World(scenario)
+
+    outcome, _ = execute(world, mock, "associate",
+                         {"subscription": "A-S00000001", "namespace": "acme", "ticket": 1})
+
+    assert outcome.plan.check("already_linked_here").verdict == "warn"
+    (put,) = portal_mutations(mock)
+    assert put.method == "PUT" and json.loads(put.body) == {"namespace_id": 500, "force": False}
+    assert outcome.status is OutcomeStatus.SUCCEEDED and outcome.verified
+    plans = gitlab_plans_read(mock, 500)
+    assert plans[0] == "free" and plans[-1] == "premium"

@@ -5,26 +5,11 @@ import pytest
 
 import workflows
 from tests.scenario_edits import namespace, sub
-from tests.world import World
+from tests.world import FakeClock, World
 from workflows import Confirmation, Decision, OutcomeStatus, Refused, Rules, UpstreamError
 
 ASSOC = {"subscription": "A-S00000001", "namespace": "acme", "ticket": 1}
 READY = Confirmation(decision=Decision.READY)
-
-
-class FakeClock:
-    """Monotonic time that advances only when the workflow sleeps."""
-
-    def __init__(self):
-        self.now = 0.0
-        self.sleeps = []
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def run(world, workflow="associate", inputs=ASSOC, confirmation=READY, rules=None, clock=None):
@@ -108,6 +93,7 @@ def test_new_override_after_confirmation_supersedes(world):
 
 def test_fresh_noop_succeeds_without_change(scenario):
     sub("A-S00000001", namespace_id=500)(scenario)
+    namespace(500, plan="premium")(scenario)
     world = World(scenario)
     outcome = run(world)
     assert outcome.status is OutcomeStatus.SUCCEEDED and not outcome.changed
@@ -153,10 +139,43 @@ def test_clear_subscription_verifies_free(scenario):
     sub("A-S00000001", namespace_id=500)(scenario)
     namespace(500, plan="premium")(scenario)
     world = World(scenario)
-    outcome = run(world, "clear_subscription", {"subscription": "A-S00000001", "ticket": 1})
+    # v2: clearing an active subscription is an override the agent confirms.
+    confirmed = Confirmation(decision=Decision.NEEDS_OVERRIDE, override_ids=("subscription_lapsed",),
+                             reason="The customer asked to clear it now")
+    outcome = run(world, "clear_subscription", {"subscription": "A-S00000001", "ticket": 1}, confirmed)
     assert outcome.status is OutcomeStatus.SUCCEEDED
     assert world.namespaces[500].plan == "free"
     assert outcome.after["namespace_plan"] == "free"
+
+
+def test_a_plan_that_never_reached_the_group_is_linked_again_and_verified(scenario):
+    sub("A-S00000001", namespace_id=500)(scenario)  # linked, but GitLab still shows free
+    world = World(scenario)
+    outcome = run(world)
+    assert outcome.plan.check("already_linked_here").verdict == "warn"
+    assert world.mutations() == [("portal", "link_subscription", ("A-S00000001", 500, False, "run-1:change"))]
+    assert outcome.status is OutcomeStatus.SUCCEEDED and outcome.changed and outcome.verified
+    assert (outcome.before["namespace_plan"], outcome.after["namespace_plan"]) == ("free", "premium")
+
+
+def test_a_repeated_link_that_still_does_not_reach_the_group_fails_verification(scenario):
+    sub("A-S00000001", namespace_id=500)(scenario)
+    world = World(scenario, push_plans=False)
+    outcome = run(world, rules=Rules(verify_timeout_s=4, verify_first_delay_s=1, verify_max_delay_s=2))
+    assert outcome.status is OutcomeStatus.FAILED and outcome.changed and outcome.verified is False
+
+
+def test_clearing_an_add_on_verifies_the_unlink_and_leaves_the_plan(scenario):
+    sub("A-S00000001", namespace_id=500)(scenario)
+    sub("A-S00000003", namespace_id=500)(scenario)
+    namespace(500, plan="premium")(scenario)
+    world = World(scenario)
+    confirmed = Confirmation(decision=Decision.NEEDS_OVERRIDE, override_ids=("subscription_lapsed",),
+                             reason="The customer asked to drop the minutes")
+    outcome = run(world, "clear_subscription", {"subscription": "A-S00000003", "ticket": 1}, confirmed)
+    assert outcome.status is OutcomeStatus.SUCCEEDED and outcome.verified
+    assert world.subscriptions["A-S00000003"].namespace_id is None
+    assert world.namespaces[500].plan == "premium"
 
 
 def test_unlink_account_verifies_no_link(world):

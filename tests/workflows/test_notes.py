@@ -7,7 +7,7 @@ import pytest
 
 import workflows
 from tests.scenario_edits import namespace, sub
-from tests.world import World
+from tests.world import FakeClock, World
 from workflows import Confirmation, Decision, OutcomeStatus, UpstreamError, notes
 
 ASSOC = {"subscription": "A-S00000001", "namespace": "acme", "ticket": 1}
@@ -18,8 +18,10 @@ def run(scenario, workflow="associate", inputs=ASSOC, decision=Decision.READY, f
     world = World(scenario)
     if fail is not None:
         world.failures["link_subscription"] = fail
+    # A clock that advances: a verification that never holds must end, not spin.
+    clock = FakeClock()
     return workflows.execute(workflow, world.ports, inputs, confirmation=Confirmation(decision=decision),
-                             idempotency_key="run-1:change", clock=lambda: 0.0, sleep=lambda s: None)
+                             idempotency_key="run-1:change", clock=clock, sleep=clock.sleep)
 
 
 def outside_fences(markdown: str) -> str:
@@ -142,6 +144,29 @@ def test_force_associate_note_gives_the_true_ups_and_no_reset(scenario):
     assert "Compute-minute usage was NOT reset" in note
     assert "True-ups: 4 seat(s) - 14 seats in use exceed the 10 seats bought" in note
     assert "- [warn] seats_cover_usage:" in note
+    reply = note.split("Draft reply to the customer (not sent):", 1)[1]
+    assert "14 users and the subscription 10 seats: the 4 seat(s) beyond it will appear as true-ups" in reply
+
+
+def test_a_draft_reply_without_true_ups_does_not_mention_them(scenario):
+    note = notes.success_note(run(scenario), mode="upstream", marker="[lnr:run:1]")
+    assert "Draft reply" in note and "true-ups" not in note.split("Draft reply", 1)[1]
+
+
+def test_clearing_an_add_on_says_its_units_left_and_the_plan_stays(scenario):
+    sub("A-S00000001", namespace_id=500)(scenario)
+    sub("A-S00000003", namespace_id=500, status="cancelled")(scenario)
+    namespace(500, plan="premium")(scenario)
+    cleared = run(scenario, "clear_subscription", {"subscription": "A-S00000003", "ticket": 1})
+    note = notes.success_note(cleared, mode="upstream", marker="[lnr:run:1]")
+    assert "10000 compute minutes of A-S00000003 left acme (id 500); its plan (premium) is unchanged." in note
+
+
+def test_the_unlink_note_recommends_linking_the_right_owner_next(scenario):
+    sub("A-S00000001", namespace_id=500, status="expired")(scenario)  # lapsed: a warning only
+    unlinked = run(scenario, "unlink_account", {"customer": 1, "ticket": 1})
+    note = notes.success_note(unlinked, mode="upstream", marker="[lnr:run:1]")
+    assert "(A-S00000001) no longer receive changes" in note and "(link_account)" in note
 
 
 @pytest.mark.parametrize("in_use, seats, expected", [
@@ -152,7 +177,7 @@ def test_true_ups_are_in_use_minus_seats_never_negative(in_use, seats, expected)
 
 
 def test_clear_and_unlink_notes_say_what_the_customer_loses(scenario):
-    sub("A-S00000001", namespace_id=500)(scenario)
+    sub("A-S00000001", namespace_id=500, status="expired")(scenario)  # lapsed: no override
     cleared = run(scenario, "clear_subscription", {"subscription": "A-S00000001", "ticket": 1})
     assert "acme (id 500) is back on the Free plan." in notes.success_note(cleared, mode="upstream", marker="[lnr:run:1]")
     unlinked = run(scenario, "unlink_account", {"customer": 1, "ticket": 1})
@@ -163,6 +188,7 @@ def test_clear_and_unlink_notes_say_what_the_customer_loses(scenario):
 
 def test_noop_note_says_nothing_to_do(scenario):
     sub("A-S00000001", namespace_id=500)(scenario)
+    namespace(500, plan="premium")(scenario)
     note = notes.noop_note(run(scenario), mode="upstream", marker="[lnr:noop:associate:0]")
     assert "nothing to do" in note and "already linked to acme" in note
 

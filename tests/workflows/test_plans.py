@@ -6,7 +6,7 @@ import json
 import pytest
 
 import workflows
-from tests.scenario_edits import customer, namespace, sub
+from tests.scenario_edits import add_sub, customer, namespace, sub, user
 from tests.world import World
 from workflows import BadInput
 
@@ -61,6 +61,7 @@ def test_unknown_subscription_still_reports_namespace_checks(world):
 
 def test_noop_wins_over_blocks(scenario):
     sub("A-S00000001", namespace_id=500, status="expired")(scenario)
+    namespace(500, plan="premium")(scenario)  # v2: noop needs GitLab to show the plan too
     plan = workflows.plan("associate", World(scenario).ports, {"subscription": "A-S00000001", "namespace": "acme"})
     assert plan.decision == "noop" and plan.check("subscription_active").verdict == "block"
 
@@ -73,13 +74,34 @@ def test_messages_state_true_ups_and_what_force_replaces(scenario):
     assert "replaces A-S00000002" in plan.check("namespace_not_taken").message
 
 
+@pytest.mark.parametrize("seats, in_use, verdict", [
+    (70, 100, "override"),  # the spec's example: 30 apart, more than max(5, 7)
+    (10, 12, "warn"),       # 2 apart, within max(5, 1)
+    (20, 25, "warn"),       # 5 apart: "more than" 5 is needed
+    (20, 26, "override"),
+    (100, 110, "warn"),     # 10 apart, within 10 % of 100
+    (100, 89, "override"),  # 11 apart, in either direction
+])
+def test_seats_substantially_different_is_more_than_max_of_five_and_a_tenth(scenario, seats, in_use, verdict):
+    sub("A-S00000001", seats=seats)(scenario)
+    namespace(500, billable_members_count=in_use)(scenario)
+    plan = workflows.plan("force_associate", World(scenario).ports, {"subscription": "A-S00000001", "namespace": "acme"})
+    assert plan.check("seats_cover_usage").verdict == verdict
+
+
 def test_seat_thresholds_are_settings(scenario):
-    namespace(500, billable_members_count=28)(scenario)  # 20 seats vs 28: 1.4x, 8 apart
+    namespace(500, billable_members_count=25)(scenario)  # 20 seats vs 25: 5 apart
     ports = World(scenario).ports
     inputs = {"subscription": "A-S00000001", "namespace": "acme"}
     assert workflows.plan("force_associate", ports, inputs).check("seats_cover_usage").verdict == "warn"
-    strict = workflows.Rules(seats_override_ratio=1.2, seats_override_min_difference=5)
+    strict = workflows.Rules(seats_override_min_difference=4)
     assert workflows.plan("force_associate", ports, inputs, strict).check("seats_cover_usage").verdict == "override"
+    sub("A-S00000001", seats=100)(scenario)
+    namespace(500, billable_members_count=115)(scenario)
+    ports = World(scenario).ports
+    assert workflows.plan("force_associate", ports, inputs).check("seats_cover_usage").verdict == "override"
+    loose = workflows.Rules(seats_override_fraction=0.2)
+    assert workflows.plan("force_associate", ports, inputs, loose).check("seats_cover_usage").verdict == "warn"
 
 
 def test_owner_lookup_is_one_request_per_namespace_never_a_listing(world):
@@ -137,3 +159,84 @@ def test_diagnose_with_only_a_subscription_reports_the_portal_side(scenario):
 def test_diagnose_with_nothing_asks_for_details(world):
     plan = workflows.plan("diagnose", world.ports, {})
     assert "ask" in plan.recommendations[0]["reason"] and world.calls == []
+
+
+def test_diagnose_recommends_link_account_when_the_customer_cannot_link_themselves(scenario):
+    customer(1, gitlab_user_id=None, login_activated=False)(scenario)  # a reseller purchase
+    plan = workflows.plan("diagnose", World(scenario).ports, {"subscription": "A-S00000001", "namespace": "acme"})
+    (entry,) = plan.recommendations
+    assert entry["recommended"] == "link_account" and "not activated" in entry["reason"]
+    customer(1, login_activated=True)(scenario)  # they can: they link it themselves
+    plan = workflows.plan("diagnose", World(scenario).ports, {"subscription": "A-S00000001", "namespace": "acme"})
+    assert plan.recommendations[0]["recommended"] is None
+
+
+def test_diagnose_escalates_for_another_customers_active_plan_and_forces_over_a_lapsed_one(scenario):
+    add_sub(name="A-S00000004", customer_id=2, plan_code="ultimate", seats=5, namespace_id=500,
+            start_date="2026-03-01", end_date="2027-03-01")(scenario)
+    inputs = {"subscription": "A-S00000001", "namespace": "acme"}
+    (entry,) = workflows.plan("diagnose", World(scenario).ports, inputs).recommendations
+    assert entry["recommended"] == "escalate" and "force_plan" not in entry
+    sub("A-S00000004", status="expired")(scenario)
+    (entry,) = workflows.plan("diagnose", World(scenario).ports, inputs).recommendations
+    assert entry["recommended"] == "force_associate" and entry["force_plan"]["decision"] == "ready"
+
+
+def test_diagnose_with_nothing_written_finds_the_customer_by_the_requesters_verified_email(scenario):
+    customer(1, gitlab_user_id=300)(scenario)  # the 502 of seed 001: an admin linked
+    plan = workflows.plan("diagnose", World(scenario).ports, {"ticket": 1})
+    assert plan.check("customer_exists").verdict == "pass" and plan.inputs["customer_id"] == 1
+    assert plan.recommendations[0]["recommended"] == "unlink_account"
+    assert workflows.diagnose.admin_not_ruled_out(plan) is True
+    unverified = workflows.plan("diagnose", World(scenario).ports, {"ticket": 3})
+    assert unverified.recommendations[0]["recommended"] is None
+    assert "verified email" in unverified.recommendations[0]["reason"]
+
+
+@pytest.mark.parametrize("is_admin, expected", [(True, True), (None, None), (False, False)])
+def test_a_diagnosis_says_whether_an_admin_account_is_ruled_out(scenario, is_admin, expected):
+    user(100, is_admin=is_admin)(scenario)
+    plan = workflows.plan("diagnose", World(scenario).ports, {"subscription": "A-S00000001", "namespace": "acme"})
+    assert workflows.diagnose.admin_not_ruled_out(plan) is expected
+    if is_admin:
+        assert plan.recommendations[0]["recommended"] == "unlink_account"
+
+
+@pytest.mark.parametrize("is_admin, expected", [(False, "associate"), (True, "unlink_account"), (None, None)])
+def test_triage_never_recommends_associate_for_a_portal_502_unless_no_admin_is_linked(scenario, is_admin, expected):
+    from helpdesk_app.engine.triage_job import _recommended
+    from workflows.triage import TicketText, triage
+
+    user(100, is_admin=is_admin)(scenario)
+    findings = triage(TicketText(
+        subject="502 Bad Gateway when linking subscription",
+        description='Every time I click "Link subscription to a group" for A-S00000001 in the '
+                    "customers portal I get a 502 Bad Gateway page."))
+    assert findings.category == "portal_502"
+    diagnosis = workflows.plan("diagnose", World(scenario).ports, {"subscription": "A-S00000001", "ticket": 1})
+    assert _recommended(findings, diagnosis) == expected
+
+
+def test_v2_messages_say_what_was_found_and_what_follows(scenario):
+    sub("A-S00000001", namespace_id=500)(scenario)
+    add_sub(name="A-S00000004", customer_id=2, plan_code="ultimate", seats=5, namespace_id=500,
+            start_date="2026-03-01", end_date="2027-03-01")(scenario)
+    sub("A-S00000003", namespace_id=500)(scenario)
+    user(100, is_admin=None)(scenario)
+    ports = World(scenario).ports
+    clear = workflows.plan("clear_subscription", ports, {"subscription": "A-S00000001", "ticket": 1})
+    # The plan that remains is the other active seats subscription's, not Free.
+    assert "clearing puts acme on Ultimate now, before its term ends on 2027-01-01" in clear.check("subscription_lapsed").message
+    add_on = workflows.plan("clear_subscription", ports, {"subscription": "A-S00000003", "ticket": 1})
+    assert "clearing removes its 10000 compute minutes from acme" in add_on.check("subscription_lapsed").message
+    force = workflows.plan("force_associate", ports, {"subscription": "A-S00000002", "namespace": "acme"})
+    taken = force.check("namespace_not_taken").message
+    assert "A-S00000004 of customer Beta (bob@beta.test), active, ultimate, 5 seats, ending 2027-03-01" in taken
+    assert "A-S00000001 of customer Acme (owner@acme.test), active, premium, 20 seats, ending 2027-01-01" in taken
+    assert "stay linked: A-S00000003" in taken and "escalate" in taken
+    assoc = workflows.plan("associate", ports, {"subscription": "A-S00000001", "namespace": "acme"})
+    assert "lacks admin rights" in assoc.check("linked_user_not_admin").message
+    assert "push the plan" in assoc.check("already_linked_here").message
+    unlink = workflows.plan("unlink_account", ports, {"customer": 1, "ticket": 1})
+    assert "(link_account)" in unlink.check("customer_subscriptions_linked").message
+    assert "2026-01-01 to 2027-01-01; today is 2026-06-15" in assoc.check("subscription_active").message

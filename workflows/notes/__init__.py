@@ -16,12 +16,18 @@ client.
 """
 from __future__ import annotations
 
-from .escalations import (EscalationContext, TimelineEntry, escalation_closed_note,
-                          escalation_comment, escalation_description, escalation_reopened_note,
-                          escalation_ticket_note, escalation_title)
+from .escalations import (
+                          EscalationContext,
+                          TimelineEntry,
+                          escalation_closed_note,
+                          escalation_comment,
+                          escalation_description,
+                          escalation_reopened_note,
+                          escalation_ticket_note,
+                          escalation_title,
+)
 from .markers import DIGEST_HEX, MARKER_PREFIX, inputs_digest, marker, marker_stamp
-from .runs import (billing_url, changes, draft_reply, noop_note, success_note, superseded_note,
-                   true_ups_line)
+from .runs import billing_url, changes, draft_reply, noop_note, success_note, superseded_note, true_ups_line
 from .triage_note import triage_note
 from .words import SANDBOX_LINE, WORKFLOW_TITLES, fenced, ticket_url, title
 

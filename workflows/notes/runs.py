@@ -37,11 +37,18 @@ FORCE_NO_RESET = ("Compute-minute usage was NOT reset by the force association: 
 TRUE_UPS = ("True-ups: {true_ups} seat(s) - {in_use} seats in use exceed the {seats} seats "
             "bought; they appear as true-ups on the group's billing page.")
 NO_TRUE_UPS = "No true-ups: {in_use} seats in use, {seats} seats bought."
+REPLY_TRUE_UPS = ("The group has {in_use} users and the subscription {seats} seats: the "
+                  "{true_ups} seat(s) beyond it will appear as true-ups on the billing page and "
+                  "be billed at the next reconciliation.")
 BACK_TO_FREE = "{namespace} is back on the Free plan."
+ADD_ON_REMOVED = ("{units} of {subscription} left {namespace}; its plan ({plan}) is unchanged.")
 NOT_FREE = ("{namespace} is on the {plan} plan: another seats subscription is still "
             "linked to it.")
 LINK_REMOVED = ("The customer's GitLab.com link is removed: portal customer {customer} is no "
                 "longer linked to {user}.")
+LINK_AGAIN = ("Their subscriptions linked to namespaces ({subscriptions}) no longer receive "
+              "changes: link the customer to the right Owner's GitLab.com account now "
+              "(link_account).")
 
 
 def billing_url(namespace: Mapping[str, Any]) -> str:
@@ -122,17 +129,32 @@ def _workflow_consequences(outcome: Outcome) -> list[str]:
         true_ups = true_ups_line(after.get("seats_in_use"), after.get("subscription_seats"))
         return [FORCE_NO_RESET, true_ups]
     if outcome.workflow == "clear_subscription":
-        change = outcome.plan.change
-        label = _namespace_label(change.namespace_id if change else None, facts)
-        plan = after.get("namespace_plan")
-        return [BACK_TO_FREE.format(namespace=label) if plan == "free"
-                else NOT_FREE.format(namespace=label, plan=plan)]
+        return [_cleared(outcome)]
     if outcome.workflow == "unlink_account":
         customer = facts.get("customer") or {}
         label = f"{customer.get('id')} ({customer.get('email')})" if customer else "?"
-        return [LINK_REMOVED.format(customer=label, user=_user_label(
+        lines = [LINK_REMOVED.format(customer=label, user=_user_label(
             outcome.before.get("gitlab_user_id"), facts))]
+        linked = [s["name"] for s in facts.get("customer_subscriptions") or []
+                  if s.get("namespace_id") is not None]
+        if linked:  # provisioning-rules.md v2, customer_subscriptions_linked
+            lines.append(LINK_AGAIN.format(subscriptions=", ".join(linked)))
+        return lines
     return []
+
+
+def _cleared(outcome: Outcome) -> str:
+    """What clearing did, by the subscription's kind (provisioning-rules.md v2)."""
+    facts, after, change = outcome.plan.facts, outcome.after, outcome.plan.change
+    label = _namespace_label(change.namespace_id if change else None, facts)
+    plan = after.get("namespace_plan")
+    sub = facts.get("subscription") or {}
+    if sub.get("kind") not in (None, "seats"):
+        unit = "compute minutes" if sub["kind"] == "compute_minutes" else "GiB of storage"
+        return ADD_ON_REMOVED.format(units=f"{sub.get('units')} {unit}", subscription=sub["name"],
+                                     namespace=label, plan=plan)
+    return (BACK_TO_FREE.format(namespace=label) if plan == "free"
+            else NOT_FREE.format(namespace=label, plan=plan))
 
 
 def _warnings(plan: Plan) -> str:
@@ -146,6 +168,10 @@ def draft_reply(outcome: Outcome) -> str:
     if outcome.workflow not in REPLY_WORKFLOWS or not isinstance(namespace, dict):
         return ""
     reply = CUSTOMER_REPLY.format(billing_url=billing_url(namespace))
+    in_use, seats = outcome.after.get("seats_in_use"), outcome.after.get("subscription_seats")
+    if in_use is not None and seats is not None and in_use > seats:
+        # provisioning-rules.md v2: the customer hears of true-ups before the bill does.
+        reply += " " + REPLY_TRUE_UPS.format(in_use=in_use, seats=seats, true_ups=in_use - seats)
     return f"Draft reply to the customer (not sent):\n{reply}"
 
 

@@ -7,9 +7,26 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
 from .categories import CATEGORIES
-from .cues import (ACCOUNT_LINK, ADDON, ADDON_APPLIED, ASSOCIATE, LINK_SPECIFIC, LINKING_OR_LISTING,
-                   MENTIONS_GROUP, MOVE, MOVE_TO_ONE, NAMES_NAMESPACE, NAMES_SUBSCRIPTION, OTHER,
-                   PORTAL, PORTAL_CONTEXT, PORTAL_ERROR, SEATS_PURCHASE, TAKEN, Cue)
+from .cues import (
+    ACCOUNT_LINK,
+    ADDON,
+    ADDON_APPLIED,
+    ASSOCIATE,
+    LINK_SPECIFIC,
+    LINKING_OR_LISTING,
+    MENTIONS_GROUP,
+    MOVE,
+    MOVE_TO_ONE,
+    NAMES_NAMESPACE,
+    NAMES_SUBSCRIPTION,
+    OTHER,
+    PORTAL,
+    PORTAL_CONTEXT,
+    PORTAL_ERROR,
+    SEATS_PURCHASE,
+    TAKEN,
+    Cue,
+)
 from .extract import Extracted, _extract
 from .text import TicketText, _fold, _parts
 

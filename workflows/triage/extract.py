@@ -8,7 +8,6 @@ from typing import Any, Iterable
 from ..inputs import MAX_ID
 from .text import TicketText, _parts
 
-
 # Mail clients turn "-" into typographic dashes; the name is written back with "-".
 _SUBSCRIPTION = re.compile(r"(?<![A-Za-z0-9])a[-\u2010-\u2015\u2212]s(\d{8})(?!\d)", re.IGNORECASE)
 # Not followed by `:` and a path: `git@gitlab.com:acme/app.git` is a Git remote, no address.
