@@ -17,6 +17,7 @@ from .execute import Confirmation, refuse_upfront
 from .execute import execute as _execute
 from .facts import Ports
 from .inputs import Inputs, parse
+from .link_account import LINK_ACCOUNT
 from .model import Check, Decision, Outcome, OutcomeStatus, Plan, Verdict
 from .rules import Rules
 from .unlink_account import UNLINK_ACCOUNT
@@ -24,7 +25,7 @@ from .workflow import Workflow, make_plan
 
 # One line per workflow. `diagnose` only plans; `escalate` is the service's, not the portal's.
 MUTATING: dict[str, Workflow] = {
-    w.name: w for w in (ASSOCIATE, FORCE_ASSOCIATE, CLEAR_SUBSCRIPTION, UNLINK_ACCOUNT)
+    w.name: w for w in (ASSOCIATE, FORCE_ASSOCIATE, CLEAR_SUBSCRIPTION, UNLINK_ACCOUNT, LINK_ACCOUNT)
 }
 WORKFLOW_NAMES = (*MUTATING, "diagnose")
 

@@ -44,6 +44,8 @@ def apply(portal: Portal, change: Change, idempotency_key: str) -> None:
         portal.unlink_subscription(change.subscription, idempotency_key=idempotency_key)
     elif change.action == "unlink_customer":
         portal.unlink_customer(change.customer_id, idempotency_key=idempotency_key)
+    elif change.action == "link_customer":
+        portal.link_customer(change.customer_id, change.gitlab_user_id, idempotency_key=idempotency_key)
     else:  # a new Change action must be taught here; never silently do nothing
         raise ValueError(f"unknown change action {change.action}")
 

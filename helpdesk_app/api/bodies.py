@@ -13,7 +13,8 @@ from workflows.inputs import Inputs, parse, positive_id
 
 from ..runs import RunRequest
 
-INPUT_FIELDS = ("subscription", "subscriptions", "namespace", "namespaces", "customer")
+INPUT_FIELDS = ("subscription", "subscriptions", "namespace", "namespaces", "customer",
+                "gitlab_user")
 MAX_OVERRIDES = 20
 MAX_REASON = 2000
 MAX_SUMMARY = 5000
