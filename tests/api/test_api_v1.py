@@ -134,7 +134,36 @@ def test_an_agent_outside_the_group_may_not_force_associate(client, app, world):
     assert count(app, Run) == 0 and world.mutations() == []
 
 
+LINK = {"workflow": "link_account", "ticket_id": TICKET,
+        "inputs": {"customer": 1, "gitlab_user": "@ada", "namespace": "acme", "subscription": "A-S00000001"}}
+
+
+def test_link_account_is_planned_and_run_for_the_named_gitlab_user(client, app, world, desk):
+    world.customers[1] = dataclasses.replace(world.customers[1], gitlab_user_id=None)
+    planned = client.post("/api/v1/plans", json=LINK, headers=as_agent(app))
+    assert planned.status_code == 200
+    plan = planned.get_json()
+    assert plan["decision"] == "ready" and plan["inputs"]["gitlab_user"] == "ada"
+    assert plan["change"]["action"] == "link_customer" and plan["change"]["gitlab_user_id"] == 100
+    headers = key()
+    run = client.post("/api/v1/runs", json={**LINK, "confirmation": {"decision": "ready"}},
+                      headers=as_agent(app, **headers)).get_json()
+    assert run["state"] == "succeeded" and run["outcome"]["verified"] is True
+    applied = f"{headers['Idempotency-Key']}:apply"
+    assert [m[1:] for m in world.mutations()] == [("link_customer", (1, 100, applied))]
+    assert world.customers[1].gitlab_user_id == 100
+    (note,) = desk.zendesk.notes(TICKET)
+    assert "Next: associate A-S00000001 with acme" in note
+
+
+def test_link_account_needs_the_groups_that_may_unlink(client, app, world):
+    refused = client.post("/api/v1/plans", json=LINK, headers=as_agent(app, OTHER_AGENT))
+    assert refused.status_code == 403 and "License and Renewals" in refused.get_json()["error"]["message"]
+
+
 @pytest.mark.parametrize("body, field", [
+    ({**LINK, "inputs": {"customer": 1, "gitlab_user": "ada lovelace"}}, "gitlab_user"),
+    ({**LINK, "inputs": {"gitlab_user": "ada"}}, "customer"),
     ({**ASSOCIATE, "workflow": "nope"}, "workflow"),
     ({**ASSOCIATE, "inputs": {"subscription": "A-S1 OR 1=1", "namespace": "acme"}}, "subscription"),
     ({**ASSOCIATE, "inputs": {"subscription": "A-S00000001", "namespace": "../etc"}}, "namespace"),

@@ -7,6 +7,7 @@ export const WORKFLOW_LABELS = {
   force_associate: "Force associate",
   clear_subscription: "Clear subscription",
   unlink_account: "Unlink account",
+  link_account: "Link account",
   diagnose: "Diagnose",
   escalate: "Escalate",
 };
