@@ -177,6 +177,9 @@ def _outcome(services, run: Run, ports) -> Outcome:
     agent = services.agents.get(run.agent_id)
     refusal = ("the agent is no longer a Zendesk user" if agent is None
                else services.policy.refusal(agent, run.workflow))
+    if refusal is None and agent is not None:  # overrides with another workflow's effect
+        refused = services.policy.override_refusal(agent, run.override_ids)
+        refusal = refused[1] if refused else None
     if refusal:  # the policy is checked again by the worker (architecture.md)
         return _without_plan(run, OutcomeStatus.REFUSED, refusal)
     confirmation = Confirmation(decision=Decision(run.decision), override_ids=tuple(run.override_ids),

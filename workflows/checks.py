@@ -16,6 +16,12 @@ CheckFn = Callable[[Facts, str], Check]
 CHECKS: dict[str, CheckFn] = {}
 
 READ_ONLY_CHANNELS = ("reseller", "aws_marketplace", "gcp_marketplace")
+# provisioning-rules.md, "Who may confirm an override": the policy applies to effects, not
+# names. An override listed here has another workflow's effect, so only an agent allowed
+# to run that workflow may confirm it (check id -> (workflow, the effect in words)).
+OVERRIDE_EFFECTS = {
+    "subscription_not_linked_elsewhere": ("clear_subscription", "the old namespace loses its plan"),
+}
 SELF_SERVE_LESS_PROGRAMS = ("edu", "oss", "startups")
 
 

@@ -12,7 +12,7 @@ from ..context import escalation_json, run_json, ticket_context
 from ..errors import ApiError
 from ..upstreams import trace
 from . import bodies, blueprint
-from .auth import authorize, current_agent, require_agent
+from .auth import authorize, authorize_overrides, current_agent, require_agent
 
 # `execute`'s refusals, as the API answers them before recording a run.
 REFUSAL_STATUS = {"plan_blocked": 409, "reason_required": 422, "not_executable": 400}
@@ -46,7 +46,9 @@ def plan():
         audit.record_plan(session, agent=current_agent().to_dict(), ticket_id=ticket_id,
                           plan=made, request_ids=list(request_ids))
         session.commit()
-    return jsonify({"ticket_id": ticket_id, **made.to_dict()})
+    # Who may confirm each override: the sidebar explains it and refuses the confirm.
+    confirmers = [services.policy.confirmer(current_agent(), check_id) for check_id in made.override_ids]
+    return jsonify({"ticket_id": ticket_id, **made.to_dict(), "override_confirmers": confirmers})
 
 
 @blueprint.post("/runs")
@@ -55,6 +57,7 @@ def start_run():
     run_request = bodies.run_request(_body())
     key = bodies.idempotency_key(request.headers.get("Idempotency-Key"))
     authorize(run_request.workflow)
+    authorize_overrides(run_request.confirmation.override_ids)
     try:
         workflows.check_run(run_request.workflow, run_request.inputs, run_request.confirmation)
     except Refused as refused:

@@ -281,6 +281,62 @@ def test_the_worker_checks_the_policy_again(migrated_url, world, desk):
     services.db.kw["bind"].dispose()
 
 
+# The subscription is linked to acme-old, and the requester of ticket 2 owns nothing there:
+# associating moves it and acme-old loses its plan, clear_subscription's effect.
+MOVE = {**ASSOCIATE, "ticket_id": 2}
+MOVE_CONFIRMED = {**MOVE, "confirmation": {"decision": "needs_override", "reason": "Owner confirmed by phone",
+                                           "override_ids": ["subscription_not_linked_elsewhere"]}}
+
+
+def linked_elsewhere(world):
+    world.subscriptions["A-S00000001"] = dataclasses.replace(world.subscriptions["A-S00000001"], namespace_id=600)
+
+
+def test_who_may_confirm_a_move_is_who_may_clear(client, app, world):
+    linked_elsewhere(world)
+    plan = client.post("/api/v1/plans", json=MOVE, headers=as_agent(app, OTHER_AGENT)).get_json()
+    assert plan["decision"] == "needs_override"
+    (who,) = plan["override_confirmers"]
+    assert (who["check_id"], who["workflow"], who["allowed"]) == (
+        "subscription_not_linked_elsewhere", "clear_subscription", False)
+    assert "'License and Renewals'" in who["message"]
+    allowed = client.post("/api/v1/plans", json=MOVE, headers=as_agent(app)).get_json()
+    assert allowed["override_confirmers"][0]["allowed"] is True
+
+
+def test_an_agent_who_may_associate_but_not_clear_cannot_confirm_the_move(client, app, world):
+    linked_elsewhere(world)
+    refused = client.post("/api/v1/runs", json=MOVE_CONFIRMED, headers=as_agent(app, OTHER_AGENT, **key()))
+    assert refused.status_code == 403
+    error = refused.get_json()["error"]
+    assert error["code"] == "forbidden" and error["action"] == "clear_subscription"
+    assert "clear_subscription needs membership of the Zendesk group 'License and Renewals'" in error["message"]
+    assert count(app, Run) == 0 and world.mutations() == []
+    done = client.post("/api/v1/runs", json=MOVE_CONFIRMED, headers=as_agent(app, **key())).get_json()
+    assert done["state"] == "succeeded" and [m[1] for m in world.mutations()] == ["link_subscription"]
+
+
+def test_the_worker_checks_who_may_confirm_an_override_again(migrated_url, world, desk):
+    from helpdesk_app import runs
+    from helpdesk_app.agents import Agent
+    from helpdesk_app.api.bodies import run_request
+
+    linked_elsewhere(world)
+    app = make_app(migrated_url, world, AGENT_CACHE_S="0")
+    services = services_of(app)
+    # Recorded while the agent was in License and Renewals; Zendesk now says First Level only.
+    was = Agent(id=OTHER_AGENT, name="Was L&R", email=None, role="agent",
+                group_names=frozenset({"License and Renewals"}))
+    run, _ = runs.create_run(services.db, run_request(MOVE_CONFIRMED), was, "key-override-recheck")
+    runs.perform_run(services, run.id)
+    run = runs.load_run(services.db, run.id)
+    assert run.state == "failed" and run.outcome["status"] == "refused"
+    assert "only an agent who may run clear_subscription may confirm it" in run.outcome["message"]
+    assert "'License and Renewals'" in run.outcome["message"]
+    assert world.mutations() == []
+    services.db.kw["bind"].dispose()
+
+
 def test_ticket_context_lists_runs_and_escalations(client, app, world):
     world.failures["link_subscription"] = UpstreamError("portal", "boom", status=500)
     client.post("/api/v1/runs", json=READY, headers=as_agent(app, **key()))

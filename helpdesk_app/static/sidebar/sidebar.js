@@ -375,13 +375,35 @@ function overrideIds(result) {
   return (result.checks || []).filter((c) => c.verdict === "override").map((c) => String(c.id));
 }
 
+// Who may confirm each override (the API's `override_confirmers`): an override with another
+// workflow's effect needs that workflow's permission, and the API refuses anyone else.
+function confirmers(result) {
+  const list = result.override_confirmers || [];
+  const refused = list.filter((c) => !c.allowed);
+  const shown = list.filter((c) => c.workflow);
+  if (!shown.length) return { refused, view: null };
+  return {
+    refused,
+    view: h("ul", { class: "lnr-confirmers", dataset: { testid: "override-confirmers" } },
+      ...shown.map((c) => h("li", { class: c.allowed ? "lnr-hint" : "lnr-field-error",
+                                    dataset: { testid: "override-confirmer", allowed: String(c.allowed) } },
+                            String(c.message)))),
+  };
+}
+
 function confirmForm(result) {
   const needsReason = result.decision === "needs_override";
   const warnings = (result.checks || []).filter((c) => c.verdict === "warn");
+  const who = confirmers(result);
+  if (who.refused.length) {
+    return h("div", { class: "lnr-confirm", dataset: { testid: "confirm-refused" } },
+      who.view, h("p", {}, "You may not confirm this plan; nothing can be run from here."));
+  }
   const form = h("form", { id: "lnr-confirm-form", class: "lnr-confirm", novalidate: true,
                            "aria-label": "Confirm the plan", dataset: { testid: "confirm-form" } },
     warnings.length
       ? h("p", { class: "lnr-hint" }, "The note on the ticket will state the warnings above.") : null,
+    who.view,
     needsReason ? reasonField(overrideIds(result)) : null,
     h("button", { type: "submit", id: "lnr-confirm", class: "lnr-button lnr-button-primary",
                   dataset: { testid: "confirm-button" } },
