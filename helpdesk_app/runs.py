@@ -21,8 +21,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 import workflows
-from workflows import BadInput, Confirmation, Decision, Outcome, OutcomeStatus, Plan, Refused
+from workflows import BadInput, Confirmation, Decision, Outcome, OutcomeStatus, Pending, Plan, Refused
 from workflows.errors import UpstreamError
+from workflows.model import Change
 
 from . import audit, postback
 from .agents import Agent
@@ -187,12 +188,33 @@ def _outcome(services, run: Run, ports) -> Outcome:
     try:
         return workflows.execute(run.workflow, ports, {**run.inputs, "ticket": run.ticket_id},
                                  services.rules, confirmation=confirmation,
-                                 idempotency_key=f"{run.idempotency_key}:apply")
+                                 idempotency_key=f"{run.idempotency_key}:apply",
+                                 pending=pending_change(run),
+                                 record_before=lambda change, before: _record_before(
+                                     services.db, run.id, change, before))
     except (Refused, BadInput) as refused:
         return _without_plan(run, OutcomeStatus.REFUSED, str(refused))
     except UpstreamError as error:  # the fresh plan could not be made: nothing was changed
         return _without_plan(run, OutcomeStatus.FAILED, f"{error.upstream} failed: {error.message}",
                              error=error.to_dict())
+
+
+# The event that records a run's change and before-state, committed before the portal call:
+# a later attempt of a run cut off after that call reads it (provisioning-rules.md,
+# "Executing a run": a run records the change it made, even across a takeover).
+CHANGING = "changing"
+
+
+def _record_before(db, run_id: int, change: Change, before: dict) -> None:
+    _add_event(db, run_id, CHANGING, {"change": dataclasses.asdict(change), "before": before}, state=None)
+
+
+def pending_change(run: Run) -> Pending | None:
+    """The change and before-state the run's first attempt to change the portal recorded."""
+    first = next((e for e in run.events if e.kind == CHANGING), None)
+    if first is None:
+        return None
+    return Pending(change=Change(**first.detail["change"]), before=dict(first.detail["before"]))
 
 
 def _without_plan(run: Run, status: OutcomeStatus, message: str, error: dict | None = None) -> Outcome:

@@ -13,7 +13,7 @@ from . import diagnose
 from .associate import ASSOCIATE, FORCE_ASSOCIATE
 from .clear_subscription import CLEAR_SUBSCRIPTION
 from .errors import BadInput, Refused, UpstreamError
-from .execute import Confirmation, refuse_upfront
+from .execute import Confirmation, Pending, refuse_upfront
 from .execute import execute as _execute
 from .facts import Ports
 from .inputs import Inputs, parse
@@ -69,17 +69,20 @@ def execute(
     *,
     confirmation: Confirmation,
     idempotency_key: str,
-    **timing: Any,
+    **more: Any,
 ) -> Outcome:
-    """Re-plan, act, verify. Raises Refused for a blocked plan or a missing reason."""
+    """Re-plan, act, verify. Raises Refused for a blocked plan or a missing reason.
+
+    `more`: `pending` and `record_before` (a run's earlier attempt; execute.execute), and
+    the verification's `clock` and `sleep`."""
     if name == "diagnose":
         raise Refused("not_executable", "diagnose only plans; there is nothing to execute")
     return _execute(workflow_named(name), ports, _inputs(inputs), rules or Rules(),
-                    confirmation=confirmation, idempotency_key=idempotency_key, **timing)
+                    confirmation=confirmation, idempotency_key=idempotency_key, **more)
 
 
 __all__ = [
-    "BadInput", "Check", "Confirmation", "Decision", "Inputs", "Outcome", "OutcomeStatus",
+    "BadInput", "Check", "Confirmation", "Decision", "Inputs", "Outcome", "OutcomeStatus", "Pending",
     "Plan", "Ports", "Refused", "Rules", "UpstreamError", "Verdict", "WORKFLOW_NAMES",
     "check_run", "execute", "plan", "workflow_named",
 ]

@@ -190,7 +190,8 @@ def test_a_run_is_recorded_executed_and_reported_back(client, app, world, desk):
     run = response.get_json()
     assert response.headers["Location"].endswith(f"/api/v1/runs/{run['id']}")
     assert run["state"] == "succeeded" and run["outcome"]["changed"] is True
-    assert [e["kind"] for e in run["events"]][:2] == ["queued", "succeeded"]
+    assert [e["kind"] for e in run["events"]][:3] == ["queued", "changing", "succeeded"]
+    assert run["events"][1]["detail"]["before"]["namespace_plan"] == "free"  # before the call
     assert [m[1] for m in world.mutations()] == ["link_subscription"]
     assert len(desk.zendesk.notes(TICKET)) == 1
     assert desk.ticket_updates(TICKET, "status") == ["pending"]
