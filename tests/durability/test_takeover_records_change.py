@@ -10,6 +10,7 @@ the real PortalClient and the contract's Idempotent-Replayed header.
 """
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import timedelta
 
@@ -103,3 +104,26 @@ def test_a_noop_without_a_replayed_answer_is_nothing_changed(migrated_url, world
     assert outcome["status"] == "succeeded" and outcome["changed"] is False
     assert outcome["message"].startswith("Nothing to do")
 
+
+
+def test_the_repeat_is_skipped_when_the_fresh_plan_would_stop_the_change(migrated_url, world, http, desk):
+    services = services_of(make_app(migrated_url, world, http))
+    run, _ = runs.create_run(services.db, run_request(READY), AGENT, str(uuid.uuid4()))
+    assert claim_run(services.db, run.id, "dead-worker", lease_s=60) == "execute"
+    runs._record_before(services.db, run.id, Change(
+        action="link_subscription", subscription="A-S00000001", namespace_id=500),
+        {"namespace_plan": "free"})
+    # Linked by someone else since, and the customer's account was unlinked: the fresh plan
+    # is noop, but customer_linked blocks, so the call that would tell must not be sent
+    # (had the first call never arrived, it would act).
+    services.ports.portal.link_subscription("A-S00000001", 500, force=False, idempotency_key="other")
+    world.customers[1] = dataclasses.replace(world.customers[1], gitlab_user_id=None)
+    expire_lease(services, run.id)
+
+    runs.perform_run(services, run.id)
+
+    outcome = runs.load_run(services.db, run.id).outcome
+    assert outcome["status"] == "succeeded" and outcome["changed"] is False
+    assert "unknown" in outcome["message"]
+    puts = [c for c in http.calls if c.request.method == "PUT" and c.request.url == LINK_URL]
+    assert [c.request.headers["Idempotency-Key"] for c in puts] == ["other"]
