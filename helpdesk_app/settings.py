@@ -32,12 +32,14 @@ PROJECT = re.compile(r"^(\d+|[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+)$")
 # What an agent can ask the service to do: the workflows, and `escalate` (an agent opening a
 # console escalation by hand). The policy maps some of them to the Zendesk groups allowed to.
 POLICY_ACTIONS = ("diagnose", "associate", "force_associate", "clear_subscription",
-                  "unlink_account", "escalate")
+                  "unlink_account", "link_account", "escalate")
 LICENSE_AND_RENEWALS = "License and Renewals"
 # Default (architecture.md, issue 3): any agent may diagnose, associate and escalate; the
-# three workflows that can take a paid plan away need the License and Renewals group.
+# three workflows that can take a paid plan away need the License and Renewals group, and
+# so does link_account (issue 15): whoever may cut a customer's link may make one.
 DEFAULT_POLICY = {name: (LICENSE_AND_RENEWALS,)
-                  for name in ("force_associate", "clear_subscription", "unlink_account")}
+                  for name in ("force_associate", "clear_subscription", "unlink_account",
+                               "link_account")}
 # Seed 001: "Use the `Associate namespace` transactions issue type in ZD". A dropdown is set
 # by its option's tag value, which each account chooses; this is the usual one.
 DEFAULT_TRANSACTION_TYPES = {"associate": "associate_namespace",

@@ -53,6 +53,7 @@ class PortalApi:
         r.add("GET", CUSTOMER, self.get_customer)
         r.add("GET", CUSTOMER + "/subscriptions", self.customer_subscriptions)
         r.add("DELETE", CUSTOMER + "/gitlab_link", self.delete_gitlab_link)
+        r.add("PUT", CUSTOMER + "/gitlab_link", self.put_gitlab_link)
         r.add("GET", r"/api/v1/namespaces/(\d+)/subscriptions", self.namespace_subscriptions)
 
     # --- the edge ------------------------------------------------------------------------
@@ -136,6 +137,17 @@ class PortalApi:
             lambda: payloads.customer(self.state.unlink_customer(int(ref))),
             lambda: _customer_not_found(ref)))
 
+    def put_gitlab_link(self, request: Request, ref: str) -> Response:
+        if not ref.isdigit():
+            return _customer_not_found(ref)
+        try:
+            gitlab_user_id = _gitlab_link_request(request)
+        except BadRequest as error:
+            return _error(422, "invalid_request", str(error))
+        return self._mutate(request, lambda: self._apply(
+            lambda: payloads.customer(self.state.link_customer(int(ref), gitlab_user_id)),
+            lambda: _customer_not_found(ref)))
+
     def _link(self, name: str, namespace_id: int, force: bool) -> Response:
         return self._apply(
             lambda: payloads.subscription(self.state.link_subscription(name, namespace_id, force=force)),
@@ -194,3 +206,14 @@ def _link_request(request: Request) -> tuple[int, bool]:
     if not isinstance(force, bool):
         raise BadRequest("force must be true or false.")
     return namespace_id, force
+
+
+def _gitlab_link_request(request: Request) -> int:
+    """GitlabLinkRequest: closed, as LinkRequest."""
+    body = request.json()
+    if not isinstance(body, dict) or set(body) != {"gitlab_user_id"}:
+        raise BadRequest("The body must be a JSON object with gitlab_user_id only.")
+    user_id = body["gitlab_user_id"]
+    if isinstance(user_id, bool) or not isinstance(user_id, int):
+        raise BadRequest("gitlab_user_id must be an integer.")
+    return user_id

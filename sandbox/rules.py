@@ -87,6 +87,17 @@ def _refuse_unforced(sub: Any, others: list[Any], namespace_id: int,
                                              f"members; the subscription has {seats} seats.")
 
 
+def refuse_customer_link(customer_id: int, linked: int | None, gitlab_user_id: int, *,
+                         user_exists: bool) -> None:
+    """PUT /customers/{id}/gitlab_link's errors (v2): 409 `already_linked` for a customer
+    linked to another user, 422 `gitlab_user_not_found`. Linked to this user: no error."""
+    if linked is not None and linked != gitlab_user_id:
+        raise Refusal(409, "already_linked",
+                      f"Customer {customer_id} is linked to GitLab.com user {linked}; unlink it first.")
+    if not user_exists:
+        raise Refusal(422, "gitlab_user_not_found", f"No GitLab.com user with id {gitlab_user_id}.")
+
+
 def access_level(namespace_id: int, user_id: int, *, parent_of: Callable[[int], int | None],
                  level_of: Callable[[int, int], int | None]) -> int | None:
     """A member's level in a group, direct or inherited from its ancestors (the highest

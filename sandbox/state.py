@@ -240,6 +240,16 @@ class State:
             customer["gitlab_user_id"] = None
             return copy.deepcopy(customer)
 
+    def link_customer(self, customer_id: int, gitlab_user_id: int) -> dict[str, Any]:
+        """PUT /customers/{id}/gitlab_link (v2); raises NotFound or rules.Refusal. Already
+        linked to this user: the current state (idempotent); to another: 409."""
+        with self._lock:
+            customer = self._customer(customer_id)
+            rules.refuse_customer_link(customer_id, customer["gitlab_user_id"], gitlab_user_id,
+                                       user_exists=gitlab_user_id in self.gitlab_users)
+            customer["gitlab_user_id"] = gitlab_user_id
+            return copy.deepcopy(customer)
+
     def _recompute(self, namespace_ids: tuple[int, ...]) -> None:
         """The portal pushes the plan to GitLab (the real one may take a while)."""
         if not self.push_plans:

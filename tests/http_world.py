@@ -107,8 +107,9 @@ class HttpWorld:
 
         if method == "GET" or not key:
             return _json(*answer(), rid)
-        (status, payload), _ = self._idempotent.answer(key, (method, path, body), answer)
-        return _json(status, payload, rid)
+        (status, payload), happened = self._idempotent.answer(key, (method, path, body), answer)
+        replayed = {"Idempotent-Replayed": "true"} if happened == "replayed" else {}
+        return _json(status, payload, {**rid, **replayed})
 
     def _portal_route(self, method, path, query, body) -> tuple[int, Any]:
         p, w = self.portal, self.w
@@ -143,6 +144,11 @@ class HttpWorld:
             if int(arg) not in w.customers:
                 return _customer_not_found(arg)
             return 200, payloads.customer(p.unlink_customer(int(arg), idempotency_key="http"))
+        if route == ("PUT", "customers", True, "gitlab_link"):
+            if int(arg) not in w.customers:
+                return _customer_not_found(arg)
+            return 200, payloads.customer(p.link_customer(int(arg), body["gitlab_user_id"],
+                                                          idempotency_key="http"))
         if route == ("GET", "namespaces", True, "subscriptions"):
             subs = p.namespace_subscriptions(int(arg))
             return 200, {"subscriptions": [payloads.subscription(s) for s in subs]}
@@ -180,9 +186,12 @@ class HttpWorld:
         if path == "/api/v4/users":
             # GitLab's search is fuzzy: email, username or name containing the term (a
             # scenario user's name is its username). The adapter must keep exact emails only.
+            # `?username=` is exact (case-insensitive).
             term = query.get("search", "").casefold()
             found = [u for u in self.w.users.values()
                      if any(term in (v or "").casefold() for v in (u.email, u.username))]
+            if "username" in query:
+                found = [u for u in found if u.username.casefold() == query["username"].casefold()]
             return 200, [payloads.user(u, GITLAB_URL) for u in found[: int(query.get("per_page", 20))]]
         return 404, payloads.gitlab_error(404)
 

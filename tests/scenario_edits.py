@@ -30,6 +30,12 @@ def user(uid, **fields):
     return edit
 
 
+def zendesk_user(uid, **fields):
+    def edit(s):
+        find(s["zendesk"]["users"], "id", uid).update(fields)
+    return edit
+
+
 def add_sub(**fields):
     def edit(s):
         s["portal"]["subscriptions"].append(fields)

@@ -78,7 +78,8 @@ class World:
             raise self.failures[method]
 
     def mutations(self) -> list[tuple[str, str, tuple]]:
-        return [c for c in self.calls if c[1] in ("link_subscription", "unlink_subscription", "unlink_customer")]
+        return [c for c in self.calls if c[1] in ("link_subscription", "unlink_subscription", "unlink_customer",
+                                                          "link_customer")]
 
     def recompute_plan(self, namespace_id: int | None) -> None:
         """The portal pushes a namespace's plan to GitLab (rules.namespace_plan)."""
@@ -149,6 +150,20 @@ class FakePortal:
         return customer
 
 
+    def link_customer(self, customer_id, gitlab_user_id, *, idempotency_key):
+        self.w.record("portal", "link_customer", customer_id, gitlab_user_id, idempotency_key)
+        customer = self.w.customers[customer_id]
+        try:
+            rules.refuse_customer_link(customer_id, customer.gitlab_user_id, gitlab_user_id,
+                                       user_exists=gitlab_user_id in self.w.users)
+        except rules.Refusal as refusal:  # what PortalClient raises for the portal's answer
+            raise UpstreamError("portal", refusal.message, status=refusal.status,
+                                code=refusal.code) from None
+        customer = replace(customer, gitlab_user_id=gitlab_user_id)
+        self.w.customers[customer_id] = customer
+        return customer
+
+
 class FakeGitLab:
     def __init__(self, world: World) -> None:
         self.w = world
@@ -171,6 +186,10 @@ class FakeGitLab:
     def user(self, user_id):
         self.w.record("gitlab", "user", user_id)
         return self.w.users.get(user_id)
+
+    def user_by_username(self, username):
+        self.w.record("gitlab", "user_by_username", username)
+        return next((u for u in self.w.users.values() if u.username.lower() == username.lower()), None)
 
     def users_by_email(self, email):
         self.w.record("gitlab", "users_by_email", email)

@@ -14,10 +14,11 @@ from .associate import ASSOCIATE, FORCE_ASSOCIATE
 from .clear_subscription import CLEAR_SUBSCRIPTION
 from .clock import Clock, SystemClock
 from .errors import BadInput, Refused, UpstreamError
-from .execute import Confirmation, refuse_upfront
+from .execute import Confirmation, Pending, refuse_upfront
 from .execute import execute as _execute
 from .facts import Ports
 from .inputs import Inputs, parse
+from .link_account import LINK_ACCOUNT
 from .model import Check, Decision, Outcome, OutcomeStatus, Plan, Verdict
 from .rules import Rules
 from .unlink_account import UNLINK_ACCOUNT
@@ -25,7 +26,7 @@ from .workflow import Workflow, make_plan
 
 # One line per workflow. `diagnose` only plans; `escalate` is the service's, not the portal's.
 MUTATING: dict[str, Workflow] = {
-    w.name: w for w in (ASSOCIATE, FORCE_ASSOCIATE, CLEAR_SUBSCRIPTION, UNLINK_ACCOUNT)
+    w.name: w for w in (ASSOCIATE, FORCE_ASSOCIATE, CLEAR_SUBSCRIPTION, UNLINK_ACCOUNT, LINK_ACCOUNT)
 }
 WORKFLOW_NAMES = (*MUTATING, "diagnose")
 
@@ -69,17 +70,21 @@ def execute(
     *,
     confirmation: Confirmation,
     idempotency_key: str,
-    **timing: Any,
+    **more: Any,
 ) -> Outcome:
-    """Re-plan, act, verify. Raises Refused for a blocked plan or a missing reason."""
+    """Re-plan, act, verify. Raises Refused for a blocked plan or a missing reason.
+
+    `more`: `pending` and `record_before` (a run's earlier attempt; execute.execute), and
+    the verification's `clock` and `sleep`."""
     if name == "diagnose":
         raise Refused("not_executable", "diagnose only plans; there is nothing to execute")
     return _execute(workflow_named(name), ports, _inputs(inputs), rules or Rules(),
-                    confirmation=confirmation, idempotency_key=idempotency_key, **timing)
+                    confirmation=confirmation, idempotency_key=idempotency_key, **more)
 
 
 __all__ = [
     "BadInput", "Check", "Clock", "Confirmation", "Decision", "Inputs", "Outcome", "OutcomeStatus",
-    "Plan", "Ports", "Refused", "Rules", "SystemClock", "UpstreamError", "Verdict", "WORKFLOW_NAMES",
+    "Pending", "Plan", "Ports", "Refused", "Rules", "SystemClock", "UpstreamError", "Verdict",
+    "WORKFLOW_NAMES",
     "check_run", "execute", "plan", "workflow_named",
 ]

@@ -16,6 +16,12 @@ CheckFn = Callable[[Facts, str], Check]
 CHECKS: dict[str, CheckFn] = {}
 
 READ_ONLY_CHANNELS = ("reseller", "aws_marketplace", "gcp_marketplace")
+# provisioning-rules.md, "Who may confirm an override": the policy applies to effects, not
+# names. An override listed here has another workflow's effect, so only an agent allowed
+# to run that workflow may confirm it (check id -> (workflow, the effect in words)).
+OVERRIDE_EFFECTS = {
+    "subscription_not_linked_elsewhere": ("clear_subscription", "the old namespace loses its plan"),
+}
 SELF_SERVE_LESS_PROGRAMS = ("edu", "oss", "startups")
 
 
@@ -535,10 +541,15 @@ def requester_is_customer(facts: Facts, workflow: str):
         if requester.email.lower() in known:
             return Verdict.PASS, f"The requester {requester.email} is the portal customer."
         problem = f"the requester {requester.email} is neither the portal customer nor the linked account"
-    return Verdict.OVERRIDE, (
-        "Unlinking lets someone else link their own account to this portal account, and "
-        f"{problem}. Confirm the customer's identity another way."
-    )
+    why = REQUESTER_IS_CUSTOMER_WHY.get(workflow, REQUESTER_IS_CUSTOMER_WHY["unlink_account"])
+    return Verdict.OVERRIDE, f"{why}, and {problem}. Confirm the customer's identity another way."
+
+
+REQUESTER_IS_CUSTOMER_WHY = {
+    "unlink_account": "Unlinking lets someone else link their own account to this portal account",
+    "link_account": ("Linking gives a GitLab.com account control of this portal account's "
+                     "subscriptions"),
+}
 
 
 @check("customer_subscriptions_linked")
@@ -561,3 +572,112 @@ def customer_subscriptions_linked(facts: Facts, workflow: str):
     if active:
         return Verdict.OVERRIDE, f"{after} Confirm that the customer expects this."
     return Verdict.WARN, after
+
+
+# --- link_account -----------------------------------------------------------------------
+def _user_label(facts: Facts) -> str:
+    user = facts.gitlab_user
+    return f"@{user.username} (id {user.id})" if user else "the GitLab.com user"
+
+
+@check("customer_link_free")
+def customer_link_free(facts: Facts, workflow: str):
+    customer = facts.customer
+    if customer is None:
+        return skipped("customer_exists")
+    if customer.gitlab_user_id is None:
+        return Verdict.PASS, f"Portal customer {customer.id} has no linked GitLab.com account."
+    user = facts.gitlab_user
+    if user is not None and customer.gitlab_user_id == user.id:
+        return Verdict.INFO, (
+            f"Portal customer {customer.id} is already linked to {_user_label(facts)}: nothing to do."
+        )
+    linked = facts.linked_user
+    who = f"@{linked.username} (id {linked.id})" if linked else f"GitLab.com user {customer.gitlab_user_id}"
+    return Verdict.BLOCK, (
+        f"Portal customer {customer.id} is already linked to {who}. Confirm with the customer, "
+        "unlink that account first (unlink_account), then plan again."
+    )
+
+
+@check("gitlab_user_exists")
+def gitlab_user_exists(facts: Facts, workflow: str):
+    ref, user = facts.inputs.gitlab_user, facts.gitlab_user
+    if user is not None:
+        found_by = "" if ref is not None else f" (found by the ticket requester's email {user.email})"
+        return Verdict.PASS, f"GitLab.com user @{user.username} (id {user.id}) exists{found_by}."
+    if ref is not None:
+        what = f"user id {ref}" if isinstance(ref, int) else f"username {ref}"
+        return Verdict.BLOCK, (
+            f"No GitLab.com user has the {what}. Ask the customer for the username of the "
+            "account that owns their group, then plan again with it."
+        )
+    problem = facts.requester_email_problem()
+    if problem is None:
+        count = len(facts.requester_users)
+        email = facts.requester.email
+        problem = (f"no GitLab.com user has the requester's email {email}" if count == 0
+                   else f"{count} GitLab.com users have the requester's email {email}")
+    return Verdict.BLOCK, (
+        f"No GitLab.com user was named, and {problem}. Name the user: ask the customer for the "
+        "username of the GitLab.com account that owns their group."
+    )
+
+
+@check("gitlab_user_not_admin")
+def gitlab_user_not_admin(facts: Facts, workflow: str):
+    user = facts.gitlab_user
+    if user is None:
+        return skipped("gitlab_user_exists")
+    if user.is_admin is None:
+        return Verdict.OVERRIDE, (
+            f"Whether @{user.username} is a GitLab admin is unknown: the service's GitLab token "
+            "lacks admin rights. Confirm with a GitLab admin that it is not an admin account "
+            "(an admin account linked to a customer makes the portal fail with 502)."
+        )
+    if user.is_admin:
+        return Verdict.BLOCK, (
+            f"@{user.username} is a GitLab admin account: never link it to a customer (the "
+            "portal would fetch every group an admin can see and fail with 502). Ask the "
+            "customer for their own GitLab.com account."
+        )
+    return Verdict.PASS, f"@{user.username} is not a GitLab admin."
+
+
+@check("gitlab_user_owns_namespace")
+def gitlab_user_owns_namespace(facts: Facts, workflow: str):
+    ref = facts.inputs.namespace
+    if ref is None:
+        return Verdict.SKIPPED, "Skipped: no namespace was given."
+    user = facts.gitlab_user
+    if user is None:
+        return skipped("gitlab_user_exists")
+    ns = facts.namespace
+    if ns is None:
+        return Verdict.BLOCK, (
+            f"Namespace {ref} was not found on GitLab.com, so @{user.username}'s ownership "
+            "cannot be checked. Ask the customer for the group's full path."
+        )
+    if not facts.is_owner(ns, user):
+        return Verdict.BLOCK, (
+            f"@{user.username} is not an Owner of {ns.full_path}. The customer must get "
+            "themselves added to the group as an Owner first, then plan again."
+        )
+    return Verdict.PASS, f"@{user.username} is an Owner of {ns.full_path}."
+
+
+@check("requester_is_gitlab_user")
+def requester_is_gitlab_user(facts: Facts, workflow: str):
+    user = facts.gitlab_user
+    if user is None:
+        return skipped("gitlab_user_exists")
+    problem = facts.requester_email_problem()
+    if problem is None:
+        email = facts.requester.email
+        if user.email and user.email.casefold() == email.casefold():
+            return Verdict.PASS, f"The requester {email} is @{user.username}."
+        problem = f"the requester {email} is not the email of @{user.username}"
+    return Verdict.OVERRIDE, (
+        f"Linking gives @{user.username} control of the customer's subscriptions, and "
+        f"{problem}. Confirm another way that the customer owns this GitLab.com account."
+    )

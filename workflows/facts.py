@@ -147,6 +147,18 @@ class Facts:
             self._owners[key] = level is not None and level >= OWNER_ACCESS_LEVEL
         return self._owners[key]
 
+    @cached_property
+    def gitlab_user(self) -> GitLabUser | None:
+        """link_account's user: the one given (id or username), else the one GitLab.com
+        user whose email is the ticket requester's verified email."""
+        ref = self.inputs.gitlab_user
+        if isinstance(ref, int):
+            return self.ports.gitlab.user(ref)
+        if ref is not None:
+            return self.ports.gitlab.user_by_username(ref)
+        users = self.requester_users
+        return users[0] if len(users) == 1 else None
+
     # --- Zendesk --------------------------------------------------------------------
     @cached_property
     def requester(self) -> Requester | None:
@@ -161,8 +173,8 @@ class Facts:
             return []
         return self.ports.gitlab.users_by_email(requester.email)
 
-    def requester_owner_problem(self, namespace: Namespace) -> str | None:
-        """Why the requester is not known to own `namespace`; None when they do."""
+    def requester_email_problem(self) -> str | None:
+        """Why the ticket has no verified requester email to judge; None when it has one."""
         if self.inputs.ticket_id is None:
             return "no ticket was given, so there is no requester to check"
         requester = self.requester
@@ -170,6 +182,14 @@ class Facts:
             return f"ticket {self.inputs.ticket_id} was not found in Zendesk"
         if not requester.email or not requester.verified:
             return f"the requester's email ({requester.email or 'none'}) is not verified in Zendesk"
+        return None
+
+    def requester_owner_problem(self, namespace: Namespace) -> str | None:
+        """Why the requester is not known to own `namespace`; None when they do."""
+        problem = self.requester_email_problem()
+        if problem is not None:
+            return problem
+        requester = self.requester
         users = self.requester_users
         if not users:
             return f"no GitLab.com user has the requester's email {requester.email}"
@@ -187,8 +207,7 @@ class Facts:
             for name in (
                 "subscription", "customer", "namespace", "linked_namespace", "linked_user",
                 "namespace_subscriptions", "linked_namespace_subscriptions",
-                "customer_subscriptions", "requester",
-                "requester_users",
+                "customer_subscriptions", "requester", "requester_users", "gitlab_user",
             )
             if name in self.__dict__
         }
@@ -200,7 +219,9 @@ class Facts:
 
 def _jsonable(value: Any) -> Any:
     if dataclasses.is_dataclass(value):
-        return dataclasses.asdict(value)
+        data = dataclasses.asdict(value)
+        data.pop("replayed", None)  # a property of a mutation's answer, never a fact
+        return data
     if isinstance(value, list):
         return [_jsonable(v) for v in value]
     return value

@@ -60,6 +60,26 @@ def namespace_ref(value: Any, field_name: str = "namespace") -> int | str:
     return text
 
 
+# A GitLab.com username: letters, digits, `_`, `-` and `.`, not starting with `-` or `.`
+# (GitLab's own rule, https://docs.gitlab.com/user/namespace/).
+GITLAB_USERNAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$")
+
+
+def gitlab_user_ref(value: Any, field_name: str = "gitlab_user") -> int | str:
+    """A GitLab.com user: a numeric id, or a username (a leading `@` is dropped)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return positive_id(value, field_name)
+    if not isinstance(value, str) or not value.strip():
+        raise BadInput(f"{field_name} must be a GitLab.com username or numeric user id", field=field_name)
+    text = value.strip().removeprefix("@")
+    if text.isascii() and text.isdigit():
+        return positive_id(int(text), field_name)
+    if not GITLAB_USERNAME.match(text):
+        raise BadInput(f"{field_name} is not a GitLab.com username (letters, digits, '_', '-', '.')",
+                       field=field_name)
+    return text
+
+
 def positive_id(value: Any, field_name: str) -> int:
     if isinstance(value, bool):
         raise BadInput(f"{field_name} must be a positive integer", field=field_name)
@@ -78,6 +98,8 @@ class Inputs:
     namespaces: tuple[int | str, ...] = ()
     customer_id: int | None = None
     ticket_id: int | None = None
+    # link_account's GitLab.com user: an id or a username (None: found by the requester).
+    gitlab_user: int | str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -93,6 +115,8 @@ class Inputs:
         data["subscriptions"] = list(self.subscriptions)
         data["namespaces"] = list(self.namespaces)
         data.pop("extra")
+        if data["gitlab_user"] is None:  # only link_account has it; other plans stay as they were
+            data.pop("gitlab_user")
         return data
 
 
@@ -122,9 +146,11 @@ def parse(raw: dict[str, Any]) -> Inputs:
     namespaces = _unique([namespace_ref(v) for v in _as_list(raw, "namespace", "namespaces")])
     customer = raw.get("customer", raw.get("customer_id"))
     ticket = raw.get("ticket", raw.get("ticket_id"))
+    gitlab_user = raw.get("gitlab_user")
     return Inputs(
         subscriptions=subscriptions,
         namespaces=namespaces,
         customer_id=positive_id(customer, "customer") if customer not in (None, "") else None,
         ticket_id=positive_id(ticket, "ticket") if ticket not in (None, "") else None,
+        gitlab_user=gitlab_user_ref(gitlab_user) if gitlab_user not in (None, "") else None,
     )

@@ -41,6 +41,9 @@ class Customer:
     company: str | None = None
     gitlab_user_id: int | None = None
     login_activated: bool = True
+    # Not a field of the portal's: True when a mutation's answer was the portal's replay of
+    # the first answer to its Idempotency-Key (header `Idempotent-Replayed: true`).
+    replayed: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,7 @@ class Subscription:
     channel: str = "web_direct"
     program: str | None = None
     namespace_id: int | None = None
+    replayed: bool = field(default=False, compare=False)  # as Customer.replayed
 
 
 def parse_date(value: str | None) -> date | None:
@@ -133,11 +137,12 @@ class Check:
 class Change:
     """The one portal change a plan intends (None for read-only workflows)."""
 
-    action: str  # link_subscription | unlink_subscription | unlink_customer
+    action: str  # link_subscription | unlink_subscription | unlink_customer | link_customer
     subscription: str | None = None
     namespace_id: int | None = None
     customer_id: int | None = None
     force: bool = False
+    gitlab_user_id: int | None = None
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,8 @@ class Portal(Protocol):
 
     def unlink_customer(self, customer_id: int, *, idempotency_key: str) -> Customer: ...
 
+    def link_customer(self, customer_id: int, gitlab_user_id: int, *, idempotency_key: str) -> Customer: ...
+
 
 class GitLab(Protocol):
     """GitLab.com's REST API, read side (admin token)."""
@@ -45,6 +47,10 @@ class GitLab(Protocol):
         ...
 
     def user(self, user_id: int) -> GitLabUser | None: ...
+
+    def user_by_username(self, username: str) -> GitLabUser | None:
+        """The user with exactly this username (case-insensitive); None if there is none."""
+        ...
 
     def users_by_email(self, email: str) -> list[GitLabUser]:
         """Users whose email equals `email` case-insensitively (exact, not fuzzy)."""

@@ -9,9 +9,10 @@ lock a team out). `audit` is for admins only, whatever the map says.
 """
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 from helpdesk_app.access.agents import Agent
+from workflows.checks import OVERRIDE_EFFECTS
 
 ADMIN_ONLY = frozenset({"audit"})
 
@@ -32,6 +33,30 @@ class Policy:
         if not groups or any(_member_of(agent, group) for group in groups):
             return None
         return f"{action} needs membership of {_describe(groups)}"
+
+    def override_refusal(self, agent: Agent, override_ids: Iterable[str]) -> tuple[str, str] | None:
+        """(the workflow, the reason) when `agent` may not confirm one of these overrides:
+        one whose effect is another workflow's needs that workflow's permission."""
+        for check_id in override_ids:
+            who = self.confirmer(agent, check_id)
+            if not who["allowed"]:
+                return who["workflow"], who["message"]
+        return None
+
+    def confirmer(self, agent: Agent, check_id: str) -> dict[str, Any]:
+        """Who may confirm the override `check_id`, for the plan the sidebar shows."""
+        if check_id not in OVERRIDE_EFFECTS:
+            return {"check_id": check_id, "workflow": None, "allowed": True,
+                    "message": f"{check_id}: any agent who may run this workflow may confirm it."}
+        workflow, effect = OVERRIDE_EFFECTS[check_id]
+        refusal = self.refusal(agent, workflow)
+        said = f"{check_id} has {workflow}'s effect ({effect})"
+        if refusal is None:
+            return {"check_id": check_id, "workflow": workflow, "allowed": True,
+                    "message": f"{said}; you may run {workflow}, so you may confirm it."}
+        return {"check_id": check_id, "workflow": workflow, "allowed": False,
+                "message": f"{said}, so only an agent who may run {workflow} may confirm it: "
+                           f"{refusal}. Ask such an agent to confirm this plan."}
 
 
 def _member_of(agent: Agent, group: str) -> bool:

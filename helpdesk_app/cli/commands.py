@@ -17,7 +17,7 @@ usual workflow, or null when the category is uncertain (confidence below
 --min-confidence). It needs no environment variable, no database and no upstream.
 
     python -m helpdesk_app plan [--scenario FILE] WORKFLOW [--subscription NAME]...
-        [--namespace PATH]... [--customer ID] [--ticket ID]
+        [--namespace PATH]... [--customer ID] [--gitlab-user USERNAME_OR_ID] [--ticket ID]
     python -m helpdesk_app run [--scenario FILE] WORKFLOW ... [--reason TEXT]
         [--idempotency-key KEY]
 

@@ -1,7 +1,7 @@
 """`plan` and `run`: a provisioning workflow from the command line (cli.py's conventions).
 
     python -m helpdesk_app plan [--scenario FILE] WORKFLOW [--subscription NAME]...
-        [--namespace PATH]... [--customer ID] [--ticket ID]
+        [--namespace PATH]... [--customer ID] [--gitlab-user USERNAME_OR_ID] [--ticket ID]
     python -m helpdesk_app run  [--scenario FILE] WORKFLOW ... [--reason TEXT]
         [--idempotency-key KEY]
 
@@ -96,6 +96,9 @@ def add_commands(commands: Any) -> None:
         command.add_argument("--namespace", metavar="PATH", action="append", default=[],
                              help="a GitLab namespace: numeric id or full path (diagnose: up to 3)")
         command.add_argument("--customer", metavar="ID", help="a portal customer id")
+        command.add_argument("--gitlab-user", metavar="USERNAME_OR_ID",
+                             help="link_account: the GitLab.com account to link (default: the "
+                                  "one whose email is the ticket requester's verified email)")
         command.add_argument("--ticket", metavar="ID", help="the Zendesk ticket id")
         if name == "run":
             command.add_argument("--reason", metavar="TEXT",
@@ -124,7 +127,8 @@ def _request(args: argparse.Namespace) -> Request:
             raise UsageError(f"{name} takes at most {most} {option}")
     try:
         inputs = parse({"subscriptions": args.subscription, "namespaces": args.namespace,
-                        "customer": args.customer, "ticket": args.ticket})
+                        "customer": args.customer, "gitlab_user": args.gitlab_user,
+                        "ticket": args.ticket})
         if name in workflows.MUTATING:  # its required inputs, before any sandbox or upstream
             workflows.MUTATING[name].validate(inputs)
     except BadInput as error:

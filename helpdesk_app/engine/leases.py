@@ -149,7 +149,7 @@ class LeaseLost(RuntimeError):
 class LeasedPortal:
     """The portal port, re-checking the run's lease before every change (architecture.md)."""
 
-    MUTATING = ("link_subscription", "unlink_subscription", "unlink_customer")
+    MUTATING = ("link_subscription", "unlink_subscription", "unlink_customer", "link_customer")
 
     def __init__(self, portal: Any, still_ours: Callable[[], bool]) -> None:
         self._portal, self._still_ours = portal, still_ours

@@ -37,8 +37,9 @@ from helpdesk_app.storage import audit
 from helpdesk_app.storage.models import Escalation, Run, utcnow
 from helpdesk_app.upstreams import trace
 from helpdesk_app.upstreams.retry import RetryPolicy
-from workflows import BadInput, Confirmation, Decision, Outcome, OutcomeStatus, Plan, Refused
+from workflows import BadInput, Confirmation, Decision, Outcome, OutcomeStatus, Pending, Plan, Refused
 from workflows.errors import UpstreamError
+from workflows.model import Change
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +186,9 @@ def _outcome(services, run: Run, ports) -> Outcome:
     agent = services.agents.get(run.agent_id)
     refusal = ("the agent is no longer a Zendesk user" if agent is None
                else services.policy.refusal(agent, run.workflow))
+    if refusal is None and agent is not None:  # overrides with another workflow's effect
+        refused = services.policy.override_refusal(agent, run.override_ids)
+        refusal = refused[1] if refused else None
     if refusal:  # the policy is checked again by the worker (architecture.md)
         return _without_plan(run, OutcomeStatus.REFUSED, refusal)
     confirmation = Confirmation(decision=Decision(run.decision), override_ids=tuple(run.override_ids),
@@ -192,12 +196,33 @@ def _outcome(services, run: Run, ports) -> Outcome:
     try:
         return workflows.execute(run.workflow, ports, {**run.inputs, "ticket": run.ticket_id},
                                  services.rules, confirmation=confirmation,
-                                 idempotency_key=f"{run.idempotency_key}:apply")
+                                 idempotency_key=f"{run.idempotency_key}:apply",
+                                 pending=pending_change(run),
+                                 record_before=lambda change, before: _record_before(
+                                     services.db, run.id, change, before))
     except (Refused, BadInput) as refused:
         return _without_plan(run, OutcomeStatus.REFUSED, str(refused))
     except UpstreamError as error:  # the fresh plan could not be made: nothing was changed
         return _without_plan(run, OutcomeStatus.FAILED, f"{error.upstream} failed: {error.message}",
                              error=error.to_dict())
+
+
+# The event that records a run's change and before-state, committed before the portal call:
+# a later attempt of a run cut off after that call reads it (provisioning-rules.md,
+# "Executing a run": a run records the change it made, even across a takeover).
+CHANGING = "changing"
+
+
+def _record_before(db, run_id: int, change: Change, before: dict) -> None:
+    _add_event(db, run_id, CHANGING, {"change": dataclasses.asdict(change), "before": before}, state=None)
+
+
+def pending_change(run: Run) -> Pending | None:
+    """The change and before-state the run's first attempt to change the portal recorded."""
+    first = next((e for e in run.events if e.kind == CHANGING), None)
+    if first is None:
+        return None
+    return Pending(change=Change(**first.detail["change"]), before=dict(first.detail["before"]))
 
 
 def _without_plan(run: Run, status: OutcomeStatus, message: str, error: dict | None = None) -> Outcome:

@@ -107,6 +107,20 @@ class GitLabAdapter:
         )
         return None if found is None else _user(found.asdict())
 
+    def user_by_username(self, username: str) -> GitLabUser | None:
+        """`GET /users?username=<username>`: exact (case-insensitive); None when nobody has it.
+
+        https://docs.gitlab.com/api/users/ ("List users": "username" filter)
+        """
+        found = self._retry.call(
+            lambda: self._call(lambda: self._gl.users.list(
+                username=username, per_page=1, get_all=False, **_NO_LIBRARY_RETRY
+            )),
+            name="gitlab.user_by_username",
+        )
+        exact = [u.asdict() for u in found if u.username.casefold() == username.casefold()]
+        return _user(exact[0]) if exact else None
+
     def users_by_email(self, email: str) -> list[GitLabUser]:
         """`GET /users?search=<email>`, filtered to exact, case-insensitive email matches.
 

@@ -30,7 +30,10 @@ _PATHS = {
     "putSubscriptionNamespace": "/api/v1/subscriptions/{name}/namespace",
     "deleteSubscriptionNamespace": "/api/v1/subscriptions/{name}/namespace",
     "deleteCustomerGitlabLink": "/api/v1/customers/{id}/gitlab_link",
+    "putCustomerGitlabLink": "/api/v1/customers/{id}/gitlab_link",
 }
+# docs/portal-admin-api.yaml: a mutation's answer replayed for a repeated Idempotency-Key.
+REPLAYED_HEADER = "Idempotent-Replayed"
 
 
 class PortalClient:
@@ -97,28 +100,45 @@ class PortalClient:
         self, name: str, namespace_id: int, *, force: bool, idempotency_key: str
     ) -> Subscription:
         """`PUT /api/v1/subscriptions/{name}/namespace` with `{namespace_id, force}`."""
-        data = self._request(
-            "PUT", "putSubscriptionNamespace", {"name": name},
-            json={"namespace_id": namespace_id, "force": force},
-            idempotency_key=idempotency_key,
+        return self._mutate(
+            Subscription, "PUT", "putSubscriptionNamespace", {"name": name},
+            json={"namespace_id": namespace_id, "force": force}, idempotency_key=idempotency_key,
         )
-        return _build(Subscription, data)
 
     def unlink_subscription(self, name: str, *, idempotency_key: str) -> Subscription:
         """`DELETE /api/v1/subscriptions/{name}/namespace`."""
-        data = self._request(
-            "DELETE", "deleteSubscriptionNamespace", {"name": name},
+        return self._mutate(
+            Subscription, "DELETE", "deleteSubscriptionNamespace", {"name": name},
             idempotency_key=idempotency_key,
         )
-        return _build(Subscription, data)
 
     def unlink_customer(self, customer_id: int, *, idempotency_key: str) -> Customer:
         """`DELETE /api/v1/customers/{id}/gitlab_link`."""
-        data = self._request(
-            "DELETE", "deleteCustomerGitlabLink", {"id": customer_id},
+        return self._mutate(
+            Customer, "DELETE", "deleteCustomerGitlabLink", {"id": customer_id},
             idempotency_key=idempotency_key,
         )
-        return _build(Customer, data)
+
+    def link_customer(self, customer_id: int, gitlab_user_id: int, *, idempotency_key: str) -> Customer:
+        """`PUT /api/v1/customers/{id}/gitlab_link` with `{gitlab_user_id}` (v2).
+
+        404 `customer_not_found`, 409 `already_linked` (linked to another user) and 422
+        `gitlab_user_not_found` raise `UpstreamError` with that code, as every refusal does.
+        """
+        return self._mutate(
+            Customer, "PUT", "putCustomerGitlabLink", {"id": customer_id},
+            json={"gitlab_user_id": gitlab_user_id}, idempotency_key=idempotency_key,
+        )
+
+    def _mutate(self, cls: type[T], method: str, operation: str, path_params: dict[str, Any],
+                *, idempotency_key: str, json: dict[str, Any] | None = None) -> T:
+        """A mutation's resource, `replayed` when the portal answered with its first answer
+        to this Idempotency-Key: how a taken-over run knows the change was its own."""
+        headers: dict[str, str] = {}
+        data = self._request(method, operation, path_params, json=json,
+                             idempotency_key=idempotency_key, answer_headers=headers)
+        replayed = headers.get(REPLAYED_HEADER, "").strip().lower() == "true"
+        return dataclasses.replace(_build(cls, data), replayed=replayed)
 
     # --- transport ---------------------------------------------------------------------
 
@@ -132,6 +152,7 @@ class PortalClient:
         json: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
         not_found: str | None = None,
+        answer_headers: dict[str, str] | None = None,
     ) -> Any:
         """Send one call through the retry policy; the decoded JSON, or None for not-found.
 
@@ -144,7 +165,10 @@ class PortalClient:
 
         def attempt() -> Any:
             response = self._send(method, url, headers=headers, params=params, json=json)
-            return self._decode(method, operation, response, not_found)
+            decoded = self._decode(method, operation, response, not_found)
+            if answer_headers is not None:  # the answer that counts is the last attempt's
+                answer_headers[REPLAYED_HEADER] = response.headers.get(REPLAYED_HEADER, "")
+            return decoded
 
         # Reads are naturally safe to repeat; mutations are, thanks to the Idempotency-Key.
         return self._retry.call(attempt, name=f"{UPSTREAM}.{operation}", safe_to_repeat=True)

@@ -86,6 +86,7 @@ PAGE = """<!doctype html>
 <option value="force_associate">Force associate</option>
 <option value="clear_subscription">Clear subscription from its namespace</option>
 <option value="unlink_account">Unlink GitLab.com account</option>
+<option value="link_account">Link GitLab.com account</option>
 </select>
 </div>
 <div class="lnr-field" id="lnr-subscription-field">
@@ -107,6 +108,12 @@ PAGE = """<!doctype html>
 <input id="lnr-customer" name="customer" type="text" inputmode="numeric" autocomplete="off" spellcheck="false" maxlength="19" aria-describedby="lnr-customer-hint lnr-customer-error" data-testid="customer-input">
 <p id="lnr-customer-hint" class="lnr-hint">Optional when a subscription is given: its customer is used.</p>
 <p id="lnr-customer-error" class="lnr-field-error" data-testid="customer-error" hidden></p>
+</div>
+<div class="lnr-field" id="lnr-gitlab_user-field" hidden>
+<label for="lnr-gitlab_user">GitLab.com user</label>
+<input id="lnr-gitlab_user" name="gitlab_user" type="text" autocomplete="off" spellcheck="false" maxlength="255" aria-describedby="lnr-gitlab_user-hint lnr-gitlab_user-error" data-testid="gitlab-user-input">
+<p id="lnr-gitlab_user-hint" class="lnr-hint">A username or numeric user id. Left empty: the GitLab.com user whose email is the requester's verified email.</p>
+<p id="lnr-gitlab_user-error" class="lnr-field-error" data-testid="gitlab-user-error" hidden></p>
 </div>
 <button type="submit" id="lnr-show-plan" class="lnr-button" data-testid="show-plan-button" disabled>Show plan</button>
 </form>

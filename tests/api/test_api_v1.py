@@ -135,7 +135,36 @@ def test_an_agent_outside_the_group_may_not_force_associate(client, app, world):
     assert count(app, Run) == 0 and world.mutations() == []
 
 
+LINK = {"workflow": "link_account", "ticket_id": TICKET,
+        "inputs": {"customer": 1, "gitlab_user": "@ada", "namespace": "acme", "subscription": "A-S00000001"}}
+
+
+def test_link_account_is_planned_and_run_for_the_named_gitlab_user(client, app, world, desk):
+    world.customers[1] = dataclasses.replace(world.customers[1], gitlab_user_id=None)
+    planned = client.post("/api/v1/plans", json=LINK, headers=as_agent(app))
+    assert planned.status_code == 200
+    plan = planned.get_json()
+    assert plan["decision"] == "ready" and plan["inputs"]["gitlab_user"] == "ada"
+    assert plan["change"]["action"] == "link_customer" and plan["change"]["gitlab_user_id"] == 100
+    headers = key()
+    run = client.post("/api/v1/runs", json={**LINK, "confirmation": {"decision": "ready"}},
+                      headers=as_agent(app, **headers)).get_json()
+    assert run["state"] == "succeeded" and run["outcome"]["verified"] is True
+    applied = f"{headers['Idempotency-Key']}:apply"
+    assert [m[1:] for m in world.mutations()] == [("link_customer", (1, 100, applied))]
+    assert world.customers[1].gitlab_user_id == 100
+    (note,) = desk.zendesk.notes(TICKET)
+    assert "Next: associate A-S00000001 with acme" in note
+
+
+def test_link_account_needs_the_groups_that_may_unlink(client, app, world):
+    refused = client.post("/api/v1/plans", json=LINK, headers=as_agent(app, OTHER_AGENT))
+    assert refused.status_code == 403 and "License and Renewals" in refused.get_json()["error"]["message"]
+
+
 @pytest.mark.parametrize("body, field", [
+    ({**LINK, "inputs": {"customer": 1, "gitlab_user": "ada lovelace"}}, "gitlab_user"),
+    ({**LINK, "inputs": {"gitlab_user": "ada"}}, "customer"),
     ({**ASSOCIATE, "workflow": "nope"}, "workflow"),
     ({**ASSOCIATE, "inputs": {"subscription": "A-S1 OR 1=1", "namespace": "acme"}}, "subscription"),
     ({**ASSOCIATE, "inputs": {"subscription": "A-S00000001", "namespace": "../etc"}}, "namespace"),
@@ -162,7 +191,8 @@ def test_a_run_is_recorded_executed_and_reported_back(client, app, world, desk):
     run = response.get_json()
     assert response.headers["Location"].endswith(f"/api/v1/runs/{run['id']}")
     assert run["state"] == "succeeded" and run["outcome"]["changed"] is True
-    assert [e["kind"] for e in run["events"]][:2] == ["queued", "succeeded"]
+    assert [e["kind"] for e in run["events"]][:3] == ["queued", "changing", "succeeded"]
+    assert run["events"][1]["detail"]["before"]["namespace_plan"] == "free"  # before the call
     assert [m[1] for m in world.mutations()] == ["link_subscription"]
     assert len(desk.zendesk.notes(TICKET)) == 1
     assert desk.ticket_updates(TICKET, "status") == ["pending"]
@@ -249,6 +279,62 @@ def test_the_worker_checks_the_policy_again(migrated_url, world, desk):
     run = runs.load_run(services.db, run.id)
     assert run.state == "failed" and run.outcome["status"] == "refused"
     assert "License and Renewals" in run.outcome["message"]
+    assert world.mutations() == []
+    services.db.kw["bind"].dispose()
+
+
+# The subscription is linked to acme-old, and the requester of ticket 2 owns nothing there:
+# associating moves it and acme-old loses its plan, clear_subscription's effect.
+MOVE = {**ASSOCIATE, "ticket_id": 2}
+MOVE_CONFIRMED = {**MOVE, "confirmation": {"decision": "needs_override", "reason": "Owner confirmed by phone",
+                                           "override_ids": ["subscription_not_linked_elsewhere"]}}
+
+
+def linked_elsewhere(world):
+    world.subscriptions["A-S00000001"] = dataclasses.replace(world.subscriptions["A-S00000001"], namespace_id=600)
+
+
+def test_who_may_confirm_a_move_is_who_may_clear(client, app, world):
+    linked_elsewhere(world)
+    plan = client.post("/api/v1/plans", json=MOVE, headers=as_agent(app, OTHER_AGENT)).get_json()
+    assert plan["decision"] == "needs_override"
+    (who,) = plan["override_confirmers"]
+    assert (who["check_id"], who["workflow"], who["allowed"]) == (
+        "subscription_not_linked_elsewhere", "clear_subscription", False)
+    assert "'License and Renewals'" in who["message"]
+    allowed = client.post("/api/v1/plans", json=MOVE, headers=as_agent(app)).get_json()
+    assert allowed["override_confirmers"][0]["allowed"] is True
+
+
+def test_an_agent_who_may_associate_but_not_clear_cannot_confirm_the_move(client, app, world):
+    linked_elsewhere(world)
+    refused = client.post("/api/v1/runs", json=MOVE_CONFIRMED, headers=as_agent(app, OTHER_AGENT, **key()))
+    assert refused.status_code == 403
+    error = refused.get_json()["error"]
+    assert error["code"] == "forbidden" and error["action"] == "clear_subscription"
+    assert "clear_subscription needs membership of the Zendesk group 'License and Renewals'" in error["message"]
+    assert count(app, Run) == 0 and world.mutations() == []
+    done = client.post("/api/v1/runs", json=MOVE_CONFIRMED, headers=as_agent(app, **key())).get_json()
+    assert done["state"] == "succeeded" and [m[1] for m in world.mutations()] == ["link_subscription"]
+
+
+def test_the_worker_checks_who_may_confirm_an_override_again(migrated_url, world, desk):
+    from helpdesk_app.access.agents import Agent
+    from helpdesk_app.engine import runs
+    from helpdesk_app.web.api.bodies import run_request
+
+    linked_elsewhere(world)
+    app = make_app(migrated_url, world, AGENT_CACHE_S="0")
+    services = services_of(app)
+    # Recorded while the agent was in License and Renewals; Zendesk now says First Level only.
+    was = Agent(id=OTHER_AGENT, name="Was L&R", email=None, role="agent",
+                group_names=frozenset({"License and Renewals"}))
+    run, _ = runs.create_run(services.db, run_request(MOVE_CONFIRMED), was, "key-override-recheck")
+    runs.perform_run(services, run.id)
+    run = runs.load_run(services.db, run.id)
+    assert run.state == "failed" and run.outcome["status"] == "refused"
+    assert "only an agent who may run clear_subscription may confirm it" in run.outcome["message"]
+    assert "'License and Renewals'" in run.outcome["message"]
     assert world.mutations() == []
     services.db.kw["bind"].dispose()
 

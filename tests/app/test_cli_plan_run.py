@@ -40,7 +40,7 @@ def case_id(case) -> str:
 def case_args(case) -> list[str]:
     args = [case["workflow"], "--ticket", str(case["ticket"])]
     for name, value in case["inputs"].items():
-        args += [f"--{name}", str(value)]
+        args += [f"--{name.replace('_', '-')}", str(value)]
     return args
 
 
@@ -236,6 +236,8 @@ BAD_INPUT = {
     "customer-disagrees": ["plan", "unlink_account", "--customer", "1",
                            "--subscription", "A-S00000005"],
     "reason-on-plan": ["plan", "associate", *ACME, "--reason", "x"],
+    "bad-gitlab-user": ["plan", "link_account", "--customer", "20", "--gitlab-user", "pat park"],
+    "link-without-customer": ["plan", "link_account", "--gitlab-user", "pat"],
     "no-workflow": ["plan"],
     "run-diagnose": ["run", "diagnose", "--subscription", "A-S00000001"],
     "blank-reason": ["run", "associate", *ACME, "--reason", "   "],

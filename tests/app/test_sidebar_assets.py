@@ -46,6 +46,7 @@ STATIC_CONTROLS = [
     ("lnr-subscription", "subscription-input"),
     ("lnr-namespace", "namespace-input"),
     ("lnr-customer", "customer-input"),
+    ("lnr-gitlab_user", "gitlab-user-input"),
     ("lnr-show-plan", "show-plan-button"),
     ("lnr-plan", "plan"),
     ("lnr-run", "run"),
@@ -266,7 +267,8 @@ def test_every_form_control_has_a_label_and_status_is_announced(page):
     _, error = markup.by_id("lnr-error")
     assert error.get("role") == "alert" and error.get("tabindex") == "-1"
     workflows = [a.get("value") for a in markup.all("option")]
-    assert workflows == ["associate", "force_associate", "clear_subscription", "unlink_account"]
+    assert workflows == ["associate", "force_associate", "clear_subscription", "unlink_account",
+                         "link_account"]
     _, button = markup.by_id("lnr-show-plan")
     assert button.get("type") == "submit"
 

@@ -83,7 +83,11 @@ def test_a_run_survives_its_worker_being_killed(migrated_url, redis_url, world, 
             time.sleep(0.25)
         assert (row.state, row.attempts) == ("succeeded", 2)
         assert [m[1] for m in world.mutations()] == ["link_subscription"]  # one portal change
-        assert len(upstreams.zendesk.notes(READY["ticket_id"])) == 1
+        # The taken-over run records the change the killed worker made (provisioning-rules.md,
+        # "Executing a run"): changed, with the first before-state, and a note saying so.
+        assert row.outcome["changed"] is True and row.outcome["before"]["namespace_plan"] == "free"
+        (note,) = upstreams.zendesk.notes(READY["ticket_id"])
+        assert "free -> premium" in note
     finally:
         release.set()
         for process in (first, second):

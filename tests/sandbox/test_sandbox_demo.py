@@ -97,3 +97,22 @@ def test_the_failing_ticket_escalates_through_a_run(migrated_url):
         assert f"/support/escalations/-/issues/{issue['iid']}" in note
         counters = sandbox.counters()
         assert counters["portal_changes"] == 0 and counters["portal_idempotency_keys"] == 1
+
+
+def test_the_reseller_ticket_is_linked_then_associated():
+    """Seed 001's path for a customer who cannot use the portal: link the requester's
+    GitLab.com account (found by their verified email), then the association is ready."""
+    with start(DEMO_SCENARIO) as sandbox:
+        ports = clients_for(sandbox).ports
+        inputs = {"subscription": "A-S00000020", "namespace": "papa-partners", "ticket": 120}
+        before = workflows.plan("associate", ports, inputs)
+        assert before.decision == "blocked" and before.check("customer_linked").verdict is Verdict.BLOCK
+        linked = workflows.execute("link_account", ports, inputs,
+                                   confirmation=Confirmation(decision=Decision.READY),
+                                   idempotency_key="run-120:apply")
+        assert (linked.status, linked.changed, linked.verified) == (OutcomeStatus.SUCCEEDED, True, True)
+        assert linked.before == {"gitlab_user_id": None} and linked.after == {"gitlab_user_id": 120}
+        assert sandbox.state.customer(20)["gitlab_user_id"] == 120
+        after = workflows.plan("associate", ports, inputs)
+        assert after.decision == "ready"
+        assert after.check("channel_read_only").verdict is Verdict.INFO  # bought through a reseller

@@ -130,6 +130,26 @@ def test_unlink_customer(clients):
     assert (missing.value.status, missing.value.code) == (404, "customer_not_found")
 
 
+def test_link_customer_is_idempotent_and_refuses_as_the_contract_says(clients):
+    p = clients.portal
+    with pytest.raises(UpstreamError) as taken:  # customer 1 is linked to ada (100)
+        p.link_customer(1, 200, idempotency_key="k1")
+    assert (taken.value.status, taken.value.code) == (409, "already_linked")
+    assert p.link_customer(1, 100, idempotency_key="k2").gitlab_user_id == 100  # in effect: 200
+    p.unlink_customer(1, idempotency_key="k3")
+    with pytest.raises(UpstreamError) as nobody:
+        p.link_customer(1, 4242, idempotency_key="k4")
+    assert (nobody.value.status, nobody.value.code) == (422, "gitlab_user_not_found")
+    with pytest.raises(UpstreamError) as missing:
+        p.link_customer(4711, 100, idempotency_key="k5")
+    assert (missing.value.status, missing.value.code) == (404, "customer_not_found")
+    first = p.link_customer(1, 200, idempotency_key="k6")
+    again = p.link_customer(1, 200, idempotency_key="k6")
+    assert (first.gitlab_user_id, first.replayed) == (200, False)
+    assert (again.gitlab_user_id, again.replayed) == (200, True)  # the first answer, replayed
+    assert p.customer(1).gitlab_user_id == 200
+
+
 def test_a_stated_plan_disagreeing_with_links_is_loaded_as_written(scenario):
     sub("A-S00000001", namespace_id=500)(scenario)  # linked, yet GitLab still says free
     with start(scenario) as sandbox:
@@ -232,13 +252,19 @@ def test_every_endpoint_and_error_validates_against_the_contract(openapi, sandbo
             call()
     p.unlink_subscription("A-S00000001", idempotency_key="k5")
     p.unlink_customer(1, idempotency_key="k6")
+    p.link_customer(1, 100, idempotency_key="k7")
+    for call in (lambda: p.link_customer(1, 200, idempotency_key="k8"),
+                 lambda: p.link_customer(2, 4242, idempotency_key="k9"),
+                 lambda: p.link_customer(4711, 100, idempotency_key="k10")):
+        with pytest.raises(UpstreamError):
+            call()
     statuses = set()
     for response in seen:
         openapi.validate_request(RequestsOpenAPIRequest(response.request))
         openapi.validate_response(RequestsOpenAPIRequest(response.request),
                                   RequestsOpenAPIResponse(response))
         statuses.add(response.status_code)
-    assert statuses == {200, 404, 409, 422} and len(seen) == 15
+    assert statuses == {200, 404, 409, 422} and len(seen) == 19
     anonymous = requests.get(sandbox.portal_url + "/api/v1/customers/1", timeout=5)
     openapi.validate_response(RequestsOpenAPIRequest(anonymous.request),
                               RequestsOpenAPIResponse(anonymous))

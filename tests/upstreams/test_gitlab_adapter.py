@@ -172,6 +172,20 @@ def test_user_without_is_admin_is_unknown_never_not_admin(adapter, rsps):
     assert adapter.user(1).is_admin is None
 
 
+def test_user_by_username_is_exact(adapter, rsps):
+    found = fixture("get_user__admin_view")
+    rsps.get(f"{API}/users", json=[found], match=[main_token(), responses.matchers.query_param_matcher(
+        {"username": "John_Smith", "per_page": "1"}, strict_match=False)])
+
+    assert adapter.user_by_username("John_Smith").id == 1
+
+
+def test_user_by_username_of_nobody_is_none(adapter, rsps):
+    rsps.get(f"{API}/users", json=[])
+
+    assert adapter.user_by_username("nobody") is None
+
+
 def test_deleted_user_is_none(adapter, rsps):
     rsps.get(f"{API}/users/404404", status=404, json=fixture("error__404"))
 

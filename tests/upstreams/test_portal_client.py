@@ -201,6 +201,38 @@ def test_unlink_customer(client, mock):
     assert result.gitlab_user_id is None
 
 
+def test_link_customer(client, mock):
+    add(mock, "PUT", "/customers/1234/gitlab_link", "put_customer_gitlab_link")
+
+    result = client.link_customer(1234, 987, idempotency_key=KEY)
+
+    request = sent(mock)
+    assert (request.method, request.url) == ("PUT", url("/customers/1234/gitlab_link"))
+    assert request.headers["Idempotency-Key"] == KEY
+    assert json.loads(request.body) == {"gitlab_user_id": 987}
+    assert result.gitlab_user_id == 987 and result.replayed is False
+
+
+@pytest.mark.parametrize("name, status", [("error__already_linked", 409),
+                                          ("error__gitlab_user_not_found", 422)])
+def test_link_customer_refusals_raise_with_their_code(client, mock, sleeps, name, status):
+    add(mock, "PUT", "/customers/1234/gitlab_link", name, status=status)
+
+    with pytest.raises(UpstreamError) as caught:
+        client.link_customer(1234, 987, idempotency_key=KEY)
+
+    assert (caught.value.status, caught.value.code) == (status, fixture(name)["error"]["code"])
+    assert caught.value.transient is False and sleeps == []
+
+
+def test_a_replayed_answer_says_so(client, mock):
+    # How a run taken over after its change knows the change was its own.
+    add(mock, "PUT", "/customers/1234/gitlab_link", "put_customer_gitlab_link",
+        headers={"Idempotent-Replayed": "true"})
+
+    assert client.link_customer(1234, 987, idempotency_key=KEY).replayed is True
+
+
 # --- not found -----------------------------------------------------------------------
 
 LOOKUPS_404 = [
@@ -238,6 +270,8 @@ MUTATIONS = [
      lambda c: c.unlink_subscription("A-S00000000", idempotency_key=KEY)),
     ("DELETE", "/customers/999999/gitlab_link", "error__customer_not_found",
      lambda c: c.unlink_customer(999999, idempotency_key=KEY)),
+    ("PUT", "/customers/999999/gitlab_link", "error__customer_not_found",
+     lambda c: c.link_customer(999999, 987, idempotency_key=KEY)),
 ]
 
 
@@ -413,7 +447,7 @@ def test_spec_is_valid_openapi():
     validate_spec(spec)
     assert spec["openapi"] == "3.1.0"
     assert len([op for path in spec["paths"].values() for op in path
-                if op in {"get", "put", "delete"}]) == 8
+                if op in {"get", "put", "delete"}]) == 9
 
 
 # Each fixture, served for the endpoint it is named after, through the client.
@@ -439,6 +473,15 @@ FIXTURE_CALLS = {
     "delete_customer_gitlab_link": (
         "DELETE", "/customers/1234/gitlab_link", 200,
         lambda c: c.unlink_customer(1234, idempotency_key=KEY)),
+    "put_customer_gitlab_link": (
+        "PUT", "/customers/1234/gitlab_link", 200,
+        lambda c: c.link_customer(1234, 987, idempotency_key=KEY)),
+    "error__already_linked": (
+        "PUT", "/customers/1234/gitlab_link", 409,
+        lambda c: c.link_customer(1234, 987, idempotency_key=KEY)),
+    "error__gitlab_user_not_found": (
+        "PUT", "/customers/1234/gitlab_link", 422,
+        lambda c: c.link_customer(1234, 987, idempotency_key=KEY)),
     "error__namespace_taken": (
         "PUT", "/subscriptions/A-S00012345/namespace", 409,
         lambda c: c.link_subscription("A-S00012345", 7890, force=False, idempotency_key=KEY)),

@@ -11,7 +11,17 @@ from pathlib import Path
 import pytest
 
 import workflows
-from tests.scenario_edits import add_sub, add_user, customer, drop_member, drop_user, namespace, sub, user
+from tests.scenario_edits import (
+    add_sub,
+    add_user,
+    customer,
+    drop_member,
+    drop_user,
+    namespace,
+    sub,
+    user,
+    zendesk_user,
+)
 from tests.world import World
 
 A, F = "associate", "force_associate"
@@ -26,6 +36,11 @@ def on_acme(customer_id=2, **fields):
     return add_sub(**{"name": "A-S00000004", "customer_id": customer_id, "plan_code": "ultimate",
                       "seats": 5, "start_date": "2026-03-01", "end_date": "2027-03-01",
                       "namespace_id": 500, **fields})
+# link_account: customer 1 has no link yet; ada (100, owner@acme.test) owns acme; the
+# requester of ticket 1 is owner@acme.test, verified.
+LINK = {"customer": 1, "gitlab_user": "ada", "namespace": "acme", "ticket": 1}
+L = "link_account"
+unlinked = customer(1, gitlab_user_id=None)
 
 # (workflow, check id, verdict, decision, edits, inputs)
 CASES = [
@@ -141,6 +156,46 @@ CASES = [
     ("unlink_account", "linked_user_not_admin", "info", "ready", [customer(1, gitlab_user_id=300)], UNLINK),
     ("unlink_account", "linked_user_not_admin", "info", "ready", [user(100, is_admin=None)], UNLINK),
     ("unlink_account", "linked_user_not_admin", "skipped", "noop", [customer(1, gitlab_user_id=None)], UNLINK),
+    # link_account
+    (L, "customer_exists", "pass", "ready", [unlinked], LINK),
+    (L, "customer_exists", "pass", "ready", [unlinked], {**LINK, "customer": None, "subscription": "A-S00000001"}),
+    (L, "customer_exists", "block", "blocked", [], {**LINK, "customer": 99}),
+    (L, "customer_exists", "block", "blocked", [], {**LINK, "customer": None, "subscription": "A-S99999999"}),
+    (L, "customer_link_free", "pass", "ready", [unlinked], LINK),
+    (L, "customer_link_free", "info", "noop", [], LINK),
+    (L, "customer_link_free", "info", "noop", [], {**LINK, "gitlab_user": 100}),
+    (L, "customer_link_free", "block", "blocked", [customer(1, gitlab_user_id=200)], LINK),
+    (L, "customer_link_free", "skipped", "blocked", [], {**LINK, "customer": 99}),
+    (L, "gitlab_user_exists", "pass", "ready", [unlinked], LINK),
+    (L, "gitlab_user_exists", "pass", "ready", [unlinked], {**LINK, "gitlab_user": 100}),
+    (L, "gitlab_user_exists", "pass", "ready", [unlinked], {**LINK, "gitlab_user": None}),
+    (L, "gitlab_user_exists", "block", "blocked", [unlinked], {**LINK, "gitlab_user": "nobody"}),
+    (L, "gitlab_user_exists", "block", "blocked", [unlinked], {**LINK, "gitlab_user": 4242}),
+    (L, "gitlab_user_exists", "block", "blocked", [unlinked], {**LINK, "gitlab_user": None, "ticket": 2}),
+    (L, "gitlab_user_exists", "block", "blocked", [unlinked], {**LINK, "gitlab_user": None, "ticket": 3}),
+    (L, "gitlab_user_exists", "block", "blocked", [unlinked], {**LINK, "gitlab_user": None, "ticket": None}),
+    (L, "gitlab_user_exists", "block", "blocked",
+     [unlinked, add_user(id=101, username="ada2", email="OWNER@acme.test")], {**LINK, "gitlab_user": None}),
+    (L, "gitlab_user_not_admin", "pass", "ready", [unlinked], LINK),
+    (L, "gitlab_user_not_admin", "block", "blocked", [unlinked], {**LINK, "gitlab_user": "root", "namespace": None}),
+    (L, "gitlab_user_not_admin", "override", "needs_override", [unlinked, user(100, is_admin=None)], LINK),
+    (L, "gitlab_user_not_admin", "skipped", "blocked", [unlinked], {**LINK, "gitlab_user": "nobody"}),
+    (L, "gitlab_user_owns_namespace", "pass", "ready", [unlinked], LINK),
+    (L, "gitlab_user_owns_namespace", "pass", "ready", [unlinked], {**LINK, "namespace": "ada"}),
+    (L, "gitlab_user_owns_namespace", "block", "blocked", [unlinked, drop_member(500, 100)], LINK),
+    (L, "gitlab_user_owns_namespace", "block", "blocked", [unlinked], {**LINK, "namespace": "no-such-group"}),
+    (L, "gitlab_user_owns_namespace", "skipped", "ready", [unlinked], {**LINK, "namespace": None}),
+    (L, "gitlab_user_owns_namespace", "skipped", "blocked", [unlinked], {**LINK, "gitlab_user": "nobody"}),
+    (L, "requester_is_customer", "pass", "ready", [unlinked], LINK),
+    (L, "requester_is_customer", "override", "needs_override", [unlinked], {**LINK, "ticket": 2}),
+    (L, "requester_is_customer", "override", "needs_override", [unlinked], {**LINK, "ticket": 3}),
+    (L, "requester_is_customer", "override", "needs_override", [unlinked], {**LINK, "ticket": None}),
+    (L, "requester_is_customer", "skipped", "blocked", [], {**LINK, "customer": 99}),
+    (L, "requester_is_gitlab_user", "pass", "ready", [unlinked], LINK),
+    (L, "requester_is_gitlab_user", "override", "needs_override",
+     [unlinked, zendesk_user(9100, email="billing@acme.test"), customer(1, gitlab_user_id=None, email="billing@acme.test")], LINK),
+    (L, "requester_is_gitlab_user", "override", "needs_override", [unlinked], {**LINK, "ticket": 3}),
+    (L, "requester_is_gitlab_user", "skipped", "blocked", [unlinked], {**LINK, "gitlab_user": "nobody"}),
 ]
 
 

@@ -7,6 +7,7 @@ difference between the two runs is a difference in the adapters (or in the doubl
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from urllib.parse import urlsplit
 
@@ -16,7 +17,7 @@ import responses
 import workflows
 from helpdesk_app.upstreams import trace
 from tests.http_world import GITLAB_URL, PORTAL_URL, http_ports
-from tests.scenario_edits import namespace, sub
+from tests.scenario_edits import customer, namespace, sub
 from tests.workflows.test_checks import CASES, case_id
 from tests.world import FakeClock, World
 from workflows import Confirmation, Decision, OutcomeStatus
@@ -121,3 +122,31 @@ def test_a_plan_that_never_reached_the_group_is_repaired_through_the_adapters(sc
     assert outcome.status is OutcomeStatus.SUCCEEDED and outcome.verified
     plans = gitlab_plans_read(mock, 500)
     assert plans[0] == "free" and plans[-1] == "premium"
+
+
+def test_link_account_executes_through_the_adapters(scenario, mock):
+    customer(1, gitlab_user_id=None)(scenario)
+    world = World(scenario)
+
+    outcome, _ = execute(world, mock, "link_account", {"customer": 1, "gitlab_user": "ada", "ticket": 1})
+
+    assert outcome.status is OutcomeStatus.SUCCEEDED and outcome.changed and outcome.verified
+    (put,) = portal_mutations(mock)
+    assert put.method == "PUT" and urlsplit(put.url).path == "/api/v1/customers/1/gitlab_link"
+    assert put.headers["Idempotency-Key"] == "run-1:change"
+    assert json.loads(put.body) == {"gitlab_user_id": 100}
+    assert (outcome.before, outcome.after) == ({"gitlab_user_id": None}, {"gitlab_user_id": 100})
+
+
+def test_link_account_that_the_portal_refuses_fails_with_its_code(scenario, mock):
+    customer(1, gitlab_user_id=None)(scenario)
+    world = World(scenario)
+    ports = http_ports(world, mock)
+    plan = workflows.plan("link_account", ports, {"customer": 1, "gitlab_user": "ada", "ticket": 1})
+    world.customers[1] = dataclasses.replace(world.customers[1], gitlab_user_id=200)
+
+    with pytest.raises(workflows.UpstreamError) as caught:  # linked meanwhile: 409, never relinked
+        ports.portal.link_customer(1, plan.change.gitlab_user_id, idempotency_key="k")
+
+    assert (caught.value.status, caught.value.code) == (409, "already_linked")
+    assert world.customers[1].gitlab_user_id == 200

@@ -6,7 +6,7 @@ import re
 import pytest
 
 import workflows
-from tests.scenario_edits import namespace, sub
+from tests.scenario_edits import customer, namespace, sub
 from tests.world import FakeClock, World
 from workflows import Confirmation, Decision, OutcomeStatus, UpstreamError, notes
 
@@ -184,6 +184,26 @@ def test_clear_and_unlink_notes_say_what_the_customer_loses(scenario):
     note = notes.success_note(unlinked, mode="upstream", marker="[lnr:run:2]")
     assert "GitLab.com link is removed" in note and "@ada (GitLab.com user 100) -> none" in note
     assert "Draft reply" not in note
+
+
+def test_link_note_says_what_changed_and_recommends_the_association_that_follows(scenario):
+    customer(1, gitlab_user_id=None)(scenario)
+    linked = run(scenario, "link_account", {"customer": 1, "subscription": "A-S00000001",
+                                            "namespace": "acme", "gitlab_user": "ada", "ticket": 1})
+    assert linked.status is OutcomeStatus.SUCCEEDED and linked.verified
+    note = notes.success_note(linked, mode="upstream", marker="[lnr:run:1]")
+    assert "GitLab.com link of the portal customer: none -> @ada (GitLab.com user 100)" in note
+    assert "portal customer 1 (owner@acme.test) is linked to @ada" in note
+    assert "Next: associate A-S00000001 with acme" in note
+    assert "Draft reply" not in note  # nothing is provisioned yet
+
+
+def test_link_note_without_a_subscription_and_namespace_names_no_pair(scenario):
+    customer(1, gitlab_user_id=None)(scenario)
+    linked = run(scenario, "link_account", {"customer": 1, "ticket": 1})  # ada, by the requester's email
+    note = notes.success_note(linked, mode="upstream", marker="[lnr:run:1]")
+    assert "none -> @ada (GitLab.com user 100)" in note
+    assert "Next: associate the customer's subscription" in note and "A-S00000001" not in note
 
 
 def test_noop_note_says_nothing_to_do(scenario):

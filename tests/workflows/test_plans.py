@@ -49,7 +49,7 @@ def test_plan_serialises_with_checks_in_order_and_the_facts_used(world):
     assert data["facts"]["namespace"]["billable_members_count"] == 18
     assert data["facts"]["subscription"]["seats"] == 20
     assert data["change"] == {"action": "link_subscription", "subscription": "A-S00000001",
-                              "namespace_id": 500, "customer_id": None, "force": False}
+                              "namespace_id": 500, "customer_id": None, "force": False, "gitlab_user_id": None}
 
 
 def test_unknown_subscription_still_reports_namespace_checks(world):

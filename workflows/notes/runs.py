@@ -6,6 +6,7 @@ from typing import Any, Mapping
 
 from ..associate import ASSOCIATE, FORCE_ASSOCIATE
 from ..clear_subscription import CLEAR_SUBSCRIPTION
+from ..link_account import LINK_ACCOUNT
 from ..model import Outcome, OutcomeStatus, Plan, Verdict
 from ..unlink_account import UNLINK_ACCOUNT
 from .words import _check_lines, _compose, title
@@ -22,7 +23,7 @@ CUSTOMER_REPLY = (
 )
 # The check whose `info` verdict made a plan `noop`, per workflow.
 NOOP_CHECKS = {w.name: w.noop_check for w in
-               (ASSOCIATE, FORCE_ASSOCIATE, CLEAR_SUBSCRIPTION, UNLINK_ACCOUNT)}
+               (ASSOCIATE, FORCE_ASSOCIATE, CLEAR_SUBSCRIPTION, UNLINK_ACCOUNT, LINK_ACCOUNT)}
 LINK_WORKFLOWS = ("associate", "force_associate", "clear_subscription")
 REPLY_WORKFLOWS = ("associate", "force_associate")
 
@@ -49,6 +50,13 @@ LINK_REMOVED = ("The customer's GitLab.com link is removed: portal customer {cus
 LINK_AGAIN = ("Their subscriptions linked to namespaces ({subscriptions}) no longer receive "
               "changes: link the customer to the right Owner's GitLab.com account now "
               "(link_account).")
+LINK_MADE = ("The customer's GitLab.com link is made: portal customer {customer} is linked to "
+             "{user}. Later changes to the customer's subscriptions reach GitLab.com as this user.")
+# provisioning-rules.md, link_account: the association that follows, when it is known.
+NEXT_ASSOCIATE = ("Next: associate {subscription} with {namespace} (plan `associate` in the "
+                  "sidebar for this ticket); the link alone does not provision the subscription.")
+NEXT_UNKNOWN = ("Next: associate the customer's subscription with their namespace (plan "
+                "`associate` with both); the link alone does not provision it.")
 
 
 def billing_url(namespace: Mapping[str, Any]) -> str:
@@ -72,9 +80,10 @@ def _namespace_label(namespace_id: Any, facts: Mapping[str, Any]) -> str:
 def _user_label(user_id: Any, facts: Mapping[str, Any]) -> str:
     if user_id is None:
         return "none"
-    user = facts.get("linked_user")
-    if isinstance(user, dict) and user.get("id") == user_id:
-        return f"@{user['username']} (GitLab.com user {user_id})"
+    for key in ("linked_user", "gitlab_user"):
+        user = facts.get(key)
+        if isinstance(user, dict) and user.get("id") == user_id:
+            return f"@{user['username']} (GitLab.com user {user_id})"
     return f"GitLab.com user {user_id}"
 
 
@@ -140,6 +149,8 @@ def _workflow_consequences(outcome: Outcome) -> list[str]:
         if linked:  # provisioning-rules.md v2, customer_subscriptions_linked
             lines.append(LINK_AGAIN.format(subscriptions=", ".join(linked)))
         return lines
+    if outcome.workflow == "link_account":
+        return _link_made(outcome)
     return []
 
 
@@ -155,6 +166,22 @@ def _cleared(outcome: Outcome) -> str:
                                      namespace=label, plan=plan)
     return (BACK_TO_FREE.format(namespace=label) if plan == "free"
             else NOT_FREE.format(namespace=label, plan=plan))
+
+
+def _customer_label(facts: Mapping[str, Any]) -> str:
+    customer = facts.get("customer") or {}
+    return f"{customer.get('id')} ({customer.get('email')})" if customer else "?"
+
+
+def _link_made(outcome: Outcome) -> list[str]:
+    facts, inputs = outcome.plan.facts, outcome.plan.inputs
+    made = LINK_MADE.format(customer=_customer_label(facts),
+                            user=_user_label(outcome.after.get("gitlab_user_id"), facts))
+    subscription = (inputs.get("subscriptions") or [None])[0]
+    namespace = facts.get("namespace") if isinstance(facts.get("namespace"), dict) else None
+    if subscription and namespace:
+        return [made, NEXT_ASSOCIATE.format(subscription=subscription, namespace=namespace["full_path"])]
+    return [made, NEXT_UNKNOWN]
 
 
 def _warnings(plan: Plan) -> str:

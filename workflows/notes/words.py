@@ -15,6 +15,7 @@ WORKFLOW_TITLES = {
     "force_associate": "Force associate namespace",
     "clear_subscription": "Clear subscription",
     "unlink_account": "Unlink GitLab.com account",
+    "link_account": "Link GitLab.com account",
     "diagnose": "Diagnose",
     "escalate": "Manual escalation",
 }

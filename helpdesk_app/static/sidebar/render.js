@@ -7,6 +7,7 @@ export const WORKFLOW_LABELS = {
   force_associate: "Force associate",
   clear_subscription: "Clear subscription",
   unlink_account: "Unlink account",
+  link_account: "Link account",
   diagnose: "Diagnose",
   escalate: "Escalate",
 };
@@ -281,6 +282,7 @@ function eventText(event) {
   const d = event.detail && typeof event.detail === "object" ? event.detail : {};
   switch (event.kind) {
     case "queued": return "Queued";
+    case "changing": return "Changing the portal (the state before it is recorded)";
     case "retry_scheduled":
       return `An upstream failed; trying again${Number.isFinite(d.wait_s) ? ` in ${Math.ceil(d.wait_s)} s` : ""}`
         + (d.attempt ? ` (attempt ${d.attempt})` : "");

@@ -15,22 +15,28 @@ import {
   renderEscalations, renderEvents, renderRuns, renderTriage, replaceChildren, safeUrl, triageOf,
 } from "./render.js";
 
-const MUTATING = ["associate", "force_associate", "clear_subscription", "unlink_account"];
+const MUTATING = ["associate", "force_associate", "clear_subscription", "unlink_account", "link_account"];
 
 // Which inputs each workflow takes (provisioning-rules.md, "Workflows"): required,
-// optional, or not at all. unlink_account wants a customer or a subscription.
+// optional, or not at all. unlink_account and link_account want a customer or a
+// subscription; link_account's GitLab.com user defaults to the requester's (by email).
 const FIELDS = {
-  associate: { subscription: "required", namespace: "required", customer: null },
-  force_associate: { subscription: "required", namespace: "required", customer: null },
-  clear_subscription: { subscription: "required", namespace: null, customer: null },
-  unlink_account: { subscription: "optional", namespace: null, customer: "optional" },
+  associate: { subscription: "required", namespace: "required", customer: null, gitlab_user: null },
+  force_associate: { subscription: "required", namespace: "required", customer: null, gitlab_user: null },
+  clear_subscription: { subscription: "required", namespace: null, customer: null, gitlab_user: null },
+  unlink_account: { subscription: "optional", namespace: null, customer: "optional", gitlab_user: null },
+  link_account: { subscription: "optional", namespace: "optional", customer: "optional", gitlab_user: "optional" },
 };
-const FIELD_LABELS = { subscription: "Subscription", namespace: "Namespace", customer: "Portal customer id" };
+const NEEDS_CUSTOMER = ["unlink_account", "link_account"];
+const FIELD_LABELS = {
+  subscription: "Subscription", namespace: "Namespace", customer: "Portal customer id",
+  gitlab_user: "GitLab.com user",
+};
 // The API's `field` of a bad_input error -> the input it is about.
 const ERROR_FIELDS = {
   subscription: "subscription", subscriptions: "subscription",
   namespace: "namespace", namespaces: "namespace",
-  customer: "customer", customer_id: "customer",
+  customer: "customer", customer_id: "customer", gitlab_user: "gitlab_user",
 };
 
 const FINISHED = ["succeeded", "failed", "superseded", "escalated"];
@@ -68,6 +74,7 @@ const inputs = {
   subscription: $("lnr-subscription"),
   namespace: $("lnr-namespace"),
   customer: $("lnr-customer"),
+  gitlab_user: $("lnr-gitlab_user"),
 };
 
 const state = {
@@ -286,7 +293,7 @@ function planRequest() {
   }
   const missing = Object.entries(fields).filter(([name, mode]) => mode === "required" && !values[name]);
   for (const [name] of missing) fieldError(name, `${FIELD_LABELS[name]} is required for ${WORKFLOW_LABELS[workflow]}.`);
-  if (workflow === "unlink_account" && !values.subscription && !values.customer) {
+  if (NEEDS_CUSTOMER.includes(workflow) && !values.subscription && !values.customer) {
     fieldError("customer", "Give the portal customer id, or a subscription to find its customer.");
     missing.push(["customer"]);
   }
@@ -368,13 +375,35 @@ function overrideIds(result) {
   return (result.checks || []).filter((c) => c.verdict === "override").map((c) => String(c.id));
 }
 
+// Who may confirm each override (the API's `override_confirmers`): an override with another
+// workflow's effect needs that workflow's permission, and the API refuses anyone else.
+function confirmers(result) {
+  const list = result.override_confirmers || [];
+  const refused = list.filter((c) => !c.allowed);
+  const shown = list.filter((c) => c.workflow);
+  if (!shown.length) return { refused, view: null };
+  return {
+    refused,
+    view: h("ul", { class: "lnr-confirmers", dataset: { testid: "override-confirmers" } },
+      ...shown.map((c) => h("li", { class: c.allowed ? "lnr-hint" : "lnr-field-error",
+                                    dataset: { testid: "override-confirmer", allowed: String(c.allowed) } },
+                            String(c.message)))),
+  };
+}
+
 function confirmForm(result) {
   const needsReason = result.decision === "needs_override";
   const warnings = (result.checks || []).filter((c) => c.verdict === "warn");
+  const who = confirmers(result);
+  if (who.refused.length) {
+    return h("div", { class: "lnr-confirm", dataset: { testid: "confirm-refused" } },
+      who.view, h("p", {}, "You may not confirm this plan; nothing can be run from here."));
+  }
   const form = h("form", { id: "lnr-confirm-form", class: "lnr-confirm", novalidate: true,
                            "aria-label": "Confirm the plan", dataset: { testid: "confirm-form" } },
     warnings.length
       ? h("p", { class: "lnr-hint" }, "The note on the ticket will state the warnings above.") : null,
+    who.view,
     needsReason ? reasonField(overrideIds(result)) : null,
     h("button", { type: "submit", id: "lnr-confirm", class: "lnr-button lnr-button-primary",
                   dataset: { testid: "confirm-button" } },

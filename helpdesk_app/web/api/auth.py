@@ -67,6 +67,17 @@ def authorize(action: str) -> None:
         raise forbidden(reason, action=action)
 
 
+def authorize_overrides(override_ids) -> None:
+    """403 unless the current agent may confirm each override (provisioning-rules.md, "Who
+    may confirm an override"): one with another workflow's effect needs its permission."""
+    agent = current_agent()
+    refused = _services().policy.override_refusal(agent, override_ids)
+    if refused is not None:
+        workflow, reason = refused
+        log.info("sidebar.override_forbidden", extra={"agent_id": agent.id, "action": workflow})
+        raise forbidden(reason, action=workflow)
+
+
 def load_agent(user_id: int) -> Agent:
     """The agent named by a verified token, read through the directory; 403 unless an agent."""
     agent = _services().agents.get(user_id)

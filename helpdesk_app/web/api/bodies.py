@@ -12,7 +12,8 @@ from helpdesk_app.engine.runs import RunRequest
 from workflows import WORKFLOW_NAMES, BadInput, Confirmation, Decision
 from workflows.inputs import Inputs, parse, positive_id
 
-INPUT_FIELDS = ("subscription", "subscriptions", "namespace", "namespaces", "customer")
+INPUT_FIELDS = ("subscription", "subscriptions", "namespace", "namespaces", "customer",
+                "gitlab_user")
 MAX_OVERRIDES = 20
 MAX_REASON = 2000
 MAX_SUMMARY = 5000

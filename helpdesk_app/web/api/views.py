@@ -10,7 +10,7 @@ from helpdesk_app.storage import audit
 from helpdesk_app.upstreams import trace
 from helpdesk_app.web import services_of
 from helpdesk_app.web.api import bodies
-from helpdesk_app.web.api.auth import authorize, current_agent, require_agent
+from helpdesk_app.web.api.auth import authorize, authorize_overrides, current_agent, require_agent
 from helpdesk_app.web.context import escalation_json, run_json, ticket_context
 from workflows import Refused
 from workflows.inputs import MAX_ID, positive_id
@@ -56,7 +56,9 @@ def plan():
         audit.record_plan(session, agent=current_agent().to_dict(), ticket_id=ticket_id,
                           plan=made, request_ids=list(request_ids))
         session.commit()
-    return jsonify({"ticket_id": ticket_id, **made.to_dict()})
+    # Who may confirm each override: the sidebar explains it and refuses the confirm.
+    confirmers = [services.policy.confirmer(current_agent(), check_id) for check_id in made.override_ids]
+    return jsonify({"ticket_id": ticket_id, **made.to_dict(), "override_confirmers": confirmers})
 
 
 @blueprint.post("/runs")
@@ -65,6 +67,7 @@ def start_run():
     run_request = bodies.run_request(_body())
     key = bodies.idempotency_key(request.headers.get("Idempotency-Key"))
     authorize(run_request.workflow)
+    authorize_overrides(run_request.confirmation.override_ids)
     try:
         workflows.check_run(run_request.workflow, run_request.inputs, run_request.confirmation)
     except Refused as refused:
