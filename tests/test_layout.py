@@ -1,4 +1,4 @@
-"""The layout's import rules (README.md, "Layout"; docs/layout.md).
+"""The layout's import rules (README.md, "How the pieces fit"; docs/layout.md).
 
 Every import in helpdesk_app/, sandbox/ and workflows/ is read from the source, lazy ones
 inside functions included, and each part may import only the parts below it:
