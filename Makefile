@@ -17,22 +17,21 @@ $(BIN)/.installed: requirements.txt
 
 install: $(BIN)/.installed
 
-# With no upstream variable set (PORTAL_API_URL, GITLAB_URL, ZENDESK_SUBDOMAIN) the service
-# runs in sandbox mode: the sandbox lives inside the web process, so it is one gunicorn
+# With no upstream variable set (PORTAL_API_URL, GITLAB_URL, ZENDESK_SUBDOMAIN) this asks for
+# sandbox mode (SANDBOX=1): the sandbox lives inside the web process, so it is one gunicorn
 # worker (threads), on loopback only, with the sandbox's webhooks aimed at this port; it
 # creates and migrates its own SQLite database, and prints the URL to open once it serves.
 # Otherwise this is the Procfile: the release step (migrations), then the web line.
+# Both use gunicorn.conf.py.
 run: install
 	@mode=$$($(BIN)/python -m sandbox.mode mode) || exit 2; \
 	if [[ "$$mode" == sandbox ]]; then \
-	  export SANDBOX_SERVICE_URL="$${SANDBOX_SERVICE_URL:-http://127.0.0.1:$(PORT)}"; \
-	  exec $(BIN)/gunicorn --config python:sandbox.gunicorn_hook \
-	    --bind 127.0.0.1:$(PORT) --workers 1 --worker-class gthread --threads $(SANDBOX_THREADS) \
-	    --access-logfile - wsgi:app; \
+	  export SANDBOX=1 SANDBOX_SERVICE_URL="$${SANDBOX_SERVICE_URL:-http://127.0.0.1:$(PORT)}"; \
+	  exec $(BIN)/gunicorn --config gunicorn.conf.py --bind 127.0.0.1:$(PORT) --workers 1 \
+	    --threads $(SANDBOX_THREADS) 'sandbox.mode:sandboxed_app()'; \
 	fi; \
 	$(BIN)/python -m helpdesk_app.storage.migrate && \
-	exec $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $${WEB_CONCURRENCY:-2} \
-	  --access-logfile - wsgi:app
+	exec $(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) wsgi:app
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -1,9 +1,10 @@
 """The service, and the bare baseline app, served under gunicorn against the sandbox.
 
-The web process is the Procfile's web line, word for word, bound to 127.0.0.1 and a
-free port: `gunicorn --bind 127.0.0.1:<port> --workers ${WEB_CONCURRENCY:-2}
---access-logfile - wsgi:app` (its stdout, the access log, and stderr go to files in the
-run's work directory); optionally RQ workers (`python -m helpdesk_app.worker`).
+The web process is the Procfile's web line, `gunicorn --config gunicorn.conf.py wsgi:app`,
+bound to 127.0.0.1 and a free port (its stdout, the access log, and stderr go to files in
+the run's work directory); optionally RQ workers (`python -m helpdesk_app.worker`). The
+bare baseline app runs with the same worker class and threads, without the service's
+configuration hooks.
 """
 from __future__ import annotations
 
@@ -23,14 +24,17 @@ from metrics import PeakRss, children_of, cpu_s
 from processes import Process, Stack, free_port, wait_http
 
 
-def gunicorn_command(port: int, app: str, workers: int | None = None) -> list[str]:
-    """The Procfile's web line: `gunicorn --bind 0.0.0.0:${PORT:-8000} --workers
-    ${WEB_CONCURRENCY:-2} --access-logfile - wsgi:app`, on loopback and a free port."""
+def gunicorn_command(port: int, app: str, workers: int | None = None, *,
+                     service: bool = True) -> list[str]:
+    """The Procfile's web line, `gunicorn --config gunicorn.conf.py wsgi:app`, on loopback
+    and a free port; for the bare app (`service=False`) the same worker class and threads
+    on the command line instead of the service's configuration file."""
     executable = Path(sys.executable).parent / "gunicorn"
     gunicorn = str(executable) if executable.exists() else (shutil.which("gunicorn") or "gunicorn")
     workers = workers if workers is not None else int(os.environ.get("WEB_CONCURRENCY") or 2)
-    return [gunicorn, "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-            "--access-logfile", "-", app]
+    config = (["--config", str(SERVICE_ROOT / "gunicorn.conf.py")] if service else
+              ["--worker-class", "gthread", "--threads", "16", "--access-logfile", "-"])
+    return [gunicorn, *config, "--bind", f"127.0.0.1:{port}", "--workers", str(workers), app]
 
 
 @dataclass
@@ -97,7 +101,7 @@ def start_bare(stack: Stack, workdir: Path, *, workers: int | None = None,
                rss: PeakRss | None = None) -> Service:
     """bench/bare_app.py under the very same gunicorn command line."""
     port = free_port()
-    argv = gunicorn_command(port, "bare_app:app", workers)
+    argv = gunicorn_command(port, "bare_app:app", workers, service=False)
     web = Process(stack, "bare", argv, env=clean_env(), cwd=BENCH, workdir=workdir)
     url = f"http://127.0.0.1:{port}"
     wait_http(url + "/", web)

@@ -7,7 +7,7 @@ import math
 from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from helpdesk_app import logs, sandboxing
+from helpdesk_app import logs
 from helpdesk_app.engine.services import Services, build_services
 from helpdesk_app.errors import ApiError
 from helpdesk_app.security.headers import static_nosniff
@@ -15,26 +15,28 @@ from helpdesk_app.settings import ConfigError, Settings
 from helpdesk_app.web import SERVICES
 from workflows.errors import BadInput, UpstreamError
 
-__all__ = ["ConfigError", "Settings", "create_app", "stop_sandbox"]
+__all__ = ["ConfigError", "Settings", "create_app", "start_sweeper", "stop_sweeper"]
 log = logging.getLogger(__name__)
+
+SWEEPER = "helpdesk_sweeper"
+SANDBOX_COMMAND = ("SANDBOX=1 asks for the local sandbox, which its own command starts: make run "
+                   "(gunicorn 'sandbox.mode:sandboxed_app()'), not wsgi:app")
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
-    """Build the app. Settings come from the environment unless given (tests give them)."""
+    """Build the app and nothing more: no servers, threads or migrations (the release step
+    migrates; the process that hosts jobs starts the sweeper, `start_sweeper`). Settings
+    come from the environment unless given (tests give them)."""
     settings = settings or Settings.from_env()
+    if settings.mode == "sandbox" and not settings.sandboxed:
+        raise ConfigError(SANDBOX_COMMAND)
     logs.configure(settings.log_level)
     app = Flask(__name__)
-    if settings.mode == "sandbox" and not settings.sandboxed:
-        settings = sandboxing.start(app, settings)
     app.config.update(SECRET_KEY=settings.secret_key.get_secret_value() if settings.secret_key else None,
                       MAX_CONTENT_LENGTH=settings.webhook_max_bytes,
                       # Only the sandbox's agent page uses Flask's session (its CSRF token).
                       SESSION_COOKIE_SAMESITE="Lax")
-    try:
-        services = services or build_services(settings)
-    except BaseException:
-        stop_sandbox(app)
-        raise
+    services = services or build_services(settings)
     services.jobs.bind(services)
     app.extensions[SERVICES] = services
 
@@ -46,28 +48,29 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     for blueprint in (health, zendesk_webhook, gitlab_webhook, sidebar, api):
         app.register_blueprint(blueprint)
-    if sandboxing.EXTENSION in app.extensions:
-        sandboxing.add_pages(app)  # the local agent page exists in sandbox mode only
     _register_error_handlers(app)
     _trace_requests(app)
     app.after_request(static_nosniff)
-    if settings.executor == "threads":
-        # The embedded default: this process also sweeps (one sweeper per deployment is
-        # chosen by a lease row, so several web processes on one machine share the work).
-        from helpdesk_app.engine.sweeper import Sweeper
-
-        app.extensions["helpdesk_sweeper"] = Sweeper(services.db, services.jobs, services.timing).start()
     log.info("app.created", extra={"mode": settings.mode, "executor": settings.executor})
     return app
 
 
-def stop_sandbox(app: Flask) -> None:
-    """Stop the sandbox create_app started, and the sweeper calling it; idempotent, and
-    harmless for an app in upstream mode. Tests call it at teardown."""
-    sweeper = app.extensions.pop("helpdesk_sweeper", None)
+def start_sweeper(app: Flask) -> None:
+    """The process that hosts the app's jobs (a web process on the threads executor; RQ
+    workers start their own) also sweeps. One sweeper per deployment is chosen by a lease
+    row, so several such processes share the work."""
+    from helpdesk_app.engine.sweeper import Sweeper
+
+    if SWEEPER not in app.extensions:
+        services = app.extensions[SERVICES]
+        app.extensions[SWEEPER] = Sweeper(services.db, services.jobs, services.timing).start()
+
+
+def stop_sweeper(app: Flask) -> None:
+    """Idempotent: a worker's exit and a test's teardown may both call it."""
+    sweeper = app.extensions.pop(SWEEPER, None)
     if sweeper is not None:
         sweeper.stop()
-    sandboxing.stop(app)
 
 
 def _register_error_handlers(app: Flask) -> None:

@@ -71,11 +71,14 @@ class _WithRequestId(logging.Filter):
         return True
 
 
+_FORMAT = dict(fmt="%(asctime)s %(levelname)s %(name)s %(message)s",
+               rename_fields={"asctime": "at", "levelname": "level", "name": "logger",
+                              "message": "event"},
+               datefmt="%Y-%m-%dT%H:%M:%S%z", json_ensure_ascii=False)
+
+
 def formatter() -> logging.Formatter:
-    return JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s",
-                         rename_fields={"asctime": "at", "levelname": "level", "name": "logger",
-                                        "message": "event"},
-                         datefmt="%Y-%m-%dT%H:%M:%S%z", json_ensure_ascii=False)
+    return JsonFormatter(**_FORMAT)
 
 
 def configure(level: str, stream: IO[str] | None = None) -> logging.Handler:
@@ -95,3 +98,21 @@ def configure(level: str, stream: IO[str] | None = None) -> logging.Handler:
     for name in QUIET:
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))
     return handler
+
+
+class _AccessFormatter(JsonFormatter):
+    """gunicorn's access lines as JSON: its atoms (a dict in `record.args`) become fields;
+    no query string, which may carry an address."""
+
+    def add_fields(self, log_record, record, message_dict) -> None:
+        super().add_fields(log_record, record, message_dict)
+        atoms = record.args if hasattr(record.args, "get") else {}
+        log_record.update({
+            "method": atoms.get("m"), "path": atoms.get("U"), "status": atoms.get("s"),
+            "duration_ms": atoms.get("M"), "bytes": atoms.get("B"),
+            "request_id": atoms.get("{x-request-id}o"),
+        })
+
+
+def access_formatter() -> logging.Formatter:
+    return _AccessFormatter(**_FORMAT)

@@ -127,8 +127,10 @@ class Settings(BaseModel):
     verify_timeout_s: float = Field(120.0, gt=0, le=3600)
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
 
-    # Sandbox mode (no upstream switch set): the scenario the sandbox serves (default the
-    # packaged demo) and where its webhooks reach this service.
+    # Sandbox mode, only when asked for (SANDBOX=1, as `make run` does without upstream
+    # settings): the scenario the sandbox serves (default the packaged demo) and where its
+    # webhooks reach this service. A start with neither stops, naming what is missing.
+    sandbox: bool = False
     sandbox_scenario: str | None = None
     sandbox_service_url: HttpUrl = HttpUrl("http://127.0.0.1:8000")
     # True once the upstream settings point at a started sandbox (`in_sandbox`). Never read
@@ -197,9 +199,7 @@ class Settings(BaseModel):
 
     @property
     def mode(self) -> str:
-        if self.sandboxed:
-            return "sandbox"
-        return "upstream" if any(self._given(n) for n in UPSTREAM_SWITCHES) else "sandbox"
+        return "sandbox" if self.sandboxed or self.sandbox else "upstream"
 
     @property
     def agent_page_url(self) -> str | None:
@@ -226,7 +226,7 @@ class Settings(BaseModel):
         tampered = [n for n in env if n.lower() in NOT_FROM_ENV and n.isupper()]
         if tampered:
             raise ConfigError(f"{tampered[0]} cannot be set from the environment; sandbox mode "
-                              "is chosen by leaving " + ", ".join(UPSTREAM_SWITCHES) + " unset")
+                              "is asked for with SANDBOX=1")
         if env.get("SEATS_OVERRIDE_RATIO", "").strip():
             # Ignoring it would quietly judge seats by a rule the operator did not choose.
             raise ConfigError("SEATS_OVERRIDE_RATIO is gone (provisioning rules v2): set "
@@ -256,9 +256,16 @@ class Settings(BaseModel):
         return settings
 
     def require_complete(self) -> None:
-        if self.mode == "sandbox" and not self.sandboxed:
-            return  # the sandbox supplies every upstream setting at start (sandbox_mode.py)
         missing = [n for n in REQUIRED_UPSTREAM if not self._given(n)]
+        switches = [n for n in UPSTREAM_SWITCHES if self._given(n)]
+        if self.sandbox and not self.sandboxed:
+            if switches:  # a production environment must never quietly serve fake data
+                raise ConfigError("SANDBOX=1 and upstream settings (" + ", ".join(switches)
+                                  + ") are both set: unset one")
+            return  # the sandbox supplies every upstream setting at start (sandbox/mode.py)
+        if missing and not switches and not self.sandboxed:
+            raise ConfigError("no upstream is configured: set " + ", ".join(missing)
+                              + " (or SANDBOX=1 for the local sandbox, as make run does)")
         if missing:
             raise ConfigError("missing settings for upstream mode: " + ", ".join(missing))
 

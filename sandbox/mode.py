@@ -1,7 +1,8 @@
-"""Sandbox mode: no upstream configured, so the service runs against the local sandbox, in
-this very process (architecture.md, "Configuration and modes" and "The sandbox").
+"""Sandbox mode: the service against the local sandbox, in this very process, only when
+asked for (SANDBOX=1, as `make run` does without upstream settings; architecture.md,
+"Configuration and modes" and "The sandbox").
 
-`create_app` calls `start(settings)` when `settings.mode == "sandbox"`:
+`sandboxed_app()` is the command's app (gunicorn 'sandbox.mode:sandboxed_app()'):
 
 1. the sandbox starts on loopback from SANDBOX_SCENARIO (default: the packaged demo), with
    secrets it generates itself and its webhooks aimed at SANDBOX_SERVICE_URL (this service);
@@ -11,10 +12,12 @@ this very process (architecture.md, "Configuration and modes" and "The sandbox")
 3. the database is migrated; unless DATABASE_URL is given it is a fresh SQLite file,
    `instance/sandbox.db`, recreated at each start, because the world the sandbox serves is
    new at each start and rows mirroring an earlier world (open escalations of issues that
-   no longer exist) would only mislead. A real deployment's database is never touched.
+   no longer exist) would only mislead. A real deployment's database is never touched;
+4. `create_app` builds the service on those settings, and the agent page and the sweeper
+   are added.
 
-The sandbox is stopped at interpreter exit, or by `stop_sandbox(app)` (tests). Sandbox mode
-is one process: `make run` serves it with one gunicorn worker (threads) on 127.0.0.1.
+The sandbox is stopped at interpreter exit, or by `stop(app)` (tests). Sandbox mode is one
+process: `make run` serves it with one gunicorn worker (threads) on 127.0.0.1.
 
     python -m sandbox.mode mode     # "sandbox" or "upstream", for the Makefile
 """
@@ -36,7 +39,7 @@ from sandbox import DEMO_SCENARIO, Sandbox, ScenarioError, load_scenario
 
 log = logging.getLogger(__name__)
 
-EXTENSION = "sandbox"  # the app extension holding the RunningSandbox (helpdesk_app.sandboxing)
+EXTENSION = "sandbox"  # the app extension holding the RunningSandbox
 
 SANDBOX_DATABASE = Path("instance") / "sandbox.db"
 # The one app installation the agent page signs sidebar requests for (any positive id does:
@@ -95,6 +98,39 @@ def start(settings: Settings) -> tuple[Settings, RunningSandbox]:
 
 def running_sandbox(app: Flask) -> RunningSandbox | None:
     return app.extensions.get(EXTENSION)
+
+
+def sandboxed_app(environ: dict[str, str] | None = None) -> Flask:
+    """What `make run` serves with SANDBOX=1: the sandbox, started here in this process,
+    the service built around it, its local agent page, and the sweeper of the jobs this
+    process hosts. `stop(app)` undoes it all."""
+    from helpdesk_app import create_app, logs, start_sweeper
+    from sandbox.agent_page import blueprint as agent_page
+
+    settings = Settings.from_env(environ)
+    logs.configure(settings.log_level)  # before the sandbox says where it listens
+    if settings.mode != "sandbox":
+        raise ConfigError("the sandbox serves only with SANDBOX=1 and no upstream setting")
+    sandboxed, running = start(settings)
+    try:
+        app = create_app(sandboxed)
+    except BaseException:
+        running.stop()
+        raise
+    app.extensions[EXTENSION] = running
+    app.register_blueprint(agent_page)
+    start_sweeper(app)
+    return app
+
+
+def stop(app: Flask) -> None:
+    """Stop the app's sweeper and sandbox; idempotent (atexit and a test's teardown)."""
+    from helpdesk_app import stop_sweeper
+
+    stop_sweeper(app)
+    running = running_sandbox(app)
+    if running is not None:
+        running.stop()
 
 
 def service_url(settings: Settings) -> str:

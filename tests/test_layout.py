@@ -139,12 +139,6 @@ def test_no_import_circles():
     assert circles() == []
 
 
-def test_the_seam_and_the_sandbox_name_its_extension_alike():
-    from helpdesk_app import sandboxing
-    from sandbox import mode
-
-    assert sandboxing.EXTENSION == mode.EXTENSION
-
 
 @pytest.mark.parametrize("source, expected", [
     ("from helpdesk_app.web import services_of\n", "a part above it"),

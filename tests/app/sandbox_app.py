@@ -1,7 +1,7 @@
 """Apps in sandbox mode for tests, and a loopback server for the sandbox's webhooks.
 
-Not a test module. `sandbox_app(tmp_path)` is create_app with no upstream setting (the
-sandbox starts inside it); `served_sandbox_app(tmp_path)` also serves the app over HTTP on
+Not a test module. `sandbox_app(tmp_path)` is what `make run` serves with SANDBOX=1
+(`sandbox.mode.sandboxed_app`: the sandbox starts in this process); `served_sandbox_app(tmp_path)` also serves the app over HTTP on
 an ephemeral loopback port, which SANDBOX_SERVICE_URL names, so the sandbox's webhooks
 (ticket.created, Issue Hook) reach it as they reach `make run`. Both stop the sandbox (and
 the server) on exit: no thread or port outlives the test.
@@ -17,24 +17,23 @@ from typing import Any, Callable, Iterator
 from flask import Flask
 from werkzeug.serving import make_server
 
-from helpdesk_app import create_app, stop_sandbox
-from helpdesk_app.settings import Settings
+from sandbox import mode
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def sandbox_env(tmp_path, **env: str) -> dict[str, str]:
     # Each test its own database file; everything else is the sandbox's defaults.
-    return {"DATABASE_URL": f"sqlite:///{tmp_path / 'sandbox.db'}", **env}
+    return {"SANDBOX": "1", "DATABASE_URL": f"sqlite:///{tmp_path / 'sandbox.db'}", **env}
 
 
 @contextlib.contextmanager
 def sandbox_app(tmp_path, **env: str) -> Iterator[Flask]:
-    app = create_app(Settings.from_env(sandbox_env(tmp_path, **env)))
+    app = mode.sandboxed_app(sandbox_env(tmp_path, **env))
     try:
         yield app
     finally:
-        stop_sandbox(app)
+        mode.stop(app)
 
 
 class _Later:

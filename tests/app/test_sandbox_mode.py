@@ -1,5 +1,6 @@
-"""Sandbox mode: with no upstream configured the service starts the sandbox in-process,
-points its settings at it, says so everywhere, and stops it when asked."""
+"""Sandbox mode, only when asked for (SANDBOX=1): its command starts the sandbox in-process,
+points the settings at it, says so everywhere, and stops it when asked; a start that asks
+for neither sandbox nor upstreams stops, naming what is missing."""
 from __future__ import annotations
 
 import socket
@@ -7,8 +8,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from helpdesk_app import create_app, stop_sandbox
+from helpdesk_app import create_app
 from helpdesk_app.settings import ConfigError, Settings
+from sandbox import mode
 from sandbox.mode import mode_of_environment
 from tests.app.sandbox_app import sandbox_app, sandbox_of
 from tests.app.test_settings import UPSTREAM_ENV
@@ -22,9 +24,9 @@ def listening(url: str) -> bool:
         return probe.connect_ex((parts.hostname, parts.port)) == 0
 
 
-def test_no_environment_at_all_starts_the_sandbox(tmp_path, monkeypatch):
+def test_sandbox_1_starts_the_sandbox(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the default database is instance/sandbox.db, relative
-    app = create_app(Settings.from_env({}))
+    app = mode.sandboxed_app({"SANDBOX": "1"})
     try:
         sandbox = sandbox_of(app)
         settings = app.extensions["helpdesk"].settings
@@ -35,17 +37,16 @@ def test_no_environment_at_all_starts_the_sandbox(tmp_path, monkeypatch):
         assert (tmp_path / "instance" / "sandbox.db").is_file()
         assert listening(sandbox.portal_url)
     finally:
-        stop_sandbox(app)
+        mode.stop(app)
     assert not listening(sandbox.portal_url)
-    stop_sandbox(app)  # idempotent: atexit calls it again
+    mode.stop(app)  # idempotent: atexit calls it again
 
 
 def test_the_default_sandbox_database_is_new_at_each_start(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "instance").mkdir()
     (tmp_path / "instance" / "sandbox.db").write_bytes(b"rows of an earlier sandbox world")
-    app = create_app(Settings.from_env({}))
-    stop_sandbox(app)
+    mode.stop(mode.sandboxed_app({"SANDBOX": "1"}))
     assert (tmp_path / "instance" / "sandbox.db").read_bytes().startswith(b"SQLite format 3")
 
 
@@ -56,14 +57,44 @@ def test_the_sandbox_generates_its_own_secrets(tmp_path):
         assert keys[0] != keys[1] and all(len(k) >= 32 for k in keys)
 
 
-def test_settings_without_upstream_are_sandbox_mode_and_complete_enough():
-    settings = Settings.from_env({})
+def test_sandbox_1_is_sandbox_mode_and_complete_enough():
+    settings = Settings.from_env({"SANDBOX": "1"})
     assert settings.mode == "sandbox" and not settings.sandboxed
     assert str(settings.sandbox_service_url) == "http://127.0.0.1:8000/"
 
 
+def test_a_start_with_neither_upstreams_nor_sandbox_stops_naming_what_is_missing():
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env({})
+    message = str(refused.value)
+    assert message.startswith("no upstream is configured: set PORTAL_API_URL")
+    assert "ZENDESK_WEBHOOK_SECRET" in message and "SANDBOX=1" in message and "\n" not in message
+
+
+def test_sandbox_1_beside_upstream_settings_is_refused():
+    with pytest.raises(ConfigError, match="SANDBOX=1 and upstream settings"):
+        Settings.from_env({**UPSTREAM_ENV, "SANDBOX": "1"})
+
+
+def test_create_app_never_starts_a_sandbox(tmp_path):
+    # `flask --app helpdesk_app routes` and the Procfile's wsgi:app build the app only.
+    with pytest.raises(ConfigError, match="sandbox.mode:sandboxed_app"):
+        create_app(Settings.from_env({"SANDBOX": "1", "DATABASE_URL": f"sqlite:///{tmp_path}/h.db"}))
+    assert not (tmp_path / "h.db").exists()
+
+
+def test_create_app_starts_no_thread_and_migrates_nothing(tmp_path):
+    import threading
+
+    before = set(threading.enumerate())
+    app = create_app(Settings.from_env({**UPSTREAM_ENV, "JOB_EXECUTOR": "threads",
+                                        "DATABASE_URL": f"sqlite:///{tmp_path}/h.db"}))
+    assert set(threading.enumerate()) == before and "helpdesk_sweeper" not in app.extensions
+    assert not (tmp_path / "h.db").exists() or (tmp_path / "h.db").stat().st_size == 0
+
+
 @pytest.mark.parametrize("name", ["SANDBOXED"])
-@pytest.mark.parametrize("base", [{}, UPSTREAM_ENV], ids=["no-upstream", "upstream"])
+@pytest.mark.parametrize("base", [{"SANDBOX": "1"}, UPSTREAM_ENV], ids=["sandbox", "upstream"])
 def test_sandboxed_cannot_be_set_from_the_environment(name, base):
     # Marking real upstreams as a sandbox would hide the mode; refused, and named.
     with pytest.raises(ConfigError, match=name):
@@ -88,15 +119,15 @@ def test_the_same_values_from_the_environment_are_upstream_mode(tmp_path):
 
 def test_a_bad_scenario_is_named(tmp_path):
     with pytest.raises(ConfigError, match="SANDBOX_SCENARIO"):
-        create_app(Settings.from_env({"SANDBOX_SCENARIO": str(tmp_path / "missing.json"),
-                                      "DATABASE_URL": f"sqlite:///{tmp_path}/h.db"}))
+        mode.sandboxed_app({"SANDBOX": "1", "SANDBOX_SCENARIO": str(tmp_path / "missing.json"),
+                            "DATABASE_URL": f"sqlite:///{tmp_path}/h.db"})
 
 
 def test_upstream_mode_starts_no_sandbox(tmp_path):
     app = create_app(Settings.from_env({**UPSTREAM_ENV, "DATABASE_URL": f"sqlite:///{tmp_path}/h.db"}))
     assert "sandbox" not in app.extensions
     assert app.extensions["helpdesk"].settings.agent_page_url is None
-    stop_sandbox(app)  # harmless without one
+    mode.stop(app)  # harmless without one
 
 
 def test_ticket_links_in_sandbox_mode_point_at_the_agent_page(tmp_path):
@@ -117,15 +148,17 @@ def test_the_sidebar_may_be_framed_by_the_agent_page_in_sandbox_mode(tmp_path):
     assert directives["frame-ancestors"] == "'self'"
 
 
-@pytest.mark.parametrize("env, mode", [
+@pytest.mark.parametrize("env, expected", [
     ({}, "sandbox"),
     ({"PORTAL_API_URL": "  "}, "sandbox"),
     ({"GITLAB_URL": "https://gitlab.example.test"}, "upstream"),
     ({"ZENDESK_SUBDOMAIN": "acme"}, "upstream"),
 ])
-def test_the_makefile_asks_the_mode_by_the_settings_rule(env, mode):
-    assert mode_of_environment(env) == mode
-    try:
-        assert Settings.from_env(env).mode == mode
-    except ConfigError:
-        assert mode == "upstream"  # incomplete upstream settings: refused, still upstream
+def test_the_makefile_asks_for_the_sandbox_only_without_upstream_settings(env, expected):
+    # `make run` exports SANDBOX=1 when this says sandbox; the settings then agree.
+    assert mode_of_environment(env) == expected
+    if expected == "sandbox":
+        assert Settings.from_env({**env, "SANDBOX": "1"}).mode == "sandbox"
+    else:
+        with pytest.raises(ConfigError, match="missing settings for upstream mode"):
+            Settings.from_env(env)

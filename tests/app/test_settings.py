@@ -78,9 +78,11 @@ def test_errors_never_echo_a_secret():
     assert not any(secret in str(error.value) for secret in SECRETS)
 
 
-def test_no_upstream_at_all_is_sandbox_mode():
+def test_sandbox_mode_only_when_asked_for():
     # The sandbox supplies the upstream settings at start (tests/app/test_sandbox_mode.py).
-    assert Settings.from_env({}).mode == "sandbox"
+    assert Settings.from_env({"SANDBOX": "1"}).mode == "sandbox"
+    with pytest.raises(ConfigError, match="no upstream is configured"):
+        Settings.from_env({})
 
 
 def test_create_app_reads_the_process_environment_once(monkeypatch, tmp_path):
