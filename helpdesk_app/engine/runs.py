@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 import workflows
+from helpdesk_app import metrics
 from helpdesk_app.access.agents import Agent
 from helpdesk_app.engine import postback
 from helpdesk_app.engine.leases import (
@@ -137,7 +138,8 @@ def _attempt(services, run_id: int, owner: str) -> bool:
     ports = dataclasses.replace(services.ports, portal=leased)
     with trace.capture() as request_ids:
         try:
-            outcome = _outcome(services, run, ports)
+            with metrics.RUN_SECONDS.labels(run.workflow).time():
+                outcome = _outcome(services, run, ports)
         except LeaseLost:
             log.warning("run.lease_lost", extra={"run_id": run_id})
             return False
@@ -216,6 +218,7 @@ def _finish(db, run_id: int, outcome: Outcome, request_ids: list[str]) -> Run:
         run.record(str(outcome.status), {"message": outcome.message, "request_ids": list(request_ids)})
         audit.record_run(session, run, list(request_ids))
         session.commit()
+    metrics.RUNS_FINISHED.labels(run.workflow, run.state).inc()
     log.info("run.finished", extra={"run_id": run_id, "status": str(outcome.status)})
     return load_run(db, run_id)
 

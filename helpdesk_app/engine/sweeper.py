@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from helpdesk_app import metrics
 from helpdesk_app.engine.leases import FINISHED, Timing, is_due, lease_expired, worker_id
 from helpdesk_app.storage.models import Delivery, Lease, Run, utcnow
 
@@ -80,7 +81,11 @@ def sweep(db, jobs, timing: Timing, owner: str) -> int:
         return 0
     due = [("run", run_id) for run_id in due_runs(db, timing)]
     due += [(f"{source}_delivery", delivery_id) for delivery_id, source in due_deliveries(db, timing)]
-    count = sum(jobs.dispatch(kind, job_id) for kind, job_id in due)
+    count = 0
+    for kind, job_id in due:
+        if jobs.dispatch(kind, job_id):
+            metrics.SWEEPER_DISPATCHES.labels(kind).inc()
+            count += 1
     if count:
         log.info("sweeper.dispatched", extra={"count": count})
     return count

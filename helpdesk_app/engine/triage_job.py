@@ -21,6 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 import workflows
+from helpdesk_app import metrics
 from helpdesk_app.engine.leases import Heartbeat, claim_delivery, release, worker_id
 from helpdesk_app.engine.zendesk_payloads import MalformedDelivery, parse
 from helpdesk_app.storage.models import Delivery, TicketFindings, utcnow
@@ -56,6 +57,7 @@ def process_zendesk_delivery(services: Any, delivery_id: int) -> None:
             return
     release(db, Delivery, delivery_id, owner, status=status, processed_at=utcnow(),
             next_attempt_at=None)
+    metrics.DELIVERIES.labels("zendesk", status).inc()
     log.info("delivery.processed", extra={"delivery_id": delivery_id, "status": status})
 
 

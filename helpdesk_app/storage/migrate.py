@@ -15,6 +15,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 from helpdesk_app.settings import Settings
 
@@ -37,6 +38,11 @@ def alembic_config(url: str | None = None) -> Config:
 def upgrade(url: str, revision: str = "head") -> None:
     """Upgrade the database at `url` to `revision` (the newest by default)."""
     command.upgrade(alembic_config(url), revision)
+
+
+def head_revision() -> str:
+    """The newest migration's revision (read from migrations/, no database needed)."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def database_url_from_env(environ: dict[str, str] | None = None) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request, url_for
 
 import workflows
+from helpdesk_app import metrics
 from helpdesk_app.engine import postback, runs
 from helpdesk_app.errors import ApiError
 from helpdesk_app.storage import audit
@@ -50,7 +51,7 @@ def plan():
     workflow, ticket_id, inputs = bodies.plan_request(_body())
     authorize(workflow)
     services = services_of(current_app)
-    with trace.capture() as request_ids:
+    with trace.capture() as request_ids, metrics.PLAN_SECONDS.labels(workflow).time():
         made = workflows.plan(workflow, services.ports, inputs, services.rules)
     with services.db() as session:
         audit.record_plan(session, agent=current_agent().to_dict(), ticket_id=ticket_id,
