@@ -36,7 +36,8 @@ def services():
 
 def perform(kind: str, job_id: int) -> None:
     """What RQ runs: the queue carries a kind and an id; everything else is reloaded."""
-    services().jobs.perform(kind, job_id)
+    # Re-raised after it is recorded, so that RQ's failed registry keeps the job too.
+    services().jobs.perform(kind, job_id, reraise=True)
 
 
 def main() -> int:

@@ -5,7 +5,7 @@ from flask import Blueprint, current_app, jsonify, request, url_for
 
 import workflows
 from helpdesk_app import metrics
-from helpdesk_app.engine import postback, runs
+from helpdesk_app.engine import failures, postback, runs
 from helpdesk_app.errors import ApiError
 from helpdesk_app.storage import audit
 from helpdesk_app.upstreams import trace
@@ -118,6 +118,25 @@ def audit_trail():
     with services_of(current_app).db() as session:
         records = [audit.as_dict(r) for r in audit.records(session, ticket_id=ticket_id)]
     return jsonify({"ticket_id": ticket_id, "records": records})
+
+
+@blueprint.get("/failures")
+@require_agent
+def list_failures():
+    authorize("failures")
+    services = services_of(current_app)
+    return jsonify(failures.list_failures(services.db, services.settings.escalation_overdue_s))
+
+
+@blueprint.post("/failures/<kind>/<int:item_id>/requeue")
+@require_agent
+def requeue(kind: str, item_id: int):
+    authorize("failures")
+    services = services_of(current_app)
+    agent = current_agent().to_dict()
+    done = failures.requeue(services.db, kind, _db_id(item_id, kind), {**agent, "via": "api"})
+    services.jobs.dispatch(failures.job_kind(services.db, kind, item_id), item_id)
+    return jsonify(done), 202
 
 
 def _db_id(value: int, what: str) -> int:
