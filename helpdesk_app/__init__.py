@@ -43,11 +43,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     from helpdesk_app.web.api import blueprint as api
     from helpdesk_app.web.health import READINESS, blueprint as health
     from helpdesk_app.web.metrics import REGISTRY, blueprint as metrics_page
+    from helpdesk_app.web.operators import blueprint as operators
     from helpdesk_app.web.sidebar import blueprint as sidebar
     from helpdesk_app.web.webhooks.gitlab import blueprint as gitlab_webhook
     from helpdesk_app.web.webhooks.zendesk import blueprint as zendesk_webhook
 
-    for blueprint in (health, metrics_page, zendesk_webhook, gitlab_webhook, sidebar, api):
+    for blueprint in (health, metrics_page, zendesk_webhook, gitlab_webhook, sidebar, operators, api):
         app.register_blueprint(blueprint)
     app.extensions[REGISTRY] = metrics.scrape_registry(settings.prometheus_multiproc_dir)
     app.extensions[READINESS] = readiness.for_settings(settings, services.db, head_revision())
