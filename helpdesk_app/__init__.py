@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     from helpdesk_app.web.api import blueprint as api
     from helpdesk_app.web.health import READINESS, blueprint as health
-    from helpdesk_app.web.metrics import REGISTRY, blueprint as metrics_page
+    from helpdesk_app.web.metrics import BACKLOG, REGISTRY, backlog_registry, blueprint as metrics_page
     from helpdesk_app.web.operators import blueprint as operators
     from helpdesk_app.web.sidebar import blueprint as sidebar
     from helpdesk_app.web.webhooks.gitlab import blueprint as gitlab_webhook
@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     for blueprint in (health, metrics_page, zendesk_webhook, gitlab_webhook, sidebar, operators, api):
         app.register_blueprint(blueprint)
     app.extensions[REGISTRY] = metrics.scrape_registry(settings.prometheus_multiproc_dir)
+    app.extensions[BACKLOG] = backlog_registry(services.db)
     app.extensions[READINESS] = readiness.for_settings(settings, services.db, head_revision())
     if sandboxing.EXTENSION in app.extensions:
         sandboxing.add_pages(app)  # the local agent page exists in sandbox mode only

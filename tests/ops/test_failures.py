@@ -16,7 +16,7 @@ from helpdesk_app.engine.sweeper import sweep
 from helpdesk_app.storage.models import AuditRecord, Delivery, Escalation, Run, utcnow
 from helpdesk_app.web import services_of
 from tests.durability.test_runs_durable import AGENT, desk, make_app, new_run  # noqa: F401
-from tests.ops.test_metrics import TOKEN, delta, scrape
+from tests.ops.test_metrics import TOKEN, delta, scrape, value
 from tests.sidebar_auth import mock_agent, session_header
 from tests.webhooks.test_triage_job import DESCRIPTION, SUBJECT, TICKET, deliver
 
@@ -67,7 +67,11 @@ def test_a_delivery_is_dead_after_its_attempts_with_its_last_error(app, zendesk)
     assert row.last_error["upstream"] == "zendesk" and row.last_error["status"] == 503
     make_all_due(app)
     assert sweep_now(app) == 0  # nothing retries a dead letter
-    assert delta(before, scrape(app), "helpdesk_dead_letters_total", kind="zendesk_delivery") == 1
+    after = scrape(app)
+    assert delta(before, after, "helpdesk_dead_letters_total", kind="zendesk_delivery") == 1
+    # The backlog, counted in the database: what is dead now, whichever process scrapes.
+    assert value(after, "helpdesk_deliveries_in_state", source="zendesk", state="dead") == 1
+    assert value(after, "helpdesk_deliveries_in_state", source="zendesk", state="failed") == 0
 
 
 def test_a_crashing_job_leaves_its_traceback_and_is_buried_at_the_cap(app, zendesk, monkeypatch):

@@ -52,9 +52,11 @@ def test_a_run_counts_its_end_state_duration_upstream_answers_and_retries(migrat
     services = services_of(app)
     before = scrape(app)
     run_id = new_run(services)
+    assert value(scrape(app), "helpdesk_runs_in_state", state="queued") == 1  # from the database
     runs.perform_run(services, run_id)
     after = scrape(app)
     assert run_row(services, run_id).state == "succeeded"
+    assert value(after, "helpdesk_runs_in_state", state="queued") == 0
     assert delta(before, after, "helpdesk_runs_finished_total", workflow="associate", state="succeeded") == 1
     assert delta(before, after, "helpdesk_run_duration_seconds_count", workflow="associate") == 1
     assert delta(before, after, "helpdesk_upstream_requests_total", upstream="portal", status="503") == 3
