@@ -134,6 +134,14 @@ def _attempt(services, run_id: int, owner: str) -> bool:
     """One attempt at the run; False when it ends without a result (retry later, or lost)."""
     db = services.db
     run = load_run(db, run_id)
+    if run.attempts > services.settings.run_max_attempts:
+        # Only attempts that never ended get here (a transient failure stops at the cap): a
+        # job that crashes or kills its worker every time fails and escalates, not loops.
+        crash = (run.last_error or {}).get("message") or "the worker stopped"
+        _finish(db, run_id, _without_plan(
+            run, OutcomeStatus.FAILED, f"gave up after {run.attempts - 1} attempts that did not finish",
+            error={"message": crash, "transient": False}), [])
+        return True
     leased = LeasedPortal(services.ports.portal, lambda: holds_lease(db, Run, run_id, owner))
     ports = dataclasses.replace(services.ports, portal=leased)
     with trace.capture() as request_ids:

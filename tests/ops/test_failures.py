@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select, update
 
 from helpdesk_app.cli.commands import main as cli
+from helpdesk_app.engine import runs
 from helpdesk_app.engine.leases import Timing
 from helpdesk_app.engine.sweeper import sweep
 from helpdesk_app.storage.models import AuditRecord, Delivery, Escalation, Run, utcnow
@@ -179,3 +180,18 @@ def test_the_cli_requeues_a_failed_run_for_the_sweeper(app, migrated_url, monkey
     err = io.StringIO()
     assert cli(["requeue", "run", str(run_id)], stdout=io.StringIO(), stderr=err) == 2
     assert "only failed runs are requeued" in err.getvalue()
+
+
+def test_a_run_whose_attempts_never_finish_fails_and_escalates_at_the_cap(app, desk):  # noqa: F811
+    services = services_of(app)
+    run_id = new_run(services)
+    with services.db() as session:  # five attempts crashed, the last one's lease expired
+        session.execute(update(Run).where(Run.id == run_id).values(
+            state="running", attempts=5, lease_owner="gone", lease_expires_at=utcnow() - timedelta(seconds=1),
+            last_error={"message": "KeyError: 'a bug'", "traceback": "..."}))
+        session.commit()
+    runs.perform_run(services, run_id)
+    row = runs.load_run(services.db, run_id)
+    assert (row.state, row.attempts) == ("escalated", 6)
+    assert "did not finish" in row.outcome["message"] and row.outcome["error"]["message"] == "KeyError: 'a bug'"
+    assert len(desk.issues) == 1  # an engineer hears of it once
