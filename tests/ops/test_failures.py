@@ -195,3 +195,31 @@ def test_a_run_whose_attempts_never_finish_fails_and_escalates_at_the_cap(app, d
     assert (row.state, row.attempts) == ("escalated", 6)
     assert "did not finish" in row.outcome["message"] and row.outcome["error"]["message"] == "KeyError: 'a bug'"
     assert len(desk.issues) == 1  # an engineer hears of it once
+
+
+@pytest.mark.redis
+def test_under_rq_a_crashing_job_is_recorded_and_lands_in_the_failed_registry(
+        app, zendesk, redis_url, monkeypatch):
+    from redis import Redis
+    from rq import Queue, SimpleWorker
+    from rq.registry import FailedJobRegistry
+
+    from helpdesk_app import worker
+    from helpdesk_app.engine.jobs import QUEUE_NAME, RQQueue
+
+    services = services_of(app)
+    monkeypatch.setattr(worker, "_services", services)  # the worker process's own services
+
+    def crash(services, delivery_id):
+        raise KeyError("a bug")
+
+    monkeypatch.setitem(services.jobs.handlers, "zendesk_delivery", crash)
+    zendesk.add_ticket(TICKET, SUBJECT, DESCRIPTION)
+    monkeypatch.setattr(services.jobs, "queue", RQQueue(redis_url))  # intake enqueues on Redis
+    assert deliver(app, "webhook_ticket_created", "ev-rq") == 202
+    connection = Redis.from_url(redis_url)
+    queue = Queue(QUEUE_NAME, connection=connection)
+    SimpleWorker([queue], connection=connection).work(burst=True)
+    assert len(FailedJobRegistry(queue=queue)) == 1  # not swallowed
+    (row,) = deliveries(app)
+    assert "KeyError: 'a bug'" in row.last_error["traceback"]
