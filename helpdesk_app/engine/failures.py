@@ -70,8 +70,12 @@ def requeue(db, kind: str, item_id: int, actor: dict[str, Any]) -> dict[str, Any
         row = session.get(Run if kind == "run" else Delivery, item_id, with_for_update=True)
         if row is None:
             raise ApiError(404, f"{kind}_not_found", f"there is no {kind} {item_id}")
-        before = row.state if kind == "run" else row.status
-        _send_back(row) if kind == "run" else _send_back_delivery(row)
+        if kind == "run":
+            before = row.state
+            _send_back(row)
+        else:
+            before = row.status
+            _send_back_delivery(row)
         append_audit(session, kind="requeue", agent=actor,
                      ticket_id=row.ticket_id if kind == "run" else None,
                      workflow=row.workflow if kind == "run" else None,
