@@ -7,11 +7,13 @@ import math
 from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from helpdesk_app import logs
+from helpdesk_app import logs, metrics
+from helpdesk_app.engine import readiness
 from helpdesk_app.engine.services import Services, build_services
 from helpdesk_app.errors import ApiError
 from helpdesk_app.security.headers import static_nosniff
 from helpdesk_app.settings import ConfigError, Settings
+from helpdesk_app.storage.migrate import newest_revision
 from helpdesk_app.web import SERVICES
 from workflows.errors import BadInput, UpstreamError
 
@@ -41,13 +43,20 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.extensions[SERVICES] = services
 
     from helpdesk_app.web.api import blueprint as api
+    from helpdesk_app.web.health import READINESS
     from helpdesk_app.web.health import blueprint as health
+    from helpdesk_app.web.metrics import BACKLOG, REGISTRY, backlog_registry
+    from helpdesk_app.web.metrics import blueprint as metrics_page
+    from helpdesk_app.web.operators import blueprint as operators
     from helpdesk_app.web.sidebar import blueprint as sidebar
     from helpdesk_app.web.webhooks.gitlab import blueprint as gitlab_webhook
     from helpdesk_app.web.webhooks.zendesk import blueprint as zendesk_webhook
 
-    for blueprint in (health, zendesk_webhook, gitlab_webhook, sidebar, api):
+    for blueprint in (health, metrics_page, zendesk_webhook, gitlab_webhook, sidebar, operators, api):
         app.register_blueprint(blueprint)
+    app.extensions[REGISTRY] = metrics.scrape_registry(settings.prometheus_multiproc_dir)
+    app.extensions[BACKLOG] = backlog_registry(services.db)
+    app.extensions[READINESS] = readiness.for_settings(settings, services.db, newest_revision())
     _register_error_handlers(app)
     _trace_requests(app)
     app.after_request(static_nosniff)

@@ -66,6 +66,24 @@ class Settings(BaseModel):
     run_max_attempts: int = Field(5, ge=1, le=50)
     run_retry_base_s: float = Field(2.0, gt=0, le=600)
     run_retry_cap_s: float = Field(300.0, gt=0, le=86400)
+    # Attempts of a webhook delivery's job before it is `dead` (a dead letter: nothing
+    # retries it until an operator requeues it).
+    delivery_max_attempts: int = Field(8, ge=1, le=100)
+    # An open escalation older than this is listed by GET /api/v1/failures.
+    escalation_overdue_s: float = Field(3 * 86400.0, gt=0)
+
+    # Operating it (docs/operations-metrics.md). `/metrics` answers 404 unless a token is
+    # set; Prometheus sends it as `Authorization: Bearer <token>`.
+    metrics_token: SecretStr | None = None
+    # prometheus_client's multiprocess mode: the directory every gunicorn worker and RQ
+    # worker of one machine writes its samples to (prometheus_client reads the same
+    # variable itself, at import); `/metrics` then sums them. Unset: one process.
+    prometheus_multiproc_dir: str | None = None
+    # `/readyz`: each check's time limit, and how long a result is reused so that a storm
+    # of probes cannot hammer the database or, with the longer one, the upstreams.
+    readyz_timeout_s: float = Field(2.0, gt=0, le=30)
+    readyz_cache_s: float = Field(5.0, ge=0, le=300)
+    readyz_upstream_cache_s: float = Field(60.0, ge=0, le=3600)
 
     portal_api_url: HttpUrl | None = None
     portal_api_token: SecretStr | None = None
@@ -151,6 +169,21 @@ class Settings(BaseModel):
         # Session tokens are HMAC-signed with a key derived from it: short keys are guessable.
         if value is not None and len(value.get_secret_value().encode()) < 32:
             raise ValueError("must be at least 32 bytes (e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)")
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < 16:
+            raise ValueError("must be at least 16 bytes (it guards /metrics from the public)")
+        return value
+
+    @field_validator("prometheus_multiproc_dir")
+    @classmethod
+    def _multiproc_dir(cls, value: str | None) -> str | None:
+        # prometheus_client fails at the first sample otherwise; fail at start instead.
+        if value is not None and not os.path.isdir(value):
+            raise ValueError("must be an existing directory (emptied before the processes start)")
         return value
 
     @field_validator("zendesk_app_public_key")

@@ -36,8 +36,9 @@ def services():
 
 def perform(kind: str, job_id: int, request_id: str | None = None) -> None:
     """What RQ runs: the queue carries a kind, an id and the request id of the request that
-    dispatched it; everything else is reloaded."""
-    services().jobs.perform(kind, job_id, request_id)
+    dispatched it; everything else is reloaded. A crash is re-raised after it is recorded,
+    so that RQ's failed registry keeps the job too."""
+    services().jobs.perform(kind, job_id, request_id, reraise=True)
 
 
 def main() -> int:

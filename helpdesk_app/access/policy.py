@@ -5,7 +5,8 @@ admins (Zendesk's `admin` role) may do everything; anyone else must be an agent;
 the map does not name is open to every agent; an action it names needs membership of one
 of its groups, each given as a numeric id (a digit string) or a name (compared without
 case and surrounding blanks: the setting is typed by hand, and a stray capital must not
-lock a team out). `audit` is for admins only, whatever the map says.
+lock a team out). `audit` and `failures` (the operator's view) are for admins only,
+whatever the map says.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any, Iterable, Mapping
 from helpdesk_app.access.agents import Agent
 from workflows.checks import OVERRIDE_EFFECTS
 
-ADMIN_ONLY = frozenset({"audit"})
+ADMIN_ONLY = frozenset({"audit", "failures"})
 
 
 class Policy:

@@ -16,6 +16,12 @@ namespaces, emails and portal customer ids it names, plus "recommended": the cat
 usual workflow, or null when the category is uncertain (confidence below
 --min-confidence). It needs no environment variable, no database and no upstream.
 
+    python -m helpdesk_app requeue KIND ID
+
+sends one failed run or dead delivery (KIND: run, delivery) back, with an audit record of
+kind `requeue`; the deployment's sweeper dispatches it at its next round. It reads
+DATABASE_URL only; a row that is not there or not failed: exit code 2.
+
     python -m helpdesk_app plan [--scenario FILE] WORKFLOW [--subscription NAME]...
         [--namespace PATH]... [--customer ID] [--gitlab-user USERNAME_OR_ID] [--ticket ID]
     python -m helpdesk_app run [--scenario FILE] WORKFLOW ... [--reason TEXT]
@@ -29,6 +35,7 @@ to print: exit code 1, one line on stderr.
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
 import sys
@@ -39,6 +46,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from helpdesk_app.cli.errors import CommandFailed, UsageError
 from helpdesk_app.cli.plan_and_run import add_commands
+from helpdesk_app.engine import failures
+from helpdesk_app.errors import ApiError
 from helpdesk_app.storage import audit
 from helpdesk_app.storage.audit_chain import find_audit_break
 from helpdesk_app.storage.database import make_engine, make_session_factory
@@ -64,6 +73,20 @@ def audit_export(args: argparse.Namespace) -> dict[str, Any]:
         engine.dispose()
     return {"exported": count, "output": str(args.output), "ticket_id": args.ticket_id,
             "chain_intact": broken_at is None, "first_broken_record": broken_at}
+
+
+def requeue_command(args: argparse.Namespace) -> dict[str, Any]:
+    engine = make_engine(database_url_from_env())
+    actor = {"name": getpass.getuser(), "via": "cli"}  # who ran it, as the shell knows them
+    try:
+        done = failures.requeue(make_session_factory(engine), args.kind, args.id, actor)
+    except ApiError as refused:
+        raise UsageError(refused.message) from None
+    except SQLAlchemyError as error:
+        raise UsageError(f"cannot reach the database: {type(error).__name__}") from None
+    finally:
+        engine.dispose()
+    return {**done, "dispatch": "by the sweeper at its next round"}
 
 
 def _open_output(path: Path):
@@ -154,6 +177,10 @@ def parser() -> argparse.ArgumentParser:
     ticket.add_argument("--min-confidence", type=_confidence, default=MIN_CONFIDENCE,
                         help="below this the category is uncertain and nothing is recommended")
     ticket.set_defaults(handler=triage_command)
+    again = commands.add_parser("requeue", help="send one failed run or dead delivery back")
+    again.add_argument("kind", choices=failures.KINDS)
+    again.add_argument("id", type=_positive)
+    again.set_defaults(handler=requeue_command)
     add_commands(commands)
     return root
 

@@ -8,6 +8,7 @@ from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from helpdesk_app import metrics
 from helpdesk_app.storage.models import Delivery, utcnow
 
 log = logging.getLogger(__name__)
@@ -45,5 +46,6 @@ def record_delivery(
             session.rollback()
             log.info("webhook.duplicate", extra={"source": source, "delivery_key": key})
             return None
+    metrics.DELIVERIES.labels(source, status).inc()
     log.info("webhook.recorded", extra={"source": source, "delivery_key": key, "status": status})
     return delivery_id

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import traceback
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 from sqlalchemy import update
 
-from helpdesk_app import logs
+from helpdesk_app import logs, metrics
 from helpdesk_app.storage.models import Delivery, Run, utcnow
 
 log = logging.getLogger(__name__)
@@ -72,15 +73,36 @@ class Jobs:
             session.execute(update(model).where(model.id == job_id).values(dispatched_at=dispatched_at))
             session.commit()
 
-    def perform(self, kind: str, job_id: int, request_id: str | None = None) -> None:
+    def perform(self, kind: str, job_id: int, request_id: str | None = None, *,
+                reraise: bool = False) -> None:
         """Run one job here and now (a worker thread or process calls this), under the
-        request id of the request that dispatched it (a new one for the sweeper's)."""
+        request id of the request that dispatched it (a new one for the sweeper's).
+
+        A crash is written to the row (`last_error`, with the traceback) and its state kept:
+        the sweeper comes back to it, up to the delivery cap. `reraise`: RQ's worker passes
+        True, so the job also lands in RQ's failed registry; threads and inline jobs (the
+        caller is a web request) never raise."""
         with logs.request_id(request_id):
             log.info("job.start", extra={"kind": kind, "job_id": job_id})
             try:
                 self.handlers[kind](self._services_for_thread(), job_id)
-            except Exception:  # the job's row keeps its state; the sweeper comes back to it
+            except Exception as error:
                 log.exception("job.crashed", extra={"kind": kind, "job_id": job_id})
+                metrics.JOB_FAILURES.labels(kind).inc()
+                self._record_crash(kind, job_id, error)
+                if reraise:
+                    raise
+
+    def _record_crash(self, kind: str, job_id: int, error: Exception) -> None:
+        model = MODELS[kind]
+        detail = {"message": f"{type(error).__name__}: {error}"[:1000], "at": utcnow().isoformat(),
+                  "traceback": traceback.format_exc()[-8000:]}
+        try:
+            with self._db() as session:
+                session.execute(update(model).where(model.id == job_id).values(last_error=detail))
+                session.commit()
+        except Exception:  # the database may be why it crashed; the log has it anyway
+            log.warning("job.crash_not_recorded", extra={"kind": kind, "job_id": job_id}, exc_info=True)
 
 
 class InlineQueue:

@@ -45,6 +45,8 @@ class Timing:
     # A dispatched job nobody claimed within this is presumed lost by its queue.
     redispatch_after_s: float = 120.0
     sweep_every_s: float = 5.0
+    # A delivery whose job was attempted this often is `dead`, not retried (DELIVERY_MAX_ATTEMPTS).
+    delivery_max_attempts: int = 8
 
 
 # --- claiming ------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 import workflows
+from helpdesk_app import metrics
 from helpdesk_app.access.agents import Agent
 from helpdesk_app.engine import postback
 from helpdesk_app.engine.leases import (
@@ -134,11 +135,20 @@ def _attempt(services, run_id: int, owner: str) -> bool:
     """One attempt at the run; False when it ends without a result (retry later, or lost)."""
     db = services.db
     run = load_run(db, run_id)
+    if run.attempts > services.settings.run_max_attempts:
+        # Only attempts that never ended get here (a transient failure stops at the cap): a
+        # job that crashes or kills its worker every time fails and escalates, not loops.
+        crash = (run.last_error or {}).get("message") or "the worker stopped"
+        _finish(db, run_id, _without_plan(
+            run, OutcomeStatus.FAILED, f"gave up after {run.attempts - 1} attempts that did not finish",
+            error={"message": crash, "transient": False}), [])
+        return True
     leased = LeasedPortal(services.ports.portal, lambda: holds_lease(db, Run, run_id, owner))
     ports = dataclasses.replace(services.ports, portal=leased)
     with trace.capture() as request_ids:
         try:
-            outcome = _outcome(services, run, ports)
+            with metrics.RUN_SECONDS.labels(run.workflow).time():
+                outcome = _outcome(services, run, ports)
         except LeaseLost:
             log.warning("run.lease_lost", extra={"run_id": run_id})
             return False
@@ -241,6 +251,7 @@ def _finish(db, run_id: int, outcome: Outcome, request_ids: list[str]) -> Run:
         run.record(str(outcome.status), {"message": outcome.message, "request_ids": list(request_ids)})
         audit.record_run(session, run, list(request_ids))
         session.commit()
+    metrics.RUNS_FINISHED.labels(run.workflow, run.state).inc()
     log.info("run.finished", extra={"run_id": run_id, "status": str(outcome.status)})
     return load_run(db, run_id)
 

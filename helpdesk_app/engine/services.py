@@ -52,7 +52,7 @@ class Services:
     def timing(self) -> Timing:
         s = self.settings
         return Timing(lease_s=s.job_lease_s, redispatch_after_s=2 * s.job_lease_s,
-                      sweep_every_s=s.sweep_every_s)
+                      sweep_every_s=s.sweep_every_s, delivery_max_attempts=s.delivery_max_attempts)
 
     def for_worker(self) -> "Services":
         """The same services with clients of their own, for one job thread or process; they

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from helpdesk_app import metrics
 from helpdesk_app.engine.leases import FINISHED, Timing, is_due, lease_expired, worker_id
 from helpdesk_app.storage.models import Delivery, Lease, Run, utcnow
 
@@ -65,6 +66,29 @@ def due_deliveries(db, timing: Timing, limit: int = 100) -> list[tuple[int, str]
     return [(row.id, row.source) for row in rows]
 
 
+def bury_exhausted(db, max_attempts: int) -> int:
+    """Deliveries that would be tried again after `max_attempts` become `dead` instead:
+    failed ones (the GitLab hook's job has no backoff of its own) and abandoned ones (a job
+    that crashes or kills its worker every time would otherwise loop for ever)."""
+    now = utcnow()
+    again = or_(Delivery.status == "failed",
+                and_(Delivery.status == "processing", Delivery.lease_expires_at < now))
+    with db() as session:
+        rows = list(session.execute(select(Delivery.id, Delivery.source, Delivery.last_error)
+                                    .where(again, Delivery.attempts >= max_attempts)))
+        for row in rows:
+            session.execute(update(Delivery).where(Delivery.id == row.id, again).values(
+                status="dead", lease_owner=None, lease_expires_at=None, next_attempt_at=None,
+                last_error=row.last_error or {"message": f"gave up after {max_attempts} attempts "
+                                                         "(the job never recorded an error)"}))
+        session.commit()
+    for row in rows:
+        metrics.DELIVERIES.labels(row.source, "dead").inc()
+        metrics.DEAD_LETTERS.labels(f"{row.source}_delivery").inc()
+        log.error("delivery.dead", extra={"delivery_id": row.id, "source": row.source})
+    return len(rows)
+
+
 def _rows(db, query, condition, model, limit: int) -> list:
     query = query.where(condition).order_by(model.id).limit(limit)
     with db() as session:
@@ -78,9 +102,14 @@ def sweep(db, jobs, timing: Timing, owner: str) -> int:
     """Re-dispatch what is due, if this process is the deployment's sweeper."""
     if not take_named_lease(db, SWEEPER_LEASE, owner, timing.sweep_every_s * 3):
         return 0
+    bury_exhausted(db, timing.delivery_max_attempts)
     due = [("run", run_id) for run_id in due_runs(db, timing)]
     due += [(f"{source}_delivery", delivery_id) for delivery_id, source in due_deliveries(db, timing)]
-    count = sum(jobs.dispatch(kind, job_id) for kind, job_id in due)
+    count = 0
+    for kind, job_id in due:
+        if jobs.dispatch(kind, job_id):
+            metrics.SWEEPER_DISPATCHES.labels(kind).inc()
+            count += 1
     if count:
         log.info("sweeper.dispatched", extra={"count": count})
     return count

@@ -21,6 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 import workflows
+from helpdesk_app import metrics
 from helpdesk_app.engine.leases import Heartbeat, claim_delivery, release, worker_id
 from helpdesk_app.engine.zendesk_payloads import MalformedDelivery, parse
 from helpdesk_app.storage.models import Delivery, TicketFindings, utcnow
@@ -57,6 +58,7 @@ def process_zendesk_delivery(services: Any, delivery_id: int) -> None:
             return
     release(db, Delivery, delivery_id, owner, status=status, processed_at=utcnow(),
             next_attempt_at=None)
+    metrics.DELIVERIES.labels("zendesk", status).inc()
     log.info("delivery.processed", extra={"delivery_id": delivery_id, "status": status})
 
 
@@ -189,9 +191,18 @@ def _retry_later(services: Any, delivery_id: int, owner: str, error: UpstreamErr
     settings = services.settings
     with services.db() as session:
         attempts = session.scalar(select(Delivery.attempts).where(Delivery.id == delivery_id)) or 1
+    if attempts >= services.timing.delivery_max_attempts:  # a dead letter: an operator's turn
+        release(services.db, Delivery, delivery_id, owner, status="dead", last_error=error.to_dict(),
+                next_attempt_at=None)
+        metrics.DELIVERIES.labels("zendesk", "dead").inc()
+        metrics.DEAD_LETTERS.labels("zendesk_delivery").inc()
+        log.error("triage.dead", extra={"delivery_id": delivery_id, "attempts": attempts,
+                                         "upstream": error.upstream})
+        return
     backoff = RetryPolicy(base_delay_s=settings.run_retry_base_s, max_delay_s=settings.run_retry_cap_s)
     wait = backoff.delay(attempts, error.retry_after)
-    release(services.db, Delivery, delivery_id, owner, status="failed",
+    release(services.db, Delivery, delivery_id, owner, status="failed", last_error=error.to_dict(),
             next_attempt_at=utcnow() + timedelta(seconds=wait))
+    metrics.DELIVERIES.labels("zendesk", "failed").inc()
     log.warning("triage.retry_scheduled", extra={"delivery_id": delivery_id, "attempt": attempts,
                                                   "upstream": error.upstream, "wait_s": round(wait, 3)})

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from helpdesk_app.storage.sqlite_writers import WriterLine
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+POSTGRES_CONNECT_TIMEOUT_S = 5
 
 
 def normalise_url(url: str | URL) -> URL:
@@ -31,6 +32,9 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
         _tune_sqlite(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)  # a PostgreSQL restart must not fail a request
+    # A server that does not answer (a dropped packet, not a refusal) fails a connection in
+    # seconds, not after the system's TCP timeout of minutes; /readyz relies on it.
+    kwargs.setdefault("connect_args", {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S})
     return create_engine(url, **kwargs)
 
 

@@ -42,7 +42,9 @@ from sqlalchemy.orm import (
 )
 
 DELIVERY_SOURCES = ("zendesk", "gitlab")
-DELIVERY_STATUSES = ("received", "processing", "processed", "ignored", "failed")
+# `dead`: its attempts reached DELIVERY_MAX_ATTEMPTS; nothing retries it until an operator
+# requeues it (helpdesk_app/engine/failures.py).
+DELIVERY_STATUSES = ("received", "processing", "processed", "ignored", "failed", "dead")
 RUN_STATES = ("queued", "running", "succeeded", "failed", "superseded", "escalated")
 ESCALATION_STATES = ("open", "closed")
 
@@ -132,6 +134,8 @@ class Delivery(Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The last failure of its job (an upstream error, or a crash with its traceback).
+    last_error: Mapped[dict[str, Any] | None] = mapped_column(Json)
 
 
 class Run(Base):

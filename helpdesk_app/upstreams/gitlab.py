@@ -19,6 +19,7 @@ import gitlab
 import requests
 from gitlab.exceptions import GitlabError
 
+from helpdesk_app import metrics
 from helpdesk_app.upstreams import trace
 from helpdesk_app.upstreams.retry import RetryPolicy, is_transient_status, parse_retry_after
 from workflows.errors import UpstreamError
@@ -237,6 +238,7 @@ class GitLabAdapter:
     def _remember_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         self._last.response = response
         trace.record(UPSTREAM, response.headers.get("X-Request-Id"))
+        metrics.upstream_response(UPSTREAM, response.status_code)
 
     def _read_or_none(self, fn: Callable[[], T], *, name: str) -> T | None:
         """A retried read where 404 is a fact (not found), not a failure."""
@@ -262,6 +264,7 @@ class GitLabAdapter:
             response.status_code if response is not None and response.status_code >= 400 else None
         )
         if isinstance(exc, _NETWORK_ERRORS):
+            metrics.upstream_response(UPSTREAM, "error")
             message, transient = f"GitLab did not answer ({type(exc).__name__})", True
         elif isinstance(exc, GitlabError) and status is not None:
             message = f"GitLab answered {status}: {exc.error_message}"

@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 import requests
 
+from helpdesk_app import metrics
 from helpdesk_app.upstreams import trace
 from helpdesk_app.upstreams.retry import RetryPolicy, is_transient_status, parse_retry_after
 from workflows.errors import UpstreamError
@@ -187,6 +188,7 @@ class PortalClient:
         try:
             return self._session.request(method, url, timeout=self._timeout_s, **kwargs)
         except (requests.ConnectionError, requests.Timeout) as exc:
+            metrics.upstream_response(UPSTREAM, "error")
             # The exception's text holds the URL (an email in a query string); the class
             # name is enough to tell a timeout from a refused connection.
             raise UpstreamError(
@@ -200,6 +202,7 @@ class PortalClient:
     ) -> Any:
         request_id = response.headers.get("X-Request-Id")
         trace.record(UPSTREAM, request_id)
+        metrics.upstream_response(UPSTREAM, response.status_code)
         if response.ok:
             return self._json(operation, response, request_id)
         code, message = _error_body(response)

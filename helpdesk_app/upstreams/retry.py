@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, TypeVar
 
+from helpdesk_app import metrics
 from workflows.errors import UpstreamError
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ class RetryPolicy:
                 if not safe_to_repeat and not (before_retry and before_retry()):
                     raise
                 wait = self.delay(attempt, error.retry_after)
+                metrics.UPSTREAM_RETRIES.labels(error.upstream).inc()
                 log.warning(
                     "upstream.retry",
                     extra={"call": name, "attempt": attempt, "status": error.status,

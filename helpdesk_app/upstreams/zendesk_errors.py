@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from helpdesk_app import metrics
 from helpdesk_app.upstreams import trace
 from helpdesk_app.upstreams.retry import is_transient_status, parse_retry_after
 from workflows.errors import UpstreamError
@@ -28,6 +29,7 @@ class HttpFailure(Exception):
 def on_response(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
     """Session hook: record the request id; raise on 4xx/5xx before zenpy can sleep on it."""
     trace.record(UPSTREAM, _request_id(response))
+    metrics.upstream_response(UPSTREAM, response.status_code)
     if response.status_code >= 400:
         _ = response.content  # read it now, so the connection goes back to the pool
         raise HttpFailure(response)
@@ -39,6 +41,8 @@ def upstream_error(exc: Exception) -> UpstreamError:
     response = getattr(exc, "response", None)
     if response is not None:
         return _error_from_response(response)
+    if isinstance(exc, (requests.Timeout, requests.ConnectionError)):
+        metrics.upstream_response(UPSTREAM, "error")
     if isinstance(exc, requests.Timeout):
         return UpstreamError(UPSTREAM, "Zendesk did not answer in time",
                              code="timeout", transient=True)

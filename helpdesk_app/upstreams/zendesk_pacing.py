@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from helpdesk_app import metrics
 from helpdesk_app.upstreams.budgets import Budget, Budgets, BudgetsUnavailable
 from helpdesk_app.upstreams.trace import RequestIdAdapter
 from helpdesk_app.upstreams.zendesk_errors import UPSTREAM
@@ -55,6 +56,7 @@ class ZendeskPacing:
             log.warning("zendesk.budget_unavailable", extra={"reason": str(error)})
             return
         if wait > 0:
+            metrics.BUDGET_REFUSALS.labels(UPSTREAM).inc()
             log.info("zendesk.budget_spent", extra={"method": method, "path": path,
                                                     "wait_s": round(wait, 3)})
             raise UpstreamError(

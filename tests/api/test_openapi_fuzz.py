@@ -18,6 +18,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 from helpdesk_app.storage.migrate import upgrade
 from helpdesk_app.web import services_of
 from tests.api.test_api_v1 import ADMIN, desk, make_app  # noqa: F401  (desk is a fixture)
+from tests.ops.test_readiness import upstreams_fine
 from tests.sidebar_auth import session_header
 
 OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
@@ -36,6 +37,7 @@ def test_the_openapi_document_is_valid_openapi_3_1():
 def fuzz_app(tmp_path, world, desk):  # noqa: F811
     url = f"sqlite:///{tmp_path / 'fuzz.db'}"
     upgrade(url)
+    upstreams_fine(desk.http)  # /readyz: every upstream accepts its token (else 503, by design)
     app = make_app(url, world)
     yield app
     services_of(app).db.kw["bind"].dispose()

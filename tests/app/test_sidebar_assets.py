@@ -386,7 +386,9 @@ def test_the_manifest_puts_a_signed_flexible_page_in_the_ticket_sidebar(app):
     assert m["frameworkVersion"] == "2.0" and m["defaultLocale"] == "en" and m["private"] is True
     assert m["name"] and m["version"] and {"name", "email"} <= set(m["author"])
     assert m["location"] == {"support": {"ticket_sidebar": {
-        "url": "{{setting.service_url}}/sidebar", "flexible": True, "signed": True}}}
+        "url": "{{setting.service_url}}/sidebar", "flexible": True, "signed": True},
+        # The admins' page of failures (web/operators.py), signed the same way.
+        "nav_bar": {"url": "{{setting.service_url}}/operators", "signed": True}}}
     assert "signedUrls" not in m  # the older, app-wide form; the location says it
     # The URL's path is the service's page route, taking Zendesk's POST.
     rule = next(r for r in app.url_map.iter_rules() if r.rule == "/sidebar")

@@ -4,7 +4,8 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request, url_for
 
 import workflows
-from helpdesk_app.engine import postback, runs
+from helpdesk_app import metrics
+from helpdesk_app.engine import failures, postback, runs
 from helpdesk_app.errors import ApiError
 from helpdesk_app.storage import audit
 from helpdesk_app.upstreams import trace
@@ -50,7 +51,7 @@ def plan():
     workflow, ticket_id, inputs = bodies.plan_request(_body())
     authorize(workflow)
     services = services_of(current_app)
-    with trace.capture() as request_ids:
+    with trace.capture() as request_ids, metrics.PLAN_SECONDS.labels(workflow).time():
         made = workflows.plan(workflow, services.ports, inputs, services.rules)
     with services.db() as session:
         audit.record_plan(session, agent=current_agent().to_dict(), ticket_id=ticket_id,
@@ -120,6 +121,25 @@ def audit_trail():
     with services_of(current_app).db() as session:
         records = [audit.as_dict(r) for r in audit.records(session, ticket_id=ticket_id)]
     return jsonify({"ticket_id": ticket_id, "records": records})
+
+
+@blueprint.get("/failures")
+@require_agent
+def list_failures():
+    authorize("failures")
+    services = services_of(current_app)
+    return jsonify(failures.list_failures(services.db, services.settings.escalation_overdue_s))
+
+
+@blueprint.post("/failures/<kind>/<int:item_id>/requeue")
+@require_agent
+def requeue(kind: str, item_id: int):
+    authorize("failures")
+    services = services_of(current_app)
+    agent = current_agent().to_dict()
+    done = failures.requeue(services.db, kind, _db_id(item_id, kind), {**agent, "via": "api"})
+    services.jobs.dispatch(failures.job_kind(services.db, kind, item_id), item_id)
+    return jsonify(done), 202
 
 
 def _db_id(value: int, what: str) -> int:

@@ -28,6 +28,7 @@ from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from helpdesk_app import metrics
 from helpdesk_app.engine.deliveries import record_delivery
 from helpdesk_app.errors import ApiError
 from helpdesk_app.storage.models import Delivery, Escalation, utcnow
@@ -229,6 +230,7 @@ def _finish(services: Any, delivery_id: int, status: str) -> None:
     with services.db() as session, session.begin():
         session.execute(update(Delivery).where(Delivery.id == delivery_id)
                         .values(status=status, processed_at=utcnow()))
+    metrics.DELIVERIES.labels("gitlab", status).inc()
 
 
 def _mark_processing(session: Any, delivery_id: int) -> None:
