@@ -8,11 +8,12 @@ PORT ?= 8000
 # Sandbox mode's one worker serves the agent page, the sidebar and the sandbox's webhooks.
 SANDBOX_THREADS ?= 8
 
-.PHONY: install run test
+.PHONY: install run test lint lock
 
-$(BIN)/.installed: requirements.txt
+# The dev lock holds the runtime lock's pins and the tools': every package with its hashes.
+$(BIN)/.installed: requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.txt
 	touch $@
 
 install: $(BIN)/.installed
@@ -35,3 +36,14 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+# Regenerate both locks from pyproject.toml's pins (needs the package index).
+LOCK := $(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe \
+	--no-emit-index-url --no-emit-find-links
+lock: install
+	$(LOCK) -o requirements.txt pyproject.toml
+	$(LOCK) --extra dev -o requirements-dev.txt pyproject.toml

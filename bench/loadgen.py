@@ -266,7 +266,7 @@ def run_wrk(url: str, reqs: Sequence[Req], *, connections: int, duration_s: floa
     started = time.time()
     done = subprocess.run(argv, capture_output=True, text=True, preexec_fn=pdeathsig)
     shutil.rmtree(spec, ignore_errors=True)
-    line = next((l for l in done.stdout.splitlines() if l.startswith("WRKJSON ")), None)
+    line = next((out for out in done.stdout.splitlines() if out.startswith("WRKJSON ")), None)
     if done.returncode != 0 or line is None:
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stdout[-1500:]} {done.stderr[-1500:]}")
     r = json.loads(line[len("WRKJSON "):])

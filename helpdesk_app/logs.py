@@ -18,7 +18,7 @@ import logging
 import re
 import sys
 import uuid
-from typing import IO, Iterator
+from typing import IO, Any, Iterator
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -71,7 +71,7 @@ class _WithRequestId(logging.Filter):
         return True
 
 
-_FORMAT = dict(fmt="%(asctime)s %(levelname)s %(name)s %(message)s",
+_FORMAT: dict[str, Any] = dict(fmt="%(asctime)s %(levelname)s %(name)s %(message)s",
                rename_fields={"asctime": "at", "levelname": "level", "name": "logger",
                               "message": "event"},
                datefmt="%Y-%m-%dT%H:%M:%S%z", json_ensure_ascii=False)
@@ -85,7 +85,8 @@ def configure(level: str, stream: IO[str] | None = None) -> logging.Handler:
     """JSON lines on `stream` (stdout) from every logger; idempotent, so each process and
     each create_app may call it. Other handlers (a test runner's) are left as they are."""
     root = logging.getLogger()
-    handler = next((h for h in root.handlers if h.get_name() == _HANDLER_NAME), None)
+    handler = next((h for h in root.handlers if isinstance(h, logging.StreamHandler)
+                    and h.get_name() == _HANDLER_NAME), None)
     if handler is None:
         handler = logging.StreamHandler(stream or sys.stdout)
         handler.set_name(_HANDLER_NAME)

@@ -114,7 +114,8 @@ class Settings(BaseModel):
     agent_cache_s: float = Field(60.0, ge=0, le=60)
     # JSON: {"workflow": ["group name or id", ...]}; it replaces the default map. A workflow
     # it does not name is open to every agent; admins may run everything.
-    workflow_policy: dict[str, tuple[str, ...]] = Field(default_factory=lambda: dict(DEFAULT_POLICY))
+    workflow_policy: dict[str, tuple[str, ...]] = Field(
+        default_factory=lambda: dict[str, tuple[str, ...]](DEFAULT_POLICY))
     # The ticket's transaction-type dropdown: its field id and the option per workflow.
     zendesk_transaction_type_field_id: int | None = Field(None, gt=0)
     zendesk_transaction_types: dict[str, str] = Field(

@@ -31,7 +31,7 @@ from sandbox.zendesk_api import ZendeskApi
 SECRET_NAMES = ("PORTAL_API_TOKEN", "GITLAB_TOKEN", "GITLAB_ESCALATION_TOKEN", "ZENDESK_API_TOKEN",
                 "ZENDESK_WEBHOOK_SECRET", "GITLAB_WEBHOOK_TOKEN", "SECRET_KEY")
 SERVICE_EMAIL = "helpdesk-bot@sandbox.test"
-ESCALATION_PROJECT = {"id": 4, "path_with_namespace": "support/escalations"}
+ESCALATION_PROJECT: dict[str, Any] = {"id": 4, "path_with_namespace": "support/escalations"}
 # Authors of what the tokens write, and the engineer who closes escalations by hand.
 GITLAB_BOT = {"id": 990001, "username": "lnr-helpdesk", "name": "License and Renewals helpdesk"}
 ENGINEER = {"id": 41, "username": "casey.console", "name": "Casey Console"}
@@ -228,7 +228,7 @@ def _servers(state: State, c: dict[str, str], project: dict[str, Any],
              ports: dict[str, int]) -> dict[str, Server]:
     project_bot = {"id": 990002, "username": f"project_{project['id']}_bot",
                    "name": "Escalations project bot"}
-    apis = {"portal": PortalApi(state, c["PORTAL_API_TOKEN"]),
+    apis: dict[str, Any] = {"portal": PortalApi(state, c["PORTAL_API_TOKEN"]),
             "gitlab": GitLabApi(state, token=c["GITLAB_TOKEN"],
                                 escalation_token=c["GITLAB_ESCALATION_TOKEN"], bot=GITLAB_BOT,
                                 project_bot=project_bot),
@@ -240,7 +240,7 @@ def _servers(state: State, c: dict[str, str], project: dict[str, Any],
     try:
         for name, api in apis.items():
             servers[name] = Server(api, state, port=ports.get(name, 0))
-            api.base = servers[name].url  # type: ignore[union-attr]
+            api.base = servers[name].url
             servers[name].start()
     except OSError:
         for server in servers.values():

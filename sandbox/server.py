@@ -116,7 +116,7 @@ class Server:
 
     @property
     def url(self) -> str:
-        host = self._httpd.server_address[0]
+        host = str(self._httpd.server_address[0])
         return f"http://{'[' + host + ']' if ':' in host else host}:{self.port}"
 
     def start(self) -> "Server":

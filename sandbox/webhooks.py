@@ -80,6 +80,7 @@ class WebhookSender:
             # Signed again per attempt: Zendesk's timestamp is the attempt's.
             headers = {"Content-Type": "application/json; charset=utf-8", **extra_headers,
                        **self._headers(body)}
+            status: int | str
             try:
                 status = requests.post(self.url, data=body, headers=headers, timeout=TIMEOUT_S).status_code
             except requests.RequestException as error:

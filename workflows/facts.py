@@ -211,14 +211,14 @@ class Facts:
             )
             if name in self.__dict__
         }
-        facts = {name: _jsonable(value) for name, value in loaded.items()}
+        facts: dict[str, Any] = {name: _jsonable(value) for name, value in loaded.items()}
         if "today" in self.__dict__:  # the day the dates were judged against, for the audit
             facts["today"] = self.today.isoformat()
         return facts
 
 
 def _jsonable(value: Any) -> Any:
-    if dataclasses.is_dataclass(value):
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
         data = dataclasses.asdict(value)
         data.pop("replayed", None)  # a property of a mutation's answer, never a fact
         return data

@@ -38,7 +38,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import requests
 from sqlalchemy.exc import SQLAlchemyError
@@ -283,7 +283,10 @@ class Trail:
 class _Unlimited:
     """The sandbox has no rate limit, and nothing to share a count with."""
 
-    def take(self, budgets: list[Budget]) -> float:
+    def take(self, budgets: Sequence[Budget]) -> float:
+        return 0.0
+
+    def known_wait(self, budgets: Sequence[Budget]) -> float:
         return 0.0
 
 
@@ -317,7 +320,7 @@ def _sandbox_world(scenario: Path) -> Iterator[World]:
     try:
         settings = Settings.from_env(sandbox.env())  # only the sandbox's: no environment read
         clients = _clients(settings, _Unlimited(), wait_on_rate_limit=True)
-        AuditRecord.__table__.create(engine)
+        AuditRecord.metadata.create_all(engine, tables=[AuditRecord.__table__])  # type: ignore[list-item]
         yield World("sandbox", Ports(portal=clients["portal"], gitlab=clients["gitlab"],
                                      tickets=clients["zendesk"], clock=SystemClock()),
                     settings.rules(),

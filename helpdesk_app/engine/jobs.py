@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 QUEUE_NAME = "helpdesk"
 # kind -> the table whose row the job works on (its `dispatched_at` is noted).
-MODELS = {"run": Run, "zendesk_delivery": Delivery, "gitlab_delivery": Delivery}
+MODELS: dict[str, Any] = {"run": Run, "zendesk_delivery": Delivery, "gitlab_delivery": Delivery}
 Handler = Callable[[Any, int], None]  # (services, job id)
 
 

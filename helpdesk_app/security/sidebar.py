@@ -266,7 +266,7 @@ def _decode(
     # PyJWT checks the signature, the pinned algorithm, presence, iss and (when given) aud
     # with an exact string comparison. Times are checked by _check_times against the `now`
     # passed in, because PyJWT reads the wall clock itself.
-    options = {
+    options: Any = {  # jwt.types.Options, a TypedDict
         "require": list(required),
         "verify_exp": False,
         "verify_iat": False,

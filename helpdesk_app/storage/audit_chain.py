@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import timezone
-from typing import Any
+from typing import Any, Mapping
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -19,14 +19,14 @@ GENESIS_HASH = "0" * 64
 AUDIT_CHAIN_LOCK = 0x6C6E72_A0D1  # "lnr" + "audit"
 
 
-def audit_hash(prev_hash: str, record: dict[str, Any]) -> str:
+def audit_hash(prev_hash: str, record: Mapping[str, Any]) -> str:
     """SHA-256 over the previous hash followed by the canonical JSON of the record."""
     canonical = json.dumps(_hashed_fields(record), sort_keys=True, separators=(",", ":"),
                            ensure_ascii=True, allow_nan=False)
     return hashlib.sha256((prev_hash + canonical).encode("ascii")).hexdigest()
 
 
-def _hashed_fields(record: dict[str, Any]) -> dict[str, Any]:
+def _hashed_fields(record: Mapping[str, Any]) -> dict[str, Any]:
     fields = {name: record.get(name) for name in AUDIT_FIELDS}
     if fields["request_id"] is None:
         del fields["request_id"]  # records written before it existed keep their hash
@@ -84,7 +84,7 @@ def find_audit_break(session: Session) -> int | None:
     expected_prev = GENESIS_HASH
     rows = session.execute(select(table).order_by(table.c.id)).mappings()
     for row in rows:
-        if row["prev_hash"] != expected_prev or row["hash"] != audit_hash(row["prev_hash"], row):
+        if row["prev_hash"] != expected_prev or row["hash"] != audit_hash(row["prev_hash"], dict(row)):
             return row["id"]
         expected_prev = row["hash"]
     return None

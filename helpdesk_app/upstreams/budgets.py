@@ -143,7 +143,7 @@ class RedisBudgets(_RemembersRefusals):
 
     def _ask(self, budgets: Sequence[Budget]) -> list[float]:
         keys = [self.PREFIX + b.key for b in budgets]
-        args: list[object] = [uuid.uuid4().hex]
+        args: list[str | int | float] = [uuid.uuid4().hex]
         for budget in budgets:
             args += [budget.limit, int(budget.window_s * 1000)]
         try:

@@ -169,7 +169,7 @@ class GitLabAdapter:
             lambda: self._call(lambda: self._project.issues.list(
                 search=marker, per_page=_ISSUE_SEARCH_PAGE, get_all=False,
                 # `in` is a Python keyword, hence the dict.
-                **{"in": "description"}, **_NO_LIBRARY_RETRY,
+                **{"in": "description"}, **_NO_LIBRARY_RETRY,  # type: ignore[call-overload]
             )),
             name="gitlab.find_issue_by_marker",
         )

@@ -139,7 +139,8 @@ class PortalClient:
         data = self._request(method, operation, path_params, json=json,
                              idempotency_key=idempotency_key, answer_headers=headers)
         replayed = headers.get(REPLAYED_HEADER, "").strip().lower() == "true"
-        return dataclasses.replace(_build(cls, data), replayed=replayed)
+        built: Any = _build(cls, data)
+        return dataclasses.replace(built, replayed=replayed)
 
     # --- transport ---------------------------------------------------------------------
 

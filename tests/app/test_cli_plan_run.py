@@ -288,7 +288,7 @@ def test_an_upstream_failure_exits_1_with_one_line(tmp_path):
     code, out, err = cli("plan", "--scenario", str(path), "associate",
                          "--subscription", "A-S00000001", "--namespace", "acme")
     assert code == 1 and out == ""
-    (line,) = [l for l in err.splitlines() if l.startswith("error: ")]
+    (line,) = [e for e in err.splitlines() if e.startswith("error: ")]
     assert "portal failed" in line and "nothing was done" in line
 
 

@@ -24,6 +24,8 @@ EXPECTED = {
     "workflow_runs.py": ("runs_per_s", "overhead_ms_p50", "overhead_ms_p99", "upstream_calls_10_groups",
                          "upstream_calls_10000_groups"),
     "triage.py": ("pure_per_s", "end_to_end_per_s"),
+    "intake_while_plans_wait.py": ("delay_s", "plans", "plans_answered", "webhooks", "webhook_p50_ms",
+                                   "webhook_p99_ms", "statuses"),
 }
 
 
@@ -54,3 +56,9 @@ def test_the_storm_loses_and_doubles_nothing():
     assert result["notes_per_ticket_min"] == result["notes_per_ticket_max"] == 1
     assert result["lost"] == 0
     assert result["peak_updates_per_min"] <= result["update_budget_per_min"]
+
+
+def test_webhooks_are_all_accepted_while_plans_wait():
+    result = run_quick("intake_while_plans_wait.py")
+    assert result["webhooks"] > 0 and result["statuses"] == {"202": result["webhooks"]}
+    assert result["plans_answered"] > 0  # the plans did wait on GitLab, and were answered
