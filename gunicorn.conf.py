@@ -51,6 +51,8 @@ def on_starting(server) -> None:
     names no upstream and does not ask for the sandbox stops with one line."""
     from helpdesk_app.settings import ConfigError, Settings
 
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # every process of the machine writes there
+        os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
     try:
         settings = Settings.from_env()
     except ConfigError as error:
@@ -74,6 +76,14 @@ def post_worker_init(worker) -> None:
         host, port = worker.sockets[0].getsockname()[:2]
         print(f"Sandbox mode: open http://{host}:{port}/sandbox/ (the local agent page; "
               "Ctrl-C stops)", flush=True)
+
+
+def child_exit(server, worker) -> None:
+    """In the master: a gone worker's live samples no longer count."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
 
 
 def worker_exit(server, worker) -> None:

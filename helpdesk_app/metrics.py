@@ -1,4 +1,4 @@
-"""The service's Prometheus metrics (docs/operations-metrics.md says what each one means).
+"""The service's Prometheus metrics (docs/operating.md says what each one means).
 
 Defined once here, incremented where the thing happens (engine, upstream adapters, web).
 One process (the embedded executor) exposes prometheus_client's default registry. Many

@@ -72,7 +72,7 @@ class Settings(BaseModel):
     # An open escalation older than this is listed by GET /api/v1/failures.
     escalation_overdue_s: float = Field(3 * 86400.0, gt=0)
 
-    # Operating it (docs/operations-metrics.md). `/metrics` answers 404 unless a token is
+    # Operating it (docs/operating.md). `/metrics` answers 404 unless a token is
     # set; Prometheus sends it as `Authorization: Bearer <token>`.
     metrics_token: SecretStr | None = None
     # prometheus_client's multiprocess mode: the directory every gunicorn worker and RQ
