@@ -6,13 +6,14 @@ from flask import Blueprint, current_app, jsonify, request, url_for
 import workflows
 from helpdesk_app.engine import postback, runs
 from helpdesk_app.errors import ApiError
+from helpdesk_app.security import json_limits
 from helpdesk_app.storage import audit
 from helpdesk_app.upstreams import trace
 from helpdesk_app.web import services_of
 from helpdesk_app.web.api import bodies
 from helpdesk_app.web.api.auth import authorize, current_agent, require_agent
 from helpdesk_app.web.context import escalation_json, run_json, ticket_context
-from workflows import Refused
+from workflows import BadInput, Refused
 from workflows.inputs import MAX_ID, positive_id
 
 # `execute`'s refusals, as the API answers them before recording a run.
@@ -29,7 +30,14 @@ def _never_cached(response):
 
 
 def _body():
-    return request.get_json(force=True, silent=True)
+    """The JSON body, or None when it is not JSON (each parser then says what it expects);
+    BadInput beyond json_limits.MAX_DEPTH levels, which `json` would answer with a 500."""
+    try:
+        return json_limits.loads(request.get_data(cache=True))
+    except json_limits.TooDeep as error:
+        raise BadInput(str(error)) from None
+    except ValueError:  # not JSON, or not UTF-8 (UnicodeDecodeError is a ValueError)
+        return None
 
 
 @blueprint.record_once

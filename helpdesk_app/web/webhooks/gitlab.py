@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 
 from helpdesk_app.engine.deliveries import record_delivery
 from helpdesk_app.errors import ApiError
+from helpdesk_app.security import json_limits
 from helpdesk_app.storage.models import Delivery, Escalation, utcnow
 from workflows import notes
 
@@ -124,7 +125,9 @@ def _parse_or_400(body: bytes) -> IssueHook:
 
 def parse_hook(body: bytes) -> IssueHook:
     try:
-        data = json.loads(body)
+        data = json_limits.loads(body)
+    except json_limits.TooDeep as error:
+        raise MalformedHook(str(error)) from None
     except (ValueError, UnicodeDecodeError):
         raise MalformedHook("the body is not JSON") from None
     if not isinstance(data, dict):
