@@ -92,8 +92,9 @@ class Settings(BaseModel):
     session_ttl_s: int = Field(900, ge=60, le=900)
     # An agent's role and groups are re-read from Zendesk when older than this.
     agent_cache_s: float = Field(60.0, ge=0, le=60)
-    # JSON: {"workflow": ["group name or id", ...]}; it replaces the default map. A workflow
-    # it does not name is open to every agent; admins may run everything.
+    # JSON: {"workflow": ["group name or id", ...]}, laid over DEFAULT_POLICY: a workflow it
+    # does not name keeps its default (so naming one cannot open the others to everyone);
+    # an unknown name stops start-up. Admins may run everything.
     workflow_policy: dict[str, tuple[str, ...]] = Field(default_factory=lambda: dict(DEFAULT_POLICY))
     # The ticket's transaction-type dropdown: its field id and the option per workflow.
     zendesk_transaction_type_field_id: int | None = Field(None, gt=0)
@@ -179,7 +180,7 @@ class Settings(BaseModel):
     def _policy_groups(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
         if any(not groups or any(not g.strip() for g in groups) for groups in value.values()):
             raise ValueError("each workflow needs a non-empty list of group names or ids")
-        return value
+        return {**DEFAULT_POLICY, **value}
 
     @field_validator("gitlab_escalation_project")
     @classmethod
