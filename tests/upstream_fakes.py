@@ -66,6 +66,12 @@ class FakeZendesk:
             "id": 4000, "body": description, "public": True, "author_id": requester_id,
             "created_at": CREATED_AT})
 
+    def serve_ticket(self, ticket_id: int, **fields: Any) -> None:
+        """Show Ticket answers for `ticket_id` (no comments added): Zendesk's example ticket
+        with `fields` (e.g. group_id, assignee_id, organization_id) over it."""
+        self.tickets[ticket_id] = {"subject": f"Ticket {ticket_id}", "description": "",
+                                   "requester_id": 9100, **fields}
+
     def add_comment(self, ticket_id: int, body: str, author_id: int = 9100) -> None:
         stored = self.comments.setdefault(ticket_id, [])
         stored.append({"id": 4001 + len(stored), "body": body, "public": True,

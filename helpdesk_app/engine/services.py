@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from helpdesk_app.access.agents import AgentDirectory
 from helpdesk_app.access.policy import Policy
+from helpdesk_app.access.tickets import TicketDirectory
 from helpdesk_app.engine.jobs import InlineQueue, Jobs, RQQueue, ThreadQueue
 from helpdesk_app.engine.leases import Timing
 from helpdesk_app.settings import Settings
@@ -32,6 +33,8 @@ class Services:
     jobs: Jobs
     # Upstream budgets every process shares (Zendesk's rate limits).
     budgets: Budgets
+    # Tickets' access fields (group, assignee, requester, organization), cached briefly.
+    tickets: TicketDirectory
     # The ports the workflows read and change through; None means the three clients above.
     # (Tests of the HTTP edge give an in-memory world here; post-back still uses the clients.)
     workflow_ports: Ports | None = None
@@ -56,9 +59,10 @@ class Services:
         """The same services with clients of their own, for one job thread or process; they
         wait out a 429's Retry-After, which a web request never does."""
         clients = _clients(self.settings, self.budgets, wait_on_rate_limit=True)
+        max_age_s = self.settings.agent_cache_s
         return dataclasses.replace(self, **clients,
-                                   agents=AgentDirectory(clients["zendesk"],
-                                                         max_age_s=self.settings.agent_cache_s))
+                                   agents=AgentDirectory(clients["zendesk"], max_age_s=max_age_s),
+                                   tickets=TicketDirectory(clients["zendesk"], max_age_s=max_age_s))
 
 
 def _secret(value) -> str:
@@ -111,6 +115,7 @@ def build_services(settings: Settings) -> Services:
         settings=settings, **clients, db=db,
         agents=AgentDirectory(clients["zendesk"], max_age_s=settings.agent_cache_s),
         policy=Policy(settings.workflow_policy), jobs=jobs, budgets=budgets,
+        tickets=TicketDirectory(clients["zendesk"], max_age_s=settings.agent_cache_s),
     )
 
 

@@ -103,6 +103,12 @@ class ZendeskAdapter:
         ticket["comments"] = self._retried("list_comments", lambda: self._comments(ticket_id))
         return ticket
 
+    def ticket_access(self, ticket_id: int) -> dict[str, Any] | None:
+        """The ticket's fields without its comments (who may see it); None when it does
+        not exist. https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#show-ticket
+        """
+        return self._show_ticket(ticket_id)
+
     def requester(self, ticket_id: int) -> Requester | None:
         """Ticket -> requester -> email, verified only by a verified email identity.
 
@@ -279,6 +285,10 @@ def _ticket_fields(ticket: Ticket) -> dict[str, Any]:
         "status": ticket.status,
         "tags": list(ticket.tags or []),
         "requester_id": ticket.requester_id,
+        # Who may see it under Zendesk's rules (access/tickets.py).
+        "group_id": ticket.group_id,
+        "assignee_id": ticket.assignee_id,
+        "organization_id": ticket.organization_id,
     }
 
 
@@ -293,4 +303,6 @@ def _comment_fields(comment: Comment) -> dict[str, Any]:
 
 
 def _user_fields(user: Any) -> dict[str, Any]:
-    return {"id": user.id, "email": user.email, "name": user.name, "role": user.role}
+    return {"id": user.id, "email": user.email, "name": user.name, "role": user.role,
+            "ticket_restriction": user.ticket_restriction,
+            "organization_id": user.organization_id}

@@ -67,6 +67,8 @@ def desk(http, zendesk):
     mock_agent(http, LNR_AGENT)
     mock_agent(http, OTHER_AGENT, groups=(FIRST_LEVEL,))
     mock_agent(http, ADMIN, role="admin", groups=())
+    for ticket_id in (1, 2, 3):  # the world's tickets, as Zendesk shows them (issue 16, item 2)
+        zendesk.serve_ticket(ticket_id)
     return Desk(http, zendesk, FakeGitLab().install(http))
 
 
@@ -260,8 +262,8 @@ def test_ticket_context_lists_runs_and_escalations(client, app, world):
     assert context["findings"] is None
     assert [r["state"] for r in context["runs"]] == ["escalated"]
     assert [e["state"] for e in context["escalations"]] == ["open"]
-    empty = client.get("/api/v1/tickets/424242", headers=as_agent(app)).get_json()
-    assert empty["runs"] == [] and empty["escalations"] == []
+    unknown = client.get("/api/v1/tickets/424242", headers=as_agent(app))
+    assert unknown.status_code == 404 and unknown.get_json()["error"]["code"] == "ticket_not_found"
 
 
 @pytest.mark.parametrize("path", ["/api/v1/runs/999", f"/api/v1/runs/{2**63}"])

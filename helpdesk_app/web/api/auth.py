@@ -14,6 +14,7 @@ from typing import Callable, TypeVar
 from flask import after_this_request, current_app, g, request
 
 from helpdesk_app.access.agents import Agent
+from helpdesk_app.access.tickets import may_see
 from helpdesk_app.engine.services import Services
 from helpdesk_app.errors import ApiError, forbidden, unauthorized
 from helpdesk_app.security.sidebar import (
@@ -65,6 +66,23 @@ def authorize(action: str) -> None:
     if reason is not None:
         log.info("sidebar.forbidden", extra={"agent_id": agent.id, "action": action})
         raise forbidden(reason, action=action)
+
+
+def require_ticket(ticket_id: int) -> dict:
+    """The ticket, when Zendesk has it and the current agent may see it (Zendesk's own
+    rules, access/tickets.py); else a 404 `ticket_not_found` or a 403 `ticket_forbidden`.
+    Asked before anything is read or changed for the ticket."""
+    ticket = _services().tickets.get(ticket_id)
+    if ticket is None:
+        raise ApiError(404, "ticket_not_found", f"Zendesk has no ticket {ticket_id}")
+    agent = current_agent()
+    if not may_see(agent, ticket):
+        # 403, not 404: ticket ids are sequential and Zendesk itself tells agents a ticket
+        # they may not see exists; the agent learns nothing of its content.
+        log.info("sidebar.ticket_forbidden", extra={"agent_id": agent.id, "ticket_id": ticket_id})
+        raise ApiError(403, "ticket_forbidden", "your Zendesk role does not let you see this ticket",
+                       ticket_id=ticket_id)
+    return ticket
 
 
 def load_agent(user_id: int) -> Agent:

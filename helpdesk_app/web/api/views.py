@@ -11,7 +11,7 @@ from helpdesk_app.storage import audit
 from helpdesk_app.upstreams import trace
 from helpdesk_app.web import services_of
 from helpdesk_app.web.api import bodies
-from helpdesk_app.web.api.auth import authorize, current_agent, require_agent
+from helpdesk_app.web.api.auth import authorize, current_agent, require_agent, require_ticket
 from helpdesk_app.web.context import escalation_json, run_json, ticket_context
 from workflows import BadInput, Refused
 from workflows.inputs import MAX_ID, positive_id
@@ -49,7 +49,8 @@ def _register_jobs(state) -> None:
 @blueprint.get("/tickets/<int:ticket_id>")
 @require_agent
 def ticket(ticket_id: int):
-    return jsonify(ticket_context(services_of(current_app).db, _db_id(ticket_id, "ticket")))
+    require_ticket(_db_id(ticket_id, "ticket"))
+    return jsonify(ticket_context(services_of(current_app).db, ticket_id))
 
 
 @blueprint.post("/plans")
@@ -57,6 +58,7 @@ def ticket(ticket_id: int):
 def plan():
     workflow, ticket_id, inputs = bodies.plan_request(_body())
     authorize(workflow)
+    require_ticket(ticket_id)
     services = services_of(current_app)
     with trace.capture() as request_ids:
         made = workflows.plan(workflow, services.ports, inputs, services.rules)
@@ -73,6 +75,7 @@ def start_run():
     run_request = bodies.run_request(_body())
     key = bodies.idempotency_key(request.headers.get("Idempotency-Key"))
     authorize(run_request.workflow)
+    require_ticket(run_request.ticket_id)  # before the run exists: nothing acts for no ticket
     try:
         workflows.check_run(run_request.workflow, run_request.inputs, run_request.confirmation)
     except Refused as refused:
@@ -97,6 +100,7 @@ def get_run(run_id: int):
     run = runs.load_run(services.db, _db_id(run_id, "run"))
     if run is None:
         raise ApiError(404, "run_not_found", f"there is no run {run_id}")
+    require_ticket(run.ticket_id)  # a run is read through its ticket
     return jsonify(run_json(run, runs.escalation_of(services.db, run)))
 
 
@@ -105,6 +109,7 @@ def get_run(run_id: int):
 def escalate():
     ticket_id, workflow, summary = bodies.escalation_request(_body())
     authorize("escalate")
+    require_ticket(ticket_id)
     services, agent = services_of(current_app), current_agent().to_dict()
     with trace.capture() as request_ids:
         escalation = postback.escalate(services, ticket_id=ticket_id, workflow=workflow,
