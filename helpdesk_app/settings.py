@@ -64,6 +64,8 @@ class Settings(BaseModel):
     run_max_attempts: int = Field(5, ge=1, le=50)
     run_retry_base_s: float = Field(2.0, gt=0, le=600)
     run_retry_cap_s: float = Field(300.0, gt=0, le=86400)
+    # Attempts to post a run's result to its ticket before the run is `report_failed`.
+    postback_max_attempts: int = Field(10, ge=1, le=100)
 
     portal_api_url: HttpUrl | None = None
     portal_api_token: SecretStr | None = None

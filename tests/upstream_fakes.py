@@ -48,14 +48,22 @@ class FakeZendesk:
         self.status_failures: list[tuple[int, Any]] = []
         # Answers for the next Show Ticket requests, e.g. Zendesk down: (status, body).
         self.show_failures: list[tuple[int, Any]] = []
+        # When set, the answer to every request about a ticket: (status, body), e.g. the
+        # 404 of a deleted ticket or a 503 of Zendesk down.
+        self.answer_all: tuple[int, Any] | None = None
 
     def install(self, mock: responses.RequestsMock) -> "FakeZendesk":
         tickets = re.escape(ZENDESK_API) + r"/tickets/(\d+)"
-        mock.add_callback("GET", re.compile(tickets + r"/comments\.json"), self._list)
-        mock.add_callback("GET", re.compile(tickets + r"\.json"), self._show)
-        mock.add_callback("PUT", re.compile(tickets + r"/tags\.json"), self._tags)
-        mock.add_callback("PUT", re.compile(tickets + r"\.json"), self._update)
+        mock.add_callback("GET", re.compile(tickets + r"/comments\.json"), self._or_answer_all(self._list))
+        mock.add_callback("GET", re.compile(tickets + r"\.json"), self._or_answer_all(self._show))
+        mock.add_callback("PUT", re.compile(tickets + r"/tags\.json"), self._or_answer_all(self._tags))
+        mock.add_callback("PUT", re.compile(tickets + r"\.json"), self._or_answer_all(self._update))
         return self
+
+    def _or_answer_all(self, handler):
+        def callback(request):
+            return _reply(*self.answer_all) if self.answer_all else handler(request)
+        return callback
 
     def add_ticket(self, ticket_id: int, subject: str, description: str,
                    requester_id: int = 9100) -> None:

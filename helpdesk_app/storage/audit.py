@@ -41,6 +41,15 @@ def record_run(session: Session, run: Run, request_ids: list[str]) -> AuditRecor
     )
 
 
+def record_report_failed(session: Session, run: Run, error: dict[str, Any]) -> AuditRecord:
+    """The run's result will never be posted to its ticket (runs._report_failed)."""
+    return append_audit(
+        session, kind="report_failed", agent=run.agent, ticket_id=run.ticket_id,
+        workflow=run.workflow, inputs=run.inputs,
+        outcome={"run_id": run.id, "state": run.state, "error": error}, upstream_request_ids=[],
+    )
+
+
 def record_escalation(session: Session, *, agent: dict[str, Any], ticket_id: int, workflow: str,
                       summary: str, escalation: dict[str, Any],
                       request_ids: list[str]) -> AuditRecord:

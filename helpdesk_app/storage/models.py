@@ -43,7 +43,8 @@ from sqlalchemy.orm import (
 
 DELIVERY_SOURCES = ("zendesk", "gitlab")
 DELIVERY_STATUSES = ("received", "processing", "processed", "ignored", "failed")
-RUN_STATES = ("queued", "running", "succeeded", "failed", "superseded", "escalated")
+RUN_STATES = ("queued", "running", "succeeded", "failed", "superseded", "escalated",
+              "report_failed")  # the post-back can never land (0004)
 ESCALATION_STATES = ("open", "closed")
 
 

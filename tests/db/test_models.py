@@ -77,7 +77,7 @@ def test_upgrade_to_head_creates_every_table(database_url):
         indexes = {i["name"]: i for i in inspector.get_indexes("escalations")}
         assert indexes["uq_escalations_open_ticket_id_workflow"]["unique"]
         with engine.connect() as conn:
-            assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0003"
+            assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0004"
             if engine.dialect.name == "postgresql":
                 triggers = set(conn.scalars(text(
                     "SELECT tgname FROM pg_trigger WHERE tgrelid = 'audit_records'::regclass"
