@@ -48,6 +48,8 @@ class FakeZendesk:
         self.status_failures: list[tuple[int, Any]] = []
         # Answers for the next Show Ticket requests, e.g. Zendesk down: (status, body).
         self.show_failures: list[tuple[int, Any]] = []
+        # Answers for the next updates that carry a comment (a note): (status, body).
+        self.note_failures: list[tuple[int, Any]] = []
         # When set, the answer to every request about a ticket: (status, body), e.g. the
         # 404 of a deleted ticket or a 503 of Zendesk down.
         self.answer_all: tuple[int, Any] | None = None
@@ -113,6 +115,8 @@ class FakeZendesk:
         if "status" in sent_ticket and self.status_failures:
             return _reply(*self.status_failures.pop(0))
         comment = sent_ticket.get("comment")
+        if comment is not None and self.note_failures:
+            return _reply(*self.note_failures.pop(0))
         if comment is not None:
             stored = self.comments.setdefault(ticket_id, [])
             stored.append({"id": 5000 + len(stored), "body": comment["body"], "author_id": None,

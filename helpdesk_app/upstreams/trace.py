@@ -28,3 +28,8 @@ def capture() -> Iterator[list[str]]:
         yield ids
     finally:
         _request_ids.reset(token)
+
+
+def current() -> list[str]:
+    """The ids recorded so far in the innermost `capture` (a copy); [] outside one."""
+    return list(_request_ids.get() or [])

@@ -1,5 +1,5 @@
-"""Issue 16, items 2 and 5: Zendesk's own ticket access, and nothing for a ticket that is
-not there. Over the app and Zendesk edge of test_api_v1.py; agents and tickets are
+"""Issue 16, items 2 and 5: Zendesk's own ticket access, nothing for a ticket that is not
+there, and an escalation audited with its issue. Over the app and Zendesk edge of test_api_v1.py; agents and tickets are
 Zendesk's documented Show User / Show Ticket payloads with the fields that decide."""
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ import pytest
 
 from helpdesk_app.access.agents import Agent
 from helpdesk_app.access.tickets import may_see
-from helpdesk_app.storage.models import Escalation, Run
+from sqlalchemy import select
+
+from helpdesk_app.storage.models import AuditRecord, Escalation, Run
+from helpdesk_app.web import services_of
 from tests.api.test_api_v1 import (ASSOCIATE, READY, TICKET, app, as_agent, client, count,  # noqa: F401
-                                   desk, key)
+                                   desk, key, make_app)
 from tests.sidebar_auth import FIRST_LEVEL, LICENSE_AND_RENEWALS, mock_agent
 
 GROUPS_ONLY = 9050  # First Level Support, ticket_restriction "groups"
@@ -80,3 +83,27 @@ def test_zendesk_ticket_restrictions(restriction, ticket, seen):
 def test_organization_restriction_needs_the_agents_organization():
     assert may_see(agent("organization", org=3), {"organization_id": 3}) is True
     assert may_see(agent("organization"), {"organization_id": None}) is False
+
+
+@pytest.fixture
+def impatient_app(migrated_url, world):
+    app = make_app(migrated_url, world, UPSTREAM_MAX_ATTEMPTS="1")
+    yield app
+    services_of(app).db.kw["bind"].dispose()
+
+
+def test_an_escalation_is_audited_with_its_issue_and_a_retry_adds_no_comment(impatient_app, desk):
+    app, client = impatient_app, impatient_app.test_client()
+    body = {"ticket_id": TICKET, "summary": "The customer cannot see the plan"}
+    desk.zendesk.note_failures.append((503, {"error": "ServiceUnavailable"}))
+    failed = client.post("/api/v1/escalations", json=body, headers=as_agent(app))
+    assert failed.status_code in (502, 503)  # the note failed; the issue was opened
+    with services_of(app).db() as session:
+        (record,) = session.scalars(select(AuditRecord).where(AuditRecord.kind == "escalation")).all()
+        assert record.outcome["issue_iid"] == desk.gitlab.issues[0]["iid"]
+
+    retried = client.post("/api/v1/escalations", json=body, headers=as_agent(app))
+    assert retried.status_code == 201
+    assert len(desk.issue_requests()) == 1 and desk.gitlab.notes == {}  # no second comment
+    assert len(desk.zendesk.notes(TICKET)) == 1
+    assert count(app, AuditRecord) == 1
