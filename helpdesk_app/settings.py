@@ -5,6 +5,8 @@ says what is expected, never the value itself (it may be a secret).
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -86,6 +88,9 @@ class Settings(BaseModel):
     webhook_max_bytes: int = Field(1024 * 1024, ge=1024, le=32 * 1024 * 1024)
     gitlab_webhook_token: SecretStr | None = None
     secret_key: SecretStr | None = None
+    # The key of the markers' MAC (workflows/notes/markers.py); derived from SECRET_KEY
+    # when unset. Changing it makes earlier notes unrecognised (they would be posted again).
+    marker_key: SecretStr | None = None
 
     # The ticket-sidebar app (signed URLs): Zendesk's public key for the app, PEM (newlines
     # may be written as `\n`), and optionally the one installation to accept.
@@ -211,6 +216,16 @@ class Settings(BaseModel):
     def _given(self, env_name: str) -> bool:
         value = getattr(self, env_name.lower())
         return value is not None and str(value) != ""
+
+    def marker_secret(self) -> bytes:
+        """MARKER_KEY, else a key derived from SECRET_KEY (never SECRET_KEY itself, which
+        signs sessions); empty when neither is set, and then no marker is made."""
+        if self.marker_key is not None:
+            return self.marker_key.get_secret_value().encode()
+        if self.secret_key is None:
+            return b""
+        return hmac.new(self.secret_key.get_secret_value().encode(), b"lnr marker key",
+                        hashlib.sha256).digest()
 
     def rules(self) -> Rules:
         return Rules(

@@ -38,10 +38,14 @@ def _reply(status: int, body: Any) -> tuple[int, dict[str, str], str]:
     return status, {"Content-Type": "application/json"}, json.dumps(body)
 
 
+SERVICE_USER = 7000  # UPSTREAM_ENV's ZENDESK_SERVICE_USER_ID: who the API token acts as
+
+
 class FakeZendesk:
     """Tickets whose comments grow as notes are posted (Zendesk never edits a comment)."""
 
-    def __init__(self) -> None:
+    def __init__(self, service_user_id: int = SERVICE_USER) -> None:
+        self.service_user_id = service_user_id  # the author of every comment posted here
         self.comments: dict[int, list[dict]] = {}
         self.tickets: dict[int, dict] = {}  # what `add_ticket` put there, served by Show Ticket
         # Answers for the next status updates: (status, body), e.g. a 422 from Zendesk.
@@ -119,7 +123,8 @@ class FakeZendesk:
             return _reply(*self.note_failures.pop(0))
         if comment is not None:
             stored = self.comments.setdefault(ticket_id, [])
-            stored.append({"id": 5000 + len(stored), "body": comment["body"], "author_id": None,
+            stored.append({"id": 5000 + len(stored), "body": comment["body"],
+                           "author_id": self.service_user_id,
                            "public": comment["public"], "created_at": CREATED_AT})
         body = fixture("zendesk", "update_ticket")
         body["ticket"]["id"] = ticket_id

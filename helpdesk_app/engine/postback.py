@@ -49,7 +49,7 @@ def report_run(services: Any, run: Run, outcome: Outcome) -> Escalation | None:
         _report_success(services, run, outcome)
         return None
     # Superseded or refused: nothing changed; the agent reviews the new plan.
-    mark = notes.marker("run", run.id)
+    mark = services.marker("run", run.id)
     body = notes.superseded_note(outcome, mode=services.settings.mode, marker=mark)
     services.zendesk.add_internal_note(run.ticket_id, body, marker=mark)
     log.info("postback.superseded", extra={"run_id": run.id, "ticket_id": run.ticket_id})
@@ -60,19 +60,19 @@ def run_agent(run: Run) -> dict[str, Any]:
     return {"id": run.agent_id, **(run.agent or {})}
 
 
-def noop_marker(outcome: Outcome) -> str:
+def noop_marker(services: Any, outcome: Outcome) -> str:
     """Keyed by the workflow and its canonical inputs, not the run: a double click or a
     retried delivery lands on the same marker, so the ticket gets one "nothing to do"."""
-    return notes.marker("noop", f"{outcome.workflow}:{notes.inputs_digest(outcome.plan.inputs)}")
+    return services.marker("noop", f"{outcome.workflow}:{notes.inputs_digest(outcome.plan.inputs)}")
 
 
 def _report_success(services: Any, run: Run, outcome: Outcome) -> None:
     mode = services.settings.mode
     if outcome.changed:
-        mark = notes.marker("run", run.id)
+        mark = services.marker("run", run.id)
         body = notes.success_note(outcome, mode=mode, marker=mark)
     else:
-        mark = noop_marker(outcome)
+        mark = noop_marker(services, outcome)
         body = notes.noop_note(outcome, mode=mode, marker=mark)
     services.zendesk.add_internal_note(run.ticket_id, body, marker=mark)
     _mark_ticket(services, run.ticket_id, run.workflow)
@@ -127,7 +127,7 @@ def open_escalation(services: Any, ticket_id: int, workflow: str) -> Escalation:
                 return row
             key = f"{ticket_id}:{workflow}:{uuid.uuid4().hex[:12]}"
             row = Escalation(ticket_id=ticket_id, workflow=workflow, state="open",
-                             marker=notes.marker("escalation", key))
+                             marker=services.marker("escalation", key))
             session.add(row)
             try:
                 session.commit()
@@ -149,7 +149,7 @@ def _file(services: Any, row_id: int, ctx: notes.EscalationContext,
     row, action = _ensure_issue(services, row_id, ctx, run, key)
     if action is not None:
         return row, action
-    mark = notes.marker("escalation-comment", f"{row.id}:{key}")
+    mark = services.marker("escalation-comment", f"{row.id}:{key}")
     body = notes.escalation_comment(ctx, mode=services.settings.mode, marker=mark)
     services.gitlab.comment_on_issue(row.gitlab_issue_iid, body, marker=mark)
     with services.db() as session, session.begin():
@@ -251,7 +251,7 @@ def _filed_manually(services: Any, ctx: notes.EscalationContext,
 def _note_escalation(services: Any, row: Escalation, action: str,
                      ctx: notes.EscalationContext, key: str) -> None:
     # Keyed like the GitLab step, so a retry finds its note.
-    mark = notes.marker("escalation-note", f"{row.id}:{key}")
+    mark = services.marker("escalation-note", f"{row.id}:{key}")
     body = notes.escalation_ticket_note(
         url=row.gitlab_issue_url or "", iid=row.gitlab_issue_iid, workflow=ctx.workflow,
         repeated=action == "commented", manual=ctx.run_id is None,

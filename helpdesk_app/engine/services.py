@@ -18,7 +18,7 @@ from helpdesk_app.upstreams.gitlab import GitLabAdapter
 from helpdesk_app.upstreams.portal import PortalClient
 from helpdesk_app.upstreams.retry import RetryPolicy
 from helpdesk_app.upstreams.zendesk import ZendeskAdapter, ZendeskPacing
-from workflows import Ports, Rules
+from workflows import Ports, Rules, notes
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,10 @@ class Services:
         if self.workflow_ports is not None:
             return self.workflow_ports
         return Ports(portal=self.portal, gitlab=self.gitlab, tickets=self.zendesk)
+
+    def marker(self, kind: str, key: object) -> str:
+        """The marker of a note or issue this service writes, its key MAC'd (settings)."""
+        return notes.signed_marker(self.settings.marker_secret(), kind, key)
 
     @property
     def rules(self) -> Rules:
@@ -91,7 +95,8 @@ def _clients(settings: Settings, budgets: Budgets, *, wait_on_rate_limit: bool =
         zendesk=ZendeskAdapter(settings.zendesk_subdomain, settings.zendesk_email,
                                _secret(settings.zendesk_api_token), timeout_s=timeout, retry=retry,
                                domain=settings.zendesk_domain, scheme=settings.zendesk_scheme,
-                               pacing=_zendesk_pacing(settings, budgets)),
+                               pacing=_zendesk_pacing(settings, budgets),
+                               service_user_id=settings.zendesk_service_user_id),
     )
 
 

@@ -55,6 +55,17 @@ def test_a_marker_that_would_not_be_one_token_is_refused(kind, key):
         notes.marker(kind, key)
 
 
+def test_a_signed_marker_carries_a_mac_of_its_kind_and_key():
+    # Issue 16, item 3: without the key nobody writes a valid marker.
+    mark = notes.signed_marker(b"k" * 32, "run", 7)
+    assert re.fullmatch(r"\[lnr:run:7:[0-9a-f]{16}\]", mark)
+    assert mark != notes.signed_marker(b"other-key" * 4, "run", 7)
+    assert mark != notes.signed_marker(b"k" * 32, "run", 8)
+    assert mark != notes.signed_marker(b"k" * 32, "noop", 7).replace("noop", "run")
+    with pytest.raises(ValueError):
+        notes.signed_marker(b"", "run", 7)
+
+
 def test_marker_stamp_reads_both_gitlab_time_formats():
     assert notes.marker_stamp("2026-03-02T10:15:00Z") == "20260302T101500Z"
     assert notes.marker_stamp("2026-03-02 10:15:00 UTC") == "20260302101500UTC"

@@ -307,15 +307,15 @@ def _tell_ticket(services: Any, transition: Transition, hook: IssueHook) -> None
     row, mode, zendesk = transition.escalation, services.settings.mode, services.zendesk
     url = row.gitlab_issue_url or hook.url or f"issue #{row.gitlab_issue_iid}"
     if transition.kind == "closed":
-        mark = notes.marker("escalation-closed",
-                            f"{row.id}:{notes.marker_stamp(hook.closed_at or hook.updated_at)}")
+        mark = services.marker("escalation-closed",
+                               f"{row.id}:{notes.marker_stamp(hook.closed_at or hook.updated_at)}")
         zendesk.add_internal_note(row.ticket_id, notes.escalation_closed_note(
             url=url, iid=row.gitlab_issue_iid, by=hook.username, mode=mode, marker=mark), marker=mark)
         zendesk.set_status(row.ticket_id, "open")  # so the agent sees it again
         return
     other = transition.other
     other_url = (other.gitlab_issue_url or f"escalation {other.id}") if other is not None else None
-    mark = notes.marker("escalation-reopened", f"{row.id}:{notes.marker_stamp(hook.updated_at)}")
+    mark = services.marker("escalation-reopened", f"{row.id}:{notes.marker_stamp(hook.updated_at)}")
     zendesk.add_internal_note(row.ticket_id, notes.escalation_reopened_note(
         url=url, iid=row.gitlab_issue_iid, by=hook.username, other_url=other_url, mode=mode,
         marker=mark), marker=mark)
