@@ -23,6 +23,7 @@ REQUIRED_UPSTREAM = (
     "PORTAL_API_URL", "PORTAL_API_TOKEN", "GITLAB_URL", "GITLAB_TOKEN",
     "GITLAB_ESCALATION_PROJECT", "ZENDESK_SUBDOMAIN", "ZENDESK_EMAIL", "ZENDESK_API_TOKEN",
     "ZENDESK_WEBHOOK_SECRET", "GITLAB_WEBHOOK_TOKEN", "SECRET_KEY", "ZENDESK_APP_PUBLIC_KEY",
+    "AUDIT_KEY",
 )
 # Fields no environment variable may set: only the sandbox's start-up does (sandbox_mode.py).
 NOT_FROM_ENV = ("sandboxed",)
@@ -91,6 +92,9 @@ class Settings(BaseModel):
     # The key of the markers' MAC (workflows/notes/markers.py); derived from SECRET_KEY
     # when unset. Changing it makes earlier notes unrecognised (they would be posted again).
     marker_key: SecretStr | None = None
+    # The audit chain's MAC key (storage/audit_chain.py), of its own: whoever holds the
+    # database alone cannot rewrite the chain. Required in upstream mode.
+    audit_key: SecretStr | None = None
 
     # The ticket-sidebar app (signed URLs): Zendesk's public key for the app, PEM (newlines
     # may be written as `\n`), and optionally the one installation to accept.
@@ -148,7 +152,7 @@ class Settings(BaseModel):
             raise ValueError("must be the Zendesk subdomain alone, e.g. 'acme' for acme.zendesk.com")
         return value
 
-    @field_validator("secret_key")
+    @field_validator("secret_key", "audit_key")
     @classmethod
     def _secret_key(cls, value: SecretStr | None) -> SecretStr | None:
         # Session tokens are HMAC-signed with a key derived from it: short keys are guessable.

@@ -111,7 +111,8 @@ def _zendesk_pacing(settings: Settings, budgets: Budgets) -> ZendeskPacing:
 def build_services(settings: Settings) -> Services:
     """Clients for upstream mode, the database and the jobs."""
     # Migrations are the release step's job (Procfile), never the app factory's.
-    db = make_session_factory(make_engine(settings.database_url))
+    audit_key = settings.audit_key.get_secret_value().encode() if settings.audit_key else None
+    db = make_session_factory(make_engine(settings.database_url), audit_key=audit_key)
     budgets = RedisBudgets(settings.redis_url) if settings.redis_url else DatabaseBudgets(db)
     clients = _clients(settings, budgets)
     jobs = Jobs(db)

@@ -11,7 +11,7 @@ from typing import IO, Any, Iterator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from helpdesk_app.storage.audit_chain import append_audit
+from helpdesk_app.storage.audit_chain import append_audit, chain_head
 from helpdesk_app.storage.models import AuditRecord, Run
 from workflows import Plan
 
@@ -79,9 +79,11 @@ def records(session: Session, *, ticket_id: int | None = None) -> Iterator[Audit
 
 
 def export_json_lines(session: Session, out: IO[str], *, ticket_id: int | None = None) -> int:
-    """Write one JSON object per line; return how many."""
+    """Write one JSON object per record, then `{"chain_head": ...}` (the whole chain's head,
+    even for one ticket's records); return how many records."""
     count = 0
     for record in records(session, ticket_id=ticket_id):
         out.write(json.dumps(as_dict(record), sort_keys=True, ensure_ascii=False) + "\n")
         count += 1
+    out.write(json.dumps({"chain_head": chain_head(session)}) + "\n")
     return count

@@ -301,4 +301,5 @@ def test_the_audit_trail_is_for_admins(client, app):
     assert response.status_code == 200
     (record,) = response.get_json()["records"]
     assert record["kind"] == "plan" and record["agent"]["id"] == LNR_AGENT
+    assert response.get_json()["chain_head"] == record["hash"]  # issue 16, item 8
     assert client.get("/api/v1/audit", headers=as_agent(app, ADMIN)).status_code == 400

@@ -19,6 +19,7 @@ UPSTREAM_ENV = {
     "ZENDESK_WEBHOOK_SECRET": "webhook-secret-4",
     "GITLAB_WEBHOOK_TOKEN": "gitlab-hook-secret-5",
     "SECRET_KEY": "secret-key-6-is-at-least-32-bytes-long",
+    "AUDIT_KEY": "audit-secret-7-is-at-least-32-bytes-long",
     # The service's own Zendesk user: the author of its notes (tests/upstream_fakes.py).
     "ZENDESK_SERVICE_USER_ID": "7000",
     # Jobs run inside the request, so a test sees their effects when the response comes;

@@ -8,6 +8,7 @@ from helpdesk_app.engine import postback, runs
 from helpdesk_app.errors import ApiError
 from helpdesk_app.security import json_limits
 from helpdesk_app.storage import audit
+from helpdesk_app.storage.audit_chain import chain_head
 from helpdesk_app.upstreams import trace
 from helpdesk_app.web import services_of
 from helpdesk_app.web.api import bodies
@@ -126,7 +127,8 @@ def audit_trail():
     ticket_id = positive_id(request.args.get("ticket_id"), "ticket_id")
     with services_of(current_app).db() as session:
         records = [audit.as_dict(r) for r in audit.records(session, ticket_id=ticket_id)]
-    return jsonify({"ticket_id": ticket_id, "records": records})
+        head = chain_head(session)
+    return jsonify({"ticket_id": ticket_id, "records": records, "chain_head": head})
 
 
 def _db_id(value: int, what: str) -> int:
