@@ -122,6 +122,11 @@ class Settings(BaseModel):
     zendesk_ticket_updates_per_min: int = Field(100, ge=1, le=100_000)
     zendesk_updates_per_ticket: int = Field(30, ge=1, le=10_000)
     zendesk_updates_per_ticket_window_s: float = Field(600.0, gt=0, le=86400)
+    # The share of the account's requests a minute held back for post-backs and sidebar
+    # loads: triage and plans never spend it (upstreams/zendesk_pacing.py).
+    zendesk_reserved_share: float = Field(0.25, ge=0, lt=1)
+    # Plans and runs one agent may ask for a minute (429 with Retry-After beyond).
+    agent_requests_per_min: int = Field(30, ge=1, le=10_000)
 
     # Below this confidence a triage note says the category is uncertain and recommends
     # nothing (triage.md).

@@ -35,7 +35,7 @@ from helpdesk_app.engine.leases import (
 from helpdesk_app.errors import ApiError
 from helpdesk_app.storage import audit
 from helpdesk_app.storage.models import Escalation, Run, utcnow
-from helpdesk_app.upstreams import trace
+from helpdesk_app.upstreams import trace, zendesk_pacing
 from helpdesk_app.upstreams.retry import RetryPolicy
 from workflows import BadInput, Confirmation, Decision, Outcome, OutcomeStatus, Plan, Refused
 from workflows.errors import UpstreamError
@@ -166,7 +166,8 @@ def _report(services, run_id: int, owner: str) -> None:
     """Post the result to the ticket; an upstream failure tries again later, never drops it."""
     run = load_run(services.db, run_id)
     try:
-        escalation = postback.report_run(services, run, Outcome.from_dict(run.outcome))
+        with zendesk_pacing.priority():  # post-backs spend the share held back for them
+            escalation = postback.report_run(services, run, Outcome.from_dict(run.outcome))
     except UpstreamError as error:
         if error.status == 404 or _post_back_attempts(run) + 1 >= services.settings.postback_max_attempts:
             _report_failed(services, run_id, owner, error)

@@ -105,7 +105,8 @@ def _zendesk_pacing(settings: Settings, budgets: Budgets) -> ZendeskPacing:
         budgets, requests_per_min=settings.zendesk_requests_per_min,
         ticket_updates_per_min=settings.zendesk_ticket_updates_per_min,
         updates_per_ticket=settings.zendesk_updates_per_ticket,
-        updates_per_ticket_window_s=settings.zendesk_updates_per_ticket_window_s)
+        updates_per_ticket_window_s=settings.zendesk_updates_per_ticket_window_s,
+        reserved_share=settings.zendesk_reserved_share)
 
 
 def build_services(settings: Settings) -> Services:

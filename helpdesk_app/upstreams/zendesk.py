@@ -91,7 +91,7 @@ class ZendeskAdapter:
     def budget_wait(self) -> float:
         """Seconds until the account's request budget has room again, as far as this
         process knows (0.0 when it knows of no refusal); asks no one."""
-        return self._pacing.budgets.known_wait([self._pacing.account()]) if self._pacing else 0.0
+        return self._pacing.budgets.known_wait(self._pacing.shared()) if self._pacing else 0.0
 
     def service_user_id(self) -> int:
         """The id of the user this adapter authenticates as: the author of every note the

@@ -9,10 +9,11 @@ from helpdesk_app.errors import ApiError
 from helpdesk_app.security import json_limits
 from helpdesk_app.storage import audit
 from helpdesk_app.storage.audit_chain import chain_head
-from helpdesk_app.upstreams import trace
+from helpdesk_app.upstreams import trace, zendesk_pacing
 from helpdesk_app.web import services_of
 from helpdesk_app.web.api import bodies
-from helpdesk_app.web.api.auth import authorize, current_agent, require_agent, require_ticket
+from helpdesk_app.web.api.auth import (authorize, current_agent, limit_agent, require_agent,
+                                       require_ticket)
 from helpdesk_app.web.context import escalation_json, run_json, ticket_context
 from workflows import BadInput, Refused
 from workflows.inputs import MAX_ID, positive_id
@@ -59,6 +60,7 @@ def ticket(ticket_id: int):
 def plan():
     workflow, ticket_id, inputs = bodies.plan_request(_body())
     authorize(workflow)
+    limit_agent("plan")
     require_ticket(ticket_id)
     services = services_of(current_app)
     with trace.capture() as request_ids:
@@ -76,6 +78,7 @@ def start_run():
     run_request = bodies.run_request(_body())
     key = bodies.idempotency_key(request.headers.get("Idempotency-Key"))
     authorize(run_request.workflow)
+    limit_agent("run")
     require_ticket(run_request.ticket_id)  # before the run exists: nothing acts for no ticket
     try:
         workflows.check_run(run_request.workflow, run_request.inputs, run_request.confirmation)
@@ -114,7 +117,8 @@ def escalate():
     services, agent = services_of(current_app), current_agent().to_dict()
     # The audit record is written with the GitLab step (postback._record_filed), so it
     # exists even when the ticket note then fails and this answers 502.
-    with trace.capture():  # the record quotes the upstream request ids
+    # A post-back to the ticket: from the share of Zendesk's budget held back for it.
+    with trace.capture(), zendesk_pacing.priority():  # the record quotes the request ids
         escalation = postback.escalate(services, ticket_id=ticket_id, workflow=workflow,
                                        summary=summary, agent=agent)
     return jsonify(escalation_json(escalation)), 201

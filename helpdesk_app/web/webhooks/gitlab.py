@@ -32,6 +32,7 @@ from helpdesk_app.engine.deliveries import record_delivery
 from helpdesk_app.errors import ApiError
 from helpdesk_app.security import json_limits
 from helpdesk_app.storage.models import Delivery, Escalation, utcnow
+from helpdesk_app.upstreams import zendesk_pacing
 from workflows import notes
 
 blueprint = Blueprint("gitlab_webhook", __name__)
@@ -304,6 +305,11 @@ def _other_open(services: Any, row: Escalation) -> Escalation | None:
 
 
 def _tell_ticket(services: Any, transition: Transition, hook: IssueHook) -> None:
+    with zendesk_pacing.priority():  # a post-back: from the share held back for it
+        _note_transition(services, transition, hook)
+
+
+def _note_transition(services: Any, transition: Transition, hook: IssueHook) -> None:
     row, mode, zendesk = transition.escalation, services.settings.mode, services.zendesk
     url = row.gitlab_issue_url or hook.url or f"issue #{row.gitlab_issue_iid}"
     if transition.kind == "closed":
