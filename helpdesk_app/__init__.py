@@ -1,11 +1,12 @@
 """The service: HTTP edge, security, persistence, jobs, the CLI, and the upstream adapters."""
 from __future__ import annotations
 
+import io
 import logging
 import math
 
 from flask import Flask, g, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from helpdesk_app import logs, metrics
 from helpdesk_app.engine import readiness
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.extensions[READINESS] = readiness.for_settings(settings, services.db, newest_revision())
     _register_error_handlers(app)
     _trace_requests(app)
+    app.before_request(_body_within_limit)
     app.after_request(static_nosniff)
     log.info("app.created", extra={"mode": settings.mode, "executor": settings.executor})
     return app
@@ -108,7 +110,12 @@ def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         code = (error.name or "error").lower().replace(" ", "_")
-        return jsonify(error={"code": code, "message": error.description}), error.code
+        response = jsonify(error={"code": code, "message": error.description})
+        # The error's own headers (`Allow` on a 405, `Retry-After`, ...), not its HTML type.
+        for name, value in error.get_headers():
+            if name.lower() != "content-type":
+                response.headers.add(name, value)
+        return response, error.code
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):
@@ -133,3 +140,23 @@ def _trace_requests(app: Flask) -> None:
         token = g.pop("request_id_token", None)
         if token is not None:
             logs.unbind(token)
+
+
+def _body_within_limit() -> None:
+    """413 for a body over MAX_CONTENT_LENGTH before any view runs, so that the answer
+    does not depend on whether the view (or its authentication) reads the body. A chunked
+    body has no Content-Length: it is read here (the server de-chunks it)."""
+    limit = request.max_content_length
+    if limit is None:
+        return
+    if request.content_length is not None:
+        if request.content_length > limit:
+            raise RequestEntityTooLarge()
+    elif "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+        # Werkzeug's own limit on a stream without a length stops reading at the limit
+        # and says nothing, so read one byte past it here; the view then reads the copy.
+        data = request.environ["wsgi.input"].read(limit + 1)
+        if len(data) > limit:
+            raise RequestEntityTooLarge()
+        request.environ["wsgi.input"] = io.BytesIO(data)
+

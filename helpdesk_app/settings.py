@@ -5,6 +5,8 @@ says what is expected, never the value itself (it may be a secret).
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -21,6 +23,7 @@ REQUIRED_UPSTREAM = (
     "PORTAL_API_URL", "PORTAL_API_TOKEN", "GITLAB_URL", "GITLAB_TOKEN",
     "GITLAB_ESCALATION_PROJECT", "ZENDESK_SUBDOMAIN", "ZENDESK_EMAIL", "ZENDESK_API_TOKEN",
     "ZENDESK_WEBHOOK_SECRET", "GITLAB_WEBHOOK_TOKEN", "SECRET_KEY", "ZENDESK_APP_PUBLIC_KEY",
+    "AUDIT_KEY",
 )
 # Fields no environment variable may set: only the sandbox's start-up does (sandbox_mode.py).
 NOT_FROM_ENV = ("sandboxed",)
@@ -84,6 +87,8 @@ class Settings(BaseModel):
     readyz_timeout_s: float = Field(2.0, gt=0, le=30)
     readyz_cache_s: float = Field(5.0, ge=0, le=300)
     readyz_upstream_cache_s: float = Field(60.0, ge=0, le=3600)
+    # Attempts to post a run's result to its ticket before the run is `report_failed`.
+    postback_max_attempts: int = Field(10, ge=1, le=100)
 
     portal_api_url: HttpUrl | None = None
     portal_api_token: SecretStr | None = None
@@ -104,6 +109,12 @@ class Settings(BaseModel):
     webhook_max_bytes: int = Field(1024 * 1024, ge=1024, le=32 * 1024 * 1024)
     gitlab_webhook_token: SecretStr | None = None
     secret_key: SecretStr | None = None
+    # The key of the markers' MAC (workflows/notes/markers.py); derived from SECRET_KEY
+    # when unset. Changing it makes earlier notes unrecognised (they would be posted again).
+    marker_key: SecretStr | None = None
+    # The audit chain's MAC key (storage/audit_chain.py), of its own: whoever holds the
+    # database alone cannot rewrite the chain. Required in upstream mode.
+    audit_key: SecretStr | None = None
 
     # The ticket-sidebar app (signed URLs): Zendesk's public key for the app, PEM (newlines
     # may be written as `\n`), and optionally the one installation to accept.
@@ -112,8 +123,9 @@ class Settings(BaseModel):
     session_ttl_s: int = Field(900, ge=60, le=900)
     # An agent's role and groups are re-read from Zendesk when older than this.
     agent_cache_s: float = Field(60.0, ge=0, le=60)
-    # JSON: {"workflow": ["group name or id", ...]}; it replaces the default map. A workflow
-    # it does not name is open to every agent; admins may run everything.
+    # JSON: {"workflow": ["group name or id", ...]}, laid over DEFAULT_POLICY: a workflow it
+    # does not name keeps its default (so naming one cannot open the others to everyone);
+    # an unknown name stops start-up. Admins may run everything.
     workflow_policy: dict[str, tuple[str, ...]] = Field(
         default_factory=lambda: dict[str, tuple[str, ...]](DEFAULT_POLICY))
     # The ticket's transaction-type dropdown: its field id and the option per workflow.
@@ -131,6 +143,11 @@ class Settings(BaseModel):
     zendesk_ticket_updates_per_min: int = Field(100, ge=1, le=100_000)
     zendesk_updates_per_ticket: int = Field(30, ge=1, le=10_000)
     zendesk_updates_per_ticket_window_s: float = Field(600.0, gt=0, le=86400)
+    # The share of the account's requests a minute held back for post-backs and sidebar
+    # loads: triage and plans never spend it (upstreams/zendesk_pacing.py).
+    zendesk_reserved_share: float = Field(0.25, ge=0, lt=1)
+    # Plans and runs one agent may ask for a minute (429 with Retry-After beyond).
+    agent_requests_per_min: int = Field(30, ge=1, le=10_000)
 
     # Below this confidence a triage note says the category is uncertain and recommends
     # nothing (triage.md).
@@ -164,7 +181,7 @@ class Settings(BaseModel):
             raise ValueError("must be the Zendesk subdomain alone, e.g. 'acme' for acme.zendesk.com")
         return value
 
-    @field_validator("secret_key")
+    @field_validator("secret_key", "audit_key")
     @classmethod
     def _secret_key(cls, value: SecretStr | None) -> SecretStr | None:
         # Session tokens are HMAC-signed with a key derived from it: short keys are guessable.
@@ -218,7 +235,7 @@ class Settings(BaseModel):
     def _policy_groups(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
         if any(not groups or any(not g.strip() for g in groups) for groups in value.values()):
             raise ValueError("each workflow needs a non-empty list of group names or ids")
-        return value
+        return {**DEFAULT_POLICY, **value}
 
     @field_validator("gitlab_escalation_project")
     @classmethod
@@ -245,6 +262,16 @@ class Settings(BaseModel):
     def _given(self, env_name: str) -> bool:
         value = getattr(self, env_name.lower())
         return value is not None and str(value) != ""
+
+    def marker_secret(self) -> bytes:
+        """MARKER_KEY, else a key derived from SECRET_KEY (never SECRET_KEY itself, which
+        signs sessions); empty when neither is set, and then no marker is made."""
+        if self.marker_key is not None:
+            return self.marker_key.get_secret_value().encode()
+        if self.secret_key is None:
+            return b""
+        return hmac.new(self.secret_key.get_secret_value().encode(), b"lnr marker key",
+                        hashlib.sha256).digest()
 
     def rules(self) -> Rules:
         return Rules(

@@ -221,8 +221,9 @@ def ticket(record: dict[str, Any], base: str) -> dict[str, Any]:
             "tags": list(record.get("tags", [])),
             "custom_fields": copy.deepcopy(record.get("custom_fields", [])),
             "requester_id": record["requester_id"], "submitter_id": record["requester_id"],
-            "assignee_id": None, "collaborator_ids": [], "follower_ids": [], "group_id": None,
-            "organization_id": None, "external_id": None, "problem_id": None,
+            "assignee_id": record.get("assignee_id"), "collaborator_ids": [], "follower_ids": [],
+            "group_id": record.get("group_id"), "organization_id": record.get("organization_id"),
+            "external_id": None, "problem_id": None,
             "satisfaction_rating": None, "sharing_agreement_ids": [], "custom_status_id": None,
             "priority": record.get("priority"), "type": record.get("type"),
             "created_at": created, "updated_at": record.get("updated_at") or created}
@@ -250,8 +251,10 @@ def zendesk_user(record: dict[str, Any], base: str) -> dict[str, Any]:
             "name": record.get("name") or "", "role": role,
             "role_type": None if role == "end-user" else 0, "alias": "", "notes": "",
             "signature": None, "phone": None, "photo": None, "external_id": None,
-            "organization_id": None, "tags": [], "user_fields": {}, "details": "",
-            "url": f"{base}/api/v2/users/{record['id']}.json",
+            "organization_id": record.get("organization_id"), "tags": [], "user_fields": {},
+            "details": "", "url": f"{base}/api/v2/users/{record['id']}.json",
+            "ticket_restriction": (record.get("ticket_restriction") if role != "end-user"
+                                   else "requested"),
             "verified": record.get("verified", True)}
 
 

@@ -29,7 +29,7 @@ from sandbox.zendesk_api import ZendeskApi
 
 # The sandbox's secrets, by the name of the service setting that holds each.
 SECRET_NAMES = ("PORTAL_API_TOKEN", "GITLAB_TOKEN", "GITLAB_ESCALATION_TOKEN", "ZENDESK_API_TOKEN",
-                "ZENDESK_WEBHOOK_SECRET", "GITLAB_WEBHOOK_TOKEN", "SECRET_KEY")
+                "ZENDESK_WEBHOOK_SECRET", "GITLAB_WEBHOOK_TOKEN", "SECRET_KEY", "AUDIT_KEY")
 SERVICE_EMAIL = "helpdesk-bot@sandbox.test"
 ESCALATION_PROJECT: dict[str, Any] = {"id": 4, "path_with_namespace": "support/escalations"}
 # Authors of what the tokens write, and the engineer who closes escalations by hand.
@@ -141,7 +141,7 @@ class Sandbox:
                "ZENDESK_API_TOKEN": z["api_token"],
                "ZENDESK_WEBHOOK_SECRET": c["ZENDESK_WEBHOOK_SECRET"],
                "ZENDESK_SERVICE_USER_ID": str(self.zendesk_service_user_id),
-               "SECRET_KEY": c["SECRET_KEY"]}
+               "SECRET_KEY": c["SECRET_KEY"], "AUDIT_KEY": c["AUDIT_KEY"]}
         if "ZENDESK_APP_PUBLIC_KEY" in c:
             env["ZENDESK_APP_PUBLIC_KEY"] = c["ZENDESK_APP_PUBLIC_KEY"]
         return env

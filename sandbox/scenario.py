@@ -80,6 +80,10 @@ FIELDS: dict[str, dict[str, Field]] = {
         "id": _f(int), "email": _f(str, None, default=None), "name": _f(str, default=""),
         "role": _f(str, default="end-user", choices=("end-user", "agent", "admin")),
         "verified": _f(bool, default=True), "group_ids": _f(list, default=[]),
+        # Zendesk's user field: which tickets the agent may see (null: all of them).
+        "ticket_restriction": _f(str, None, default=None, choices=(
+            "groups", "assigned", "requested", "organization", None)),
+        "organization_id": _f(int, None, default=None),
     },
     "ticket": {
         "id": _f(int), "subject": _f(str, default=""), "description": _f(str, default=""),
@@ -87,6 +91,9 @@ FIELDS: dict[str, dict[str, Field]] = {
         "status": _f(str, default="open", choices=("new", "open", "pending", "hold", "solved", "closed")),
         "tags": _f(list, default=[]), "custom_fields": _f(list, default=[]),
         "comments": _f(list, default=[]),
+        # Who may see it (an agent's ticket_restriction): its group, assignee, organization.
+        "group_id": _f(int, None, default=None), "assignee_id": _f(int, None, default=None),
+        "organization_id": _f(int, None, default=None),
     },
     "comment": {"author_id": _f(int, None, default=None), "body": _f(str), "public": _f(bool, default=True)},
 }

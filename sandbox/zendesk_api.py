@@ -44,6 +44,7 @@ class ZendeskApi:
         r.add("PUT", TICKET + r"\.json", self.update_ticket)
         r.add("GET", TICKET + r"/comments\.json", self.list_comments)
         r.add("PUT", TICKET + r"/tags\.json", self.add_tags)
+        r.add("GET", r"/api/v2/users/me\.json", self.show_me)
         r.add("GET", USER + r"\.json", self.show_user)
         r.add("GET", USER + r"/identities\.json", self.list_identities)
         r.add("GET", USER + r"/groups\.json", self.list_groups)
@@ -126,6 +127,10 @@ class ZendeskApi:
         return Response(200, {"tags": self.state.add_tags(ticket_id, tags)})
 
     # --- users ---------------------------------------------------------------------------------
+
+    def show_me(self, request: Request, actor: dict) -> Response:
+        """GET /users/me: the user the API token acts as (the service's own)."""
+        return self.show_user(request, actor, actor["id"])
 
     def show_user(self, request: Request, actor: dict, user_id: int) -> Response:
         """https://developer.zendesk.com/api-reference/ticketing/users/users/#show-user"""

@@ -57,10 +57,13 @@ def zendesk_user_payloads(
     *,
     name: str | None = None,
     email: str | None = None,
+    ticket_restriction: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(Show User body, List Groups body) for one Zendesk user, exactly as Zendesk sends them.
 
     `groups` is (name, id) pairs; an end user normally has none (pass `groups=()`).
+    `ticket_restriction` is None (every ticket) unless given: Zendesk's example agent in
+    the fixture is restricted to "assigned" tickets, which most tests do not want.
     """
     template = "show_user__end_user" if role == "end-user" else "show_user__agent"
     user = copy.deepcopy(_fixture(template)["user"])
@@ -71,6 +74,7 @@ def zendesk_user_payloads(
         role=role,
         role_type=_ROLE_TYPES.get(role),
         url=f"{ZENDESK_URL}/api/v2/users/{user_id}.json",
+        ticket_restriction=ticket_restriction if role != "end-user" else "requested",
     )
     template_group = _fixture("list_user_groups")["groups"][0]
     listed = [dict(template_group, id=group_id, name=group_name, default=False,
@@ -103,7 +107,8 @@ def mock_agent(
 ) -> None:
     """Register both Zendesk endpoints of `user_id` on `responses_mock` (a RequestsMock).
 
-    `user_fields` are `name` / `email` overrides, passed to `zendesk_user_payloads`.
+    `user_fields` are `name` / `email` / `ticket_restriction` overrides, passed to
+    `zendesk_user_payloads`.
     """
     user, groups_body = zendesk_user_payloads(user_id, role, groups, **user_fields)
     responses_mock.get(f"{ZENDESK_URL}/api/v2/users/{user_id}.json", json=user)

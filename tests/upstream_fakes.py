@@ -38,24 +38,38 @@ def _reply(status: int, body: Any) -> tuple[int, dict[str, str], str]:
     return status, {"Content-Type": "application/json"}, json.dumps(body)
 
 
+SERVICE_USER = 7000  # UPSTREAM_ENV's ZENDESK_SERVICE_USER_ID: who the API token acts as
+
+
 class FakeZendesk:
     """Tickets whose comments grow as notes are posted (Zendesk never edits a comment)."""
 
-    def __init__(self) -> None:
+    def __init__(self, service_user_id: int = SERVICE_USER) -> None:
+        self.service_user_id = service_user_id  # the author of every comment posted here
         self.comments: dict[int, list[dict]] = {}
         self.tickets: dict[int, dict] = {}  # what `add_ticket` put there, served by Show Ticket
         # Answers for the next status updates: (status, body), e.g. a 422 from Zendesk.
         self.status_failures: list[tuple[int, Any]] = []
         # Answers for the next Show Ticket requests, e.g. Zendesk down: (status, body).
         self.show_failures: list[tuple[int, Any]] = []
+        # Answers for the next updates that carry a comment (a note): (status, body).
+        self.note_failures: list[tuple[int, Any]] = []
+        # When set, the answer to every request about a ticket: (status, body), e.g. the
+        # 404 of a deleted ticket or a 503 of Zendesk down.
+        self.answer_all: tuple[int, Any] | None = None
 
     def install(self, mock: responses.RequestsMock) -> "FakeZendesk":
         tickets = re.escape(ZENDESK_API) + r"/tickets/(\d+)"
-        mock.add_callback("GET", re.compile(tickets + r"/comments\.json"), self._list)
-        mock.add_callback("GET", re.compile(tickets + r"\.json"), self._show)
-        mock.add_callback("PUT", re.compile(tickets + r"/tags\.json"), self._tags)
-        mock.add_callback("PUT", re.compile(tickets + r"\.json"), self._update)
+        mock.add_callback("GET", re.compile(tickets + r"/comments\.json"), self._or_answer_all(self._list))
+        mock.add_callback("GET", re.compile(tickets + r"\.json"), self._or_answer_all(self._show))
+        mock.add_callback("PUT", re.compile(tickets + r"/tags\.json"), self._or_answer_all(self._tags))
+        mock.add_callback("PUT", re.compile(tickets + r"\.json"), self._or_answer_all(self._update))
         return self
+
+    def _or_answer_all(self, handler):
+        def callback(request):
+            return _reply(*self.answer_all) if self.answer_all else handler(request)
+        return callback
 
     def add_ticket(self, ticket_id: int, subject: str, description: str,
                    requester_id: int = 9100) -> None:
@@ -65,6 +79,12 @@ class FakeZendesk:
         self.comments.setdefault(ticket_id, []).insert(0, {
             "id": 4000, "body": description, "public": True, "author_id": requester_id,
             "created_at": CREATED_AT})
+
+    def serve_ticket(self, ticket_id: int, **fields: Any) -> None:
+        """Show Ticket answers for `ticket_id` (no comments added): Zendesk's example ticket
+        with `fields` (e.g. group_id, assignee_id, organization_id) over it."""
+        self.tickets[ticket_id] = {"subject": f"Ticket {ticket_id}", "description": "",
+                                   "requester_id": 9100, **fields}
 
     def add_comment(self, ticket_id: int, body: str, author_id: int = 9100) -> None:
         stored = self.comments.setdefault(ticket_id, [])
@@ -99,9 +119,12 @@ class FakeZendesk:
         if "status" in sent_ticket and self.status_failures:
             return _reply(*self.status_failures.pop(0))
         comment = sent_ticket.get("comment")
+        if comment is not None and self.note_failures:
+            return _reply(*self.note_failures.pop(0))
         if comment is not None:
             stored = self.comments.setdefault(ticket_id, [])
-            stored.append({"id": 5000 + len(stored), "body": comment["body"], "author_id": None,
+            stored.append({"id": 5000 + len(stored), "body": comment["body"],
+                           "author_id": self.service_user_id,
                            "public": comment["public"], "created_at": CREATED_AT})
         body = fixture("zendesk", "update_ticket")
         body["ticket"]["id"] = ticket_id

@@ -47,7 +47,7 @@ def namespace_ref(value: Any, field_name: str = "namespace") -> int | str:
     if not isinstance(value, str) or not value.strip():
         raise BadInput(f"{field_name} must be a namespace id or full path", field=field_name)
     text = value.strip()
-    if text.isdigit():
+    if is_ascii_digits(text):
         return namespace_ref(int(text), field_name)
     segments = text.split("/")
     # Dot-only segments are not GitLab paths, and must never reach a URL as `.`/`..`.
@@ -78,12 +78,15 @@ def gitlab_user_ref(value: Any, field_name: str = "gitlab_user") -> int | str:
         raise BadInput(f"{field_name} is not a GitLab.com username (letters, digits, '_', '-', '.')",
                        field=field_name)
     return text
+def is_ascii_digits(text: str) -> bool:
+    """0-9 only: `str.isdigit` also accepts "²" and other digits `int()` refuses (a 500)."""
+    return text.isascii() and text.isdigit()
 
 
 def positive_id(value: Any, field_name: str) -> int:
     if isinstance(value, bool):
         raise BadInput(f"{field_name} must be a positive integer", field=field_name)
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and is_ascii_digits(value.strip()):
         value = int(value.strip())
     if not isinstance(value, int) or not 0 < value <= MAX_ID:
         raise BadInput(f"{field_name} must be a positive 64-bit integer", field=field_name)

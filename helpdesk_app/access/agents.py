@@ -23,6 +23,10 @@ class Agent:
     role: str  # Zendesk's role: "admin", "agent" or "end-user"
     group_ids: frozenset[int] = frozenset()
     group_names: frozenset[str] = frozenset()
+    # Zendesk's `ticket_restriction`: None (every ticket), "groups", "assigned",
+    # "requested" or "organization" (access/tickets.py); and the user's organization.
+    ticket_restriction: str | None = None
+    organization_id: int | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -48,6 +52,8 @@ class Agent:
             role=user.get("role") or "end-user",
             group_ids=frozenset(int(g["id"]) for g in groups),
             group_names=frozenset(g["name"] for g in groups if g.get("name")),
+            ticket_restriction=user.get("ticket_restriction"),
+            organization_id=user.get("organization_id"),
         )
 
 

@@ -3,9 +3,15 @@ with exit code 2 (architecture.md, "Configuration and modes"); logs go to stderr
 
     python -m helpdesk_app audit-export --output audit.jsonl [--ticket-id 35436]
 
-writes the audit trail as JSON lines (one record per line, oldest first) to the file, and
-prints one JSON document saying how many records it wrote and whether the hash chain holds.
-It reads DATABASE_URL only.
+writes the audit trail as JSON lines (one record per line, oldest first, then one line
+`{"chain_head": HEAD}`) to the file, and prints one JSON document saying how many records
+it wrote, whether the chain holds, and its head. It reads DATABASE_URL and AUDIT_KEY.
+
+    python -m helpdesk_app audit-verify [--head HEAD]
+
+checks the chain with AUDIT_KEY and, given the head of an earlier export, that the record
+with that head is still there: rows removed after it (the newest ones, which leave a chain
+that holds) show as `head_found: false`. Exit code 1 when either fails.
 
     python -m helpdesk_app triage [FILE] [--min-confidence 0.5]
 
@@ -38,6 +44,8 @@ import argparse
 import getpass
 import json
 import logging
+import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -49,7 +57,7 @@ from helpdesk_app.cli.plan_and_run import add_commands
 from helpdesk_app.engine import failures
 from helpdesk_app.errors import ApiError
 from helpdesk_app.storage import audit
-from helpdesk_app.storage.audit_chain import find_audit_break
+from helpdesk_app.storage.audit_chain import chain_head, find_audit_break, holds_head
 from helpdesk_app.storage.database import make_engine, make_session_factory
 from helpdesk_app.storage.migrate import database_url_from_env
 from workflows.triage import MIN_CONFIDENCE, RECOMMENDED, TicketText, triage
@@ -60,19 +68,48 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def _audit_key() -> bytes:
+    key = os.environ.get("AUDIT_KEY", "").strip()
+    if not key:  # an unkeyed check would pass a chain rewritten by whoever holds the database
+        raise UsageError("AUDIT_KEY is required to check the audit chain")
+    return key.encode()
+
+
 def audit_export(args: argparse.Namespace) -> dict[str, Any]:
     engine = make_engine(database_url_from_env())
     try:
-        with make_session_factory(engine)() as session, _open_output(args.output) as out:
+        sessions = make_session_factory(engine, audit_key=_audit_key())
+        with sessions() as session, _open_output(args.output) as out:
             count = audit.export_json_lines(session, out, ticket_id=args.ticket_id)
             broken_at = find_audit_break(session)
+            head = chain_head(session)
     except SQLAlchemyError as error:
         args.output.unlink(missing_ok=True)  # no half-written export left behind
         raise UsageError(f"cannot read the audit trail: {type(error).__name__}") from None
     finally:
         engine.dispose()
     return {"exported": count, "output": str(args.output), "ticket_id": args.ticket_id,
-            "chain_intact": broken_at is None, "first_broken_record": broken_at}
+            "chain_intact": broken_at is None, "first_broken_record": broken_at,
+            "chain_head": head}
+
+
+def audit_verify(args: argparse.Namespace) -> dict[str, Any]:
+    engine = make_engine(database_url_from_env())
+    try:
+        with make_session_factory(engine, audit_key=_audit_key())() as session:
+            broken_at = find_audit_break(session)
+            found = holds_head(session, args.head) if args.head else None
+            head = chain_head(session)
+    except SQLAlchemyError as error:
+        raise UsageError(f"cannot read the audit trail: {type(error).__name__}") from None
+    finally:
+        engine.dispose()
+    result = {"chain_intact": broken_at is None and found is not False,
+              "first_broken_record": broken_at, "head_given": args.head, "head_found": found,
+              "chain_head": head}
+    if not result["chain_intact"]:
+        raise CommandFailed(json.dumps(result, sort_keys=True))
+    return result
 
 
 def requeue_command(args: argparse.Namespace) -> dict[str, Any]:
@@ -159,9 +196,15 @@ def _confidence(text: str) -> float:
 
 
 def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) <= 0:
+    if not (text.isascii() and text.isdigit()) or int(text) <= 0:
         raise argparse.ArgumentTypeError("must be a positive integer")
     return int(text)
+
+
+def _head(text: str) -> str:
+    if not re.fullmatch(r"[0-9a-f]{64}", text):
+        raise argparse.ArgumentTypeError("must be the 64 hex digits of a chain_head")
+    return text
 
 
 def parser() -> argparse.ArgumentParser:
@@ -171,6 +214,9 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("--output", type=Path, required=True, help="a new file for the JSON lines")
     export.add_argument("--ticket-id", type=_positive, help="only this ticket's records")
     export.set_defaults(handler=audit_export)
+    check = commands.add_parser("audit-verify", help="check the audit chain, and an earlier head")
+    check.add_argument("--head", type=_head, help="the chain_head an earlier export ended with")
+    check.set_defaults(handler=audit_verify)
     ticket = commands.add_parser("triage", help="classify a ticket's text and list what it names")
     ticket.add_argument("file", nargs="?", default="-", metavar="FILE",
                         help="a JSON file with subject, description and comments (- or absent: stdin)")

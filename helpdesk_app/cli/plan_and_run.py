@@ -345,7 +345,7 @@ def _upstream_world() -> Iterator[World]:
     engine = make_engine(settings.database_url)
     clients: dict[str, Any] = {}
     try:
-        db = make_session_factory(engine)
+        db = make_session_factory(engine, audit_key=settings.audit_key.get_secret_value().encode())
         budgets = RedisBudgets(settings.redis_url) if settings.redis_url else DatabaseBudgets(db)
         clients = _clients(settings, budgets, wait_on_rate_limit=True)
         where = (f"portal {settings.portal_api_url}, GitLab {settings.gitlab_url}, "

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
@@ -23,7 +23,7 @@ KEPT_HEADERS = (
 
 def record_delivery(
     db: sessionmaker[Session], *, source: str, key: str, body: bytes,
-    headers: Mapping[str, str], status: str = "received",
+    headers: Mapping[str, str], status: str = "received", also_keys: Sequence[str] = (),
 ) -> int | None:
     """Insert the delivery once and return its id; None when its key was seen before (a
     retry or a replay).
@@ -32,6 +32,9 @@ def record_delivery(
     delivery make one row on every backend. A delivery to process is noted as dispatched in
     the same INSERT: the caller dispatches it next (`Jobs.dispatch(..., noted=True)`), and
     intake costs one write transaction, not two.
+
+    `also_keys` are recorded in the same transaction as rows of their own (`ignored`, no
+    body), so a delivery seen before under any one of its keys is a duplicate.
     """
     kept = {name: headers[name] for name in KEPT_HEADERS if name in headers}
     dispatched_at = utcnow() if status == "received" else None
@@ -41,6 +44,9 @@ def record_delivery(
     with db() as session:
         try:
             delivery_id = session.execute(insert_row.returning(Delivery.id)).scalar_one()
+            for alias in also_keys:
+                session.execute(insert(Delivery).values(source=source, delivery_key=alias,
+                                                        body=None, headers={}, status="ignored"))
             session.commit()
         except IntegrityError:
             session.rollback()

@@ -16,6 +16,8 @@ The text of every note and issue is in `workflows.notes`.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import uuid
 from typing import Any
@@ -23,7 +25,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from helpdesk_app.storage.models import Escalation, Run, RunEvent, utcnow
+from helpdesk_app.storage import audit
+from helpdesk_app.storage.models import AuditRecord, Escalation, Run, RunEvent, utcnow
+from helpdesk_app.upstreams import trace
 from workflows import Outcome, OutcomeStatus, notes
 
 log = logging.getLogger(__name__)
@@ -45,7 +49,7 @@ def report_run(services: Any, run: Run, outcome: Outcome) -> Escalation | None:
         _report_success(services, run, outcome)
         return None
     # Superseded or refused: nothing changed; the agent reviews the new plan.
-    mark = notes.marker("run", run.id)
+    mark = services.marker("run", run.id)
     body = notes.superseded_note(outcome, mode=services.settings.mode, marker=mark)
     services.zendesk.add_internal_note(run.ticket_id, body, marker=mark)
     log.info("postback.superseded", extra={"run_id": run.id, "ticket_id": run.ticket_id})
@@ -56,19 +60,19 @@ def run_agent(run: Run) -> dict[str, Any]:
     return {"id": run.agent_id, **(run.agent or {})}
 
 
-def noop_marker(outcome: Outcome) -> str:
+def noop_marker(services: Any, outcome: Outcome) -> str:
     """Keyed by the workflow and its canonical inputs, not the run: a double click or a
     retried delivery lands on the same marker, so the ticket gets one "nothing to do"."""
-    return notes.marker("noop", f"{outcome.workflow}:{notes.inputs_digest(outcome.plan.inputs)}")
+    return services.marker("noop", f"{outcome.workflow}:{notes.inputs_digest(outcome.plan.inputs)}")
 
 
 def _report_success(services: Any, run: Run, outcome: Outcome) -> None:
     mode = services.settings.mode
     if outcome.changed:
-        mark = notes.marker("run", run.id)
+        mark = services.marker("run", run.id)
         body = notes.success_note(outcome, mode=mode, marker=mark)
     else:
-        mark = noop_marker(outcome)
+        mark = noop_marker(services, outcome)
         body = notes.noop_note(outcome, mode=mode, marker=mark)
     services.zendesk.add_internal_note(run.ticket_id, body, marker=mark)
     _mark_ticket(services, run.ticket_id, run.workflow)
@@ -95,13 +99,17 @@ def escalate(services: Any, *, ticket_id: int, workflow: str, summary: str,
              outcome: Outcome | None = None) -> Escalation:
     """Open (or comment on) the ticket's escalation issue for `workflow`; note it on the ticket."""
     ctx = _context(services, ticket_id, workflow, summary, agent, run, outcome)
-    filed = _filed_by(services, run) if run is not None else None
-    if filed is not None:  # a retried report: the GitLab step is done already
+    # A run's steps are keyed by the run; a manual escalation by what was asked (agent,
+    # ticket, workflow, summary), so that the agent's retry after a failed note is
+    # recognised and neither opens nor comments again.
+    key = str(run.id) if run is not None else _request_key(ctx)
+    filed = _filed_by(services, run) if run is not None else _filed_manually(services, ctx, key)
+    if filed is not None:  # a retry: the GitLab step is done already
         row, action = filed
     else:
         row = open_escalation(services, ticket_id, workflow)
-        row, action = _file(services, row.id, ctx, run)
-    _note_escalation(services, row, action, ctx, run)
+        row, action = _file(services, row.id, ctx, run, key)
+    _note_escalation(services, row, action, ctx, key)
     log.info("escalation.reported", extra={"escalation_id": row.id, "ticket_id": ticket_id,
                                            "workflow": workflow, "action": action,
                                            "issue_iid": row.gitlab_issue_iid})
@@ -119,7 +127,7 @@ def open_escalation(services: Any, ticket_id: int, workflow: str) -> Escalation:
                 return row
             key = f"{ticket_id}:{workflow}:{uuid.uuid4().hex[:12]}"
             row = Escalation(ticket_id=ticket_id, workflow=workflow, state="open",
-                             marker=notes.marker("escalation", key))
+                             marker=services.marker("escalation", key))
             session.add(row)
             try:
                 session.commit()
@@ -136,24 +144,23 @@ def open_escalation(services: Any, ticket_id: int, workflow: str) -> Escalation:
 
 
 def _file(services: Any, row_id: int, ctx: notes.EscalationContext,
-          run: Run | None) -> tuple[Escalation, str]:
+          run: Run | None, key: str) -> tuple[Escalation, str]:
     """Give the row its issue (opened or adopted), or comment on the issue it has."""
-    row, action = _ensure_issue(services, row_id, ctx, run)
+    row, action = _ensure_issue(services, row_id, ctx, run, key)
     if action is not None:
         return row, action
-    key = f"{row.id}:{run.id}" if run is not None else f"{row.id}:{uuid.uuid4().hex[:12]}"
-    mark = notes.marker("escalation-comment", key)
+    mark = services.marker("escalation-comment", f"{row.id}:{key}")
     body = notes.escalation_comment(ctx, mode=services.settings.mode, marker=mark)
     services.gitlab.comment_on_issue(row.gitlab_issue_iid, body, marker=mark)
     with services.db() as session, session.begin():
-        _record_filed(session, run, row, "commented")
+        _record_filed(session, run, row, "commented", ctx, key)
     log.info("escalation.commented",
              extra={"escalation_id": row.id, "issue_iid": row.gitlab_issue_iid})
     return row, "commented"
 
 
 def _ensure_issue(services: Any, row_id: int, ctx: notes.EscalationContext,
-                  run: Run | None) -> tuple[Escalation, str | None]:
+                  run: Run | None, key: str) -> tuple[Escalation, str | None]:
     """(row, "opened" | "adopted") when this call gave the row its issue; (row, None) when
     it had one already."""
     with services.db() as session, session.begin():
@@ -166,7 +173,7 @@ def _ensure_issue(services: Any, row_id: int, ctx: notes.EscalationContext,
         issue, action = _find_or_create_issue(services, row, ctx)
         row.gitlab_issue_iid = int(issue["iid"])
         row.gitlab_issue_url = issue.get("web_url")
-        _record_filed(session, run, row, action)
+        _record_filed(session, run, row, action, ctx, key)
     return row, action
 
 
@@ -187,8 +194,17 @@ def _find_or_create_issue(services: Any, row: Escalation,
     return issue, "opened"
 
 
-def _record_filed(session: Any, run: Run | None, row: Escalation, action: str) -> None:
+def _record_filed(session: Any, run: Run | None, row: Escalation, action: str,
+                  ctx: notes.EscalationContext, key: str) -> None:
+    """In the transaction that stores the GitLab step: a run's timeline event, or a manual
+    escalation's audit record (so it exists whatever then happens to the ticket note)."""
     if run is None:
+        escalation = {"id": row.id, "ticket_id": row.ticket_id, "workflow": row.workflow,
+                      "state": row.state, "issue_iid": row.gitlab_issue_iid,
+                      "issue_url": row.gitlab_issue_url, "action": action, "request_key": key}
+        audit.record_escalation(session, agent=dict(ctx.agent), ticket_id=ctx.ticket_id,
+                                workflow=ctx.workflow, summary=ctx.summary, escalation=escalation,
+                                request_ids=trace.current())
         return
     session.add(RunEvent(run_id=run.id, kind=FILED_EVENT, at=utcnow(), detail={
         "escalation_id": row.id, "action": action, "issue_iid": row.gitlab_issue_iid,
@@ -206,15 +222,39 @@ def _filed_by(services: Any, run: Run) -> tuple[Escalation, str] | None:
         return (row, event.detail["action"]) if row is not None else None
 
 
+def _request_key(ctx: notes.EscalationContext) -> str:
+    """12 hex of SHA-256 over what a manual escalation asked: its agent, ticket, workflow
+    and summary. The same request again, while the issue is open, is the same escalation."""
+    asked = json.dumps([ctx.agent.get("id"), ctx.ticket_id, ctx.workflow, ctx.summary],
+                       separators=(",", ":"), ensure_ascii=True, default=str)
+    return hashlib.sha256(asked.encode("ascii")).hexdigest()[:notes.DIGEST_HEX]
+
+
+def _filed_manually(services: Any, ctx: notes.EscalationContext,
+                    key: str) -> tuple[Escalation, str] | None:
+    """The open escalation this same manual request already filed into, and how, as its
+    audit record says; None when it has not."""
+    with services.db() as session:
+        recorded = session.scalars(select(AuditRecord).where(
+            AuditRecord.kind == "escalation", AuditRecord.ticket_id == ctx.ticket_id,
+            AuditRecord.workflow == ctx.workflow).order_by(AuditRecord.id.desc()))
+        for record in recorded:
+            outcome = record.outcome or {}
+            if outcome.get("request_key") != key:
+                continue
+            row = session.get(Escalation, outcome.get("id"))
+            if row is not None and row.state == "open":
+                return row, outcome.get("action", "opened")
+    return None
+
+
 def _note_escalation(services: Any, row: Escalation, action: str,
-                     ctx: notes.EscalationContext, run: Run | None) -> None:
-    # Keyed by the run, so a retried report finds its note; a manual escalation is a new
-    # request each time, and gets a note each time.
-    key = f"{row.id}:{run.id}" if run is not None else f"{row.id}:{uuid.uuid4().hex[:12]}"
-    mark = notes.marker("escalation-note", key)
+                     ctx: notes.EscalationContext, key: str) -> None:
+    # Keyed like the GitLab step, so a retry finds its note.
+    mark = services.marker("escalation-note", f"{row.id}:{key}")
     body = notes.escalation_ticket_note(
         url=row.gitlab_issue_url or "", iid=row.gitlab_issue_iid, workflow=ctx.workflow,
-        repeated=action == "commented", manual=run is None,
+        repeated=action == "commented", manual=ctx.run_id is None,
         failure=ctx.outcome.message if ctx.outcome else "", mode=services.settings.mode,
         marker=mark)
     services.zendesk.add_internal_note(ctx.ticket_id, body, marker=mark)

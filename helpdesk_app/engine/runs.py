@@ -36,7 +36,7 @@ from helpdesk_app.engine.leases import (
 from helpdesk_app.errors import ApiError
 from helpdesk_app.storage import audit
 from helpdesk_app.storage.models import Escalation, Run, utcnow
-from helpdesk_app.upstreams import trace
+from helpdesk_app.upstreams import trace, zendesk_pacing
 from helpdesk_app.upstreams.retry import RetryPolicy
 from workflows import BadInput, Confirmation, Decision, Outcome, OutcomeStatus, Pending, Plan, Refused
 from workflows.errors import UpstreamError
@@ -177,8 +177,12 @@ def _report(services, run_id: int, owner: str) -> None:
     """Post the result to the ticket; an upstream failure tries again later, never drops it."""
     run = load_run(services.db, run_id)
     try:
-        escalation = postback.report_run(services, run, Outcome.from_dict(run.outcome))
+        with zendesk_pacing.priority():  # post-backs spend the share held back for them
+            escalation = postback.report_run(services, run, Outcome.from_dict(run.outcome))
     except UpstreamError as error:
+        if error.status == 404 or _post_back_attempts(run) + 1 >= services.settings.postback_max_attempts:
+            _report_failed(services, run_id, owner, error)
+            return
         wait = min(services.settings.run_retry_cap_s, max(error.retry_after or 0, 30.0))
         _add_event(services.db, run_id, "post_back_retry", error.to_dict(), state=None)
         release(services.db, Run, run_id, owner, last_error=error.to_dict(),
@@ -190,6 +194,30 @@ def _report(services, run_id: int, owner: str) -> None:
                    {"issue_iid": escalation.gitlab_issue_iid, "issue_url": escalation.gitlab_issue_url},
                    state="escalated")
     release(services.db, Run, run_id, owner, reported_at=utcnow(), next_attempt_at=None)
+
+
+def _post_back_attempts(run: Run) -> int:
+    """Post-backs tried and failed so far (each left a `post_back_retry` event)."""
+    return sum(1 for event in run.events if event.kind == "post_back_retry")
+
+
+def _report_failed(services, run_id: int, owner: str, error: UpstreamError) -> None:
+    """The result can never reach the ticket: a 404 (the ticket is gone; asking again
+    cannot help) or POSTBACK_MAX_ATTEMPTS spent. The run stops as `report_failed`, never
+    dispatched again, and the audit trail says so; operators find it by that state."""
+    with services.db() as session:
+        run = session.get(Run, run_id)
+        if run.lease_owner != owner:  # another worker has it now; it decides
+            return
+        run.state = "report_failed"
+        run.last_error = error.to_dict()
+        run.next_attempt_at = None
+        run.record("report_failed", error.to_dict())
+        audit.record_report_failed(session, run, error.to_dict())
+        session.commit()
+    release(services.db, Run, run_id, owner, next_attempt_at=None)
+    log.warning("run.report_failed", extra={"run_id": run_id, "upstream": error.upstream,
+                                            "status": error.status})
 
 
 def _outcome(services, run: Run, ports) -> Outcome:

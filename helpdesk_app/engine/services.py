@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from helpdesk_app.access.agents import AgentDirectory
 from helpdesk_app.access.policy import Policy
+from helpdesk_app.access.tickets import TicketDirectory
 from helpdesk_app.engine.jobs import InlineQueue, Jobs, RQQueue, ThreadQueue
 from helpdesk_app.engine.leases import Timing
 from helpdesk_app.settings import Settings
@@ -18,7 +19,7 @@ from helpdesk_app.upstreams.portal import PortalClient
 from helpdesk_app.upstreams.retry import RetryPolicy
 from helpdesk_app.upstreams.zendesk import ZendeskAdapter
 from helpdesk_app.upstreams.zendesk_pacing import ZendeskPacing
-from workflows import Ports, Rules, SystemClock
+from workflows import Ports, Rules, SystemClock, notes
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class Services:
     jobs: Jobs
     # Upstream budgets every process shares (Zendesk's rate limits).
     budgets: Budgets
+    # Tickets' access fields (group, assignee, requester, organization), cached briefly.
+    tickets: TicketDirectory
     # The ports the workflows read and change through; None means the three clients above.
     # (Tests of the HTTP edge give an in-memory world here; post-back still uses the clients.)
     workflow_ports: Ports | None = None
@@ -43,6 +46,10 @@ class Services:
             return self.workflow_ports
         return Ports(portal=self.portal, gitlab=self.gitlab, tickets=self.zendesk,
                      clock=SystemClock())
+
+    def marker(self, kind: str, key: object) -> str:
+        """The marker of a note or issue this service writes, its key MAC'd (settings)."""
+        return notes.signed_marker(self.settings.marker_secret(), kind, key)
 
     @property
     def rules(self) -> Rules:
@@ -58,9 +65,10 @@ class Services:
         """The same services with clients of their own, for one job thread or process; they
         wait out a 429's Retry-After, which a web request never does."""
         clients = _clients(self.settings, self.budgets, wait_on_rate_limit=True)
+        max_age_s = self.settings.agent_cache_s
         return dataclasses.replace(self, **clients,
-                                   agents=AgentDirectory(clients["zendesk"],
-                                                         max_age_s=self.settings.agent_cache_s))
+                                   agents=AgentDirectory(clients["zendesk"], max_age_s=max_age_s),
+                                   tickets=TicketDirectory(clients["zendesk"], max_age_s=max_age_s))
 
 
 def _secret(value) -> str:
@@ -89,7 +97,8 @@ def _clients(settings: Settings, budgets: Budgets, *, wait_on_rate_limit: bool =
         zendesk=ZendeskAdapter(settings.zendesk_subdomain, settings.zendesk_email,
                                _secret(settings.zendesk_api_token), timeout_s=timeout, retry=retry,
                                domain=settings.zendesk_domain, scheme=settings.zendesk_scheme,
-                               pacing=_zendesk_pacing(settings, budgets)),
+                               pacing=_zendesk_pacing(settings, budgets),
+                               service_user_id=settings.zendesk_service_user_id),
     )
 
 
@@ -98,13 +107,15 @@ def _zendesk_pacing(settings: Settings, budgets: Budgets) -> ZendeskPacing:
         budgets, requests_per_min=settings.zendesk_requests_per_min,
         ticket_updates_per_min=settings.zendesk_ticket_updates_per_min,
         updates_per_ticket=settings.zendesk_updates_per_ticket,
-        updates_per_ticket_window_s=settings.zendesk_updates_per_ticket_window_s)
+        updates_per_ticket_window_s=settings.zendesk_updates_per_ticket_window_s,
+        reserved_share=settings.zendesk_reserved_share)
 
 
 def build_services(settings: Settings) -> Services:
     """Clients for upstream mode, the database and the jobs."""
     # Migrations are the release step's job (Procfile), never the app factory's.
-    db = make_session_factory(make_engine(settings.database_url))
+    audit_key = settings.audit_key.get_secret_value().encode() if settings.audit_key else None
+    db = make_session_factory(make_engine(settings.database_url), audit_key=audit_key)
     budgets = RedisBudgets(settings.redis_url) if settings.redis_url else DatabaseBudgets(db)
     clients = _clients(settings, budgets)
     jobs = Jobs(db)
@@ -113,6 +124,7 @@ def build_services(settings: Settings) -> Services:
         settings=settings, **clients, db=db,
         agents=AgentDirectory(clients["zendesk"], max_age_s=settings.agent_cache_s),
         policy=Policy(settings.workflow_policy), jobs=jobs, budgets=budgets,
+        tickets=TicketDirectory(clients["zendesk"], max_age_s=settings.agent_cache_s),
     )
 
 

@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 
 TAG_PREFIX = "lnr_triage_"
 FOUND_KEYS = ("subscriptions", "namespaces", "customer_ids")
-OWN_MARKER = f"[{notes.MARKER_PREFIX}:"  # the start of every marker the service writes
 
 
 def process_zendesk_delivery(services: Any, delivery_id: int) -> None:
@@ -85,7 +84,7 @@ def triage_ticket(services: Any, ticket_id: int) -> dict[str, Any] | None:
     if ticket is None:
         return None
     settings = services.settings
-    findings = triage(ticket_text(ticket, settings.zendesk_service_user_id))
+    findings = triage(ticket_text(ticket, services.zendesk.service_user_id()))
     confident = findings.confidence >= settings.triage_min_confidence
     # Read only, and only for License and Renewals requests: a 2FA ticket that names a
     # subscription gets its findings, not a diagnosis.
@@ -95,7 +94,7 @@ def triage_ticket(services: Any, ticket_id: int) -> dict[str, Any] | None:
               "diagnosis": diagnosis.to_dict() if diagnosis else None}
     digest = _digest(record)
     if digest != _stored_digest(services.db, ticket_id):
-        mark = notes.marker("triage", f"{ticket_id}:{digest}")
+        mark = services.marker("triage", f"{ticket_id}:{digest}")
         body = notes.triage_note(findings, diagnosis, min_confidence=settings.triage_min_confidence,
                                  mode=settings.mode, marker=mark)
         services.zendesk.add_internal_note(ticket_id, body, marker=mark)
@@ -106,10 +105,11 @@ def triage_ticket(services: Any, ticket_id: int) -> dict[str, Any] | None:
 
 
 def ticket_text(ticket: dict[str, Any], service_user_id: int | None) -> TicketText:
-    """Subject, description, and the later comments that are not the service's own."""
+    """Subject, description, and the later comments that are not the service's own. Whose
+    they are is their author's to say, never their text: a customer who quotes a marker
+    is still triaged."""
     comments = [c for c in ticket.get("comments", [])[1:]  # the first one is the description
-                if c.get("author_id") != service_user_id
-                and OWN_MARKER not in (c.get("body") or "")]
+                if c.get("author_id") != service_user_id]
     return TicketText(subject=ticket.get("subject") or "", description=ticket.get("description") or "",
                       comments=tuple(c.get("body") or "" for c in comments))
 

@@ -22,6 +22,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from helpdesk_app.security import json_limits
+from workflows.inputs import is_ascii_digits
+
 EVENT_PREFIX = "zen:event-type:"
 HANDLED = ("ticket.created", "ticket.comment_added")
 INVOCATION_HEADER = "X-Zendesk-Webhook-Invocation-Id"
@@ -39,6 +42,9 @@ class ZendeskDelivery:
     event: str  # e.g. "ticket.created"; anything not in HANDLED is recorded and ignored
     ticket_id: int | None
     actor_id: int | None
+    # Further keys the same delivery is known by; any of them seen before makes it a
+    # duplicate (a trigger body: its invocation id and its signed timestamp + body).
+    also_keys: tuple[str, ...] = ()
 
     @property
     def handled(self) -> bool:
@@ -53,7 +59,9 @@ class ZendeskDelivery:
 
 def parse(body: bytes, headers: Mapping[str, str], timestamp: str) -> ZendeskDelivery:
     try:
-        data = json.loads(body)
+        data = json_limits.loads(body)
+    except json_limits.TooDeep as error:
+        raise MalformedDelivery(str(error)) from None
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise MalformedDelivery("the body is not JSON") from None
     if not isinstance(data, dict):
@@ -89,12 +97,18 @@ def _trigger_webhook(data: dict[str, Any], headers: Mapping[str, str], body: byt
     event, ticket_id = data.get("event"), _id(data.get("ticket_id"))
     if not isinstance(event, str) or ticket_id is None:
         raise MalformedDelivery("the trigger body needs \"event\" and a numeric \"ticket_id\"")
+    # Zendesk's retry keeps the invocation id (it may re-sign with a new timestamp); the
+    # header is not signed, so a replay of the signed timestamp + body under another
+    # invocation id must be recognised by what was signed. Both keys are recorded.
+    signed = "sha256:" + hashlib.sha256(timestamp.encode() + body).hexdigest()
     invocation = headers.get(INVOCATION_HEADER)
+    also: tuple[str, ...]
     if invocation and len(invocation) <= MAX_KEY:
-        key = f"invocation:{invocation}"
+        key, also = f"invocation:{invocation}", (signed,)
     else:
-        key = "sha256:" + hashlib.sha256(timestamp.encode() + body).hexdigest()
-    return ZendeskDelivery(key=key, event=event, ticket_id=ticket_id, actor_id=_id(data.get("actor_id")))
+        key, also = signed, ()
+    return ZendeskDelivery(key=key, event=event, ticket_id=ticket_id,
+                           actor_id=_id(data.get("actor_id")), also_keys=also)
 
 
 def _dig(data: Any, *keys: str) -> Any:
@@ -112,6 +126,6 @@ def _id(value: Any) -> int | None:
         return None
     if isinstance(value, int) and value > 0:
         return value
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 20:
+    if isinstance(value, str) and is_ascii_digits(value.strip()) and len(value.strip()) < 20:
         return int(value) or None
     return None

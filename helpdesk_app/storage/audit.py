@@ -11,7 +11,7 @@ from typing import IO, Any, Iterator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from helpdesk_app.storage.audit_chain import append_audit
+from helpdesk_app.storage.audit_chain import append_audit, chain_head
 from helpdesk_app.storage.models import AuditRecord, Run
 from workflows import Plan
 
@@ -39,6 +39,15 @@ def record_run(session: Session, run: Run, request_ids: list[str]) -> AuditRecor
         inputs=run.inputs, checks=outcome.get("checks"), override_reason=run.override_reason,
         outcome={"run_id": run.id, "state": run.state, **_outcome_summary(outcome)},
         upstream_request_ids=request_ids,
+    )
+
+
+def record_report_failed(session: Session, run: Run, error: dict[str, Any]) -> AuditRecord:
+    """The run's result will never be posted to its ticket (runs._report_failed)."""
+    return append_audit(
+        session, kind="report_failed", agent=run.agent, ticket_id=run.ticket_id,
+        workflow=run.workflow, inputs=run.inputs,
+        outcome={"run_id": run.id, "state": run.state, "error": error}, upstream_request_ids=[],
     )
 
 
@@ -71,9 +80,11 @@ def records(session: Session, *, ticket_id: int | None = None) -> Iterator[Audit
 
 
 def export_json_lines(session: Session, out: IO[str], *, ticket_id: int | None = None) -> int:
-    """Write one JSON object per line; return how many."""
+    """Write one JSON object per record, then `{"chain_head": ...}` (the whole chain's head,
+    even for one ticket's records); return how many records."""
     count = 0
     for record in records(session, ticket_id=ticket_id):
         out.write(json.dumps(as_dict(record), sort_keys=True, ensure_ascii=False) + "\n")
         count += 1
+    out.write(json.dumps({"chain_head": chain_head(session)}) + "\n")
     return count

@@ -1,9 +1,17 @@
-"""The audit trail's hash chain: each record carries the hash of the one before it, so that
-a changed record, or one removed from the middle, shows (architecture.md, "Configuration
-and modes")."""
+"""The audit trail's chain: each record carries the MAC of the one before it, so that a
+changed record, or one removed from the middle, shows (architecture.md, "Configuration
+and modes").
+
+The MAC is HMAC-SHA256 with AUDIT_KEY, a key of its own: without it nobody can rewrite the
+chain after changing a record. Rows written before the key existed hold plain SHA-256 and
+verify as such only before the first keyed row. Removing the newest rows leaves a chain
+that holds, so every export ends with the chain's head, and `audit-verify --head HEAD`
+says whether the record with that head is still there.
+"""
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from datetime import timezone
 from typing import Any, Mapping
@@ -19,11 +27,15 @@ GENESIS_HASH = "0" * 64
 AUDIT_CHAIN_LOCK = 0x6C6E72_A0D1  # "lnr" + "audit"
 
 
-def audit_hash(prev_hash: str, record: Mapping[str, Any]) -> str:
-    """SHA-256 over the previous hash followed by the canonical JSON of the record."""
+def audit_hash(prev_hash: str, record: Mapping[str, Any], key: bytes | None = None) -> str:
+    """HMAC-SHA256 with `key` (SHA-256 without one: rows from before AUDIT_KEY) over the
+    previous hash followed by the canonical JSON of the record."""
     canonical = json.dumps(_hashed_fields(record), sort_keys=True, separators=(",", ":"),
                            ensure_ascii=True, allow_nan=False)
-    return hashlib.sha256((prev_hash + canonical).encode("ascii")).hexdigest()
+    message = (prev_hash + canonical).encode("ascii")
+    if key:
+        return hmac.new(key, message, hashlib.sha256).hexdigest()
+    return hashlib.sha256(message).hexdigest()
 
 
 def _hashed_fields(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -50,7 +62,8 @@ def append_audit(session: Session, **fields: Any) -> AuditRecord:
         session.execute(select(func.pg_advisory_xact_lock(AUDIT_CHAIN_LOCK)))
     prev = session.scalar(select(AuditRecord.hash).order_by(AuditRecord.id.desc()).limit(1))
     prev = prev or GENESIS_HASH
-    row = AuditRecord(**record, prev_hash=prev, hash=audit_hash(prev, record))
+    key = session.info.get("audit_key")
+    row = AuditRecord(**record, prev_hash=prev, hash=audit_hash(prev, record, key))
     session.add(row)
     session.flush()
     return row
@@ -78,18 +91,42 @@ def _audit_values(fields: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
-def find_audit_break(session: Session) -> int | None:
-    """The id of the first audit record that breaks the chain, or None when it holds."""
+def find_audit_break(session: Session, key: bytes | None = None) -> int | None:
+    """The id of the first audit record that breaks the chain, or None when it holds.
+
+    With `key` (or the session's AUDIT_KEY) every record must carry its MAC, except
+    unkeyed ones from before the key, and only before the first keyed record."""
+    key = key or session.info.get("audit_key")
     table = AuditRecord.__table__
-    expected_prev = GENESIS_HASH
+    expected_prev, keyed_seen = GENESIS_HASH, False
     rows = session.execute(select(table).order_by(table.c.id)).mappings()
-    for row in rows:
-        if row["prev_hash"] != expected_prev or row["hash"] != audit_hash(row["prev_hash"], dict(row)):
+    for mapping in rows:
+        row = dict(mapping)
+        if row["prev_hash"] != expected_prev:
+            return row["id"]
+        if key and hmac.compare_digest(row["hash"], audit_hash(row["prev_hash"], row, key)):
+            keyed_seen = True
+        elif keyed_seen or row["hash"] != audit_hash(row["prev_hash"], row):
             return row["id"]
         expected_prev = row["hash"]
     return None
 
 
-def verify_audit_chain(session: Session) -> bool:
+def verify_audit_chain(session: Session, key: bytes | None = None) -> bool:
     """True when every audit record is unchanged and none was removed from the middle."""
-    return find_audit_break(session) is None
+    return find_audit_break(session, key) is None
+
+
+def chain_head(session: Session) -> str:
+    """The newest record's hash (GENESIS_HASH for an empty trail): what an export ends
+    with, to be kept apart from the database and given to `audit-verify --head` later."""
+    head = session.scalar(select(AuditRecord.hash).order_by(AuditRecord.id.desc()).limit(1))
+    return head or GENESIS_HASH
+
+
+def holds_head(session: Session, head: str) -> bool:
+    """True when the record whose hash is `head` is still in the trail."""
+    if head == GENESIS_HASH:
+        return True
+    return session.scalar(select(func.count()).select_from(AuditRecord)
+                          .where(AuditRecord.hash == head)) == 1

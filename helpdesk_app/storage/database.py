@@ -79,10 +79,12 @@ def _tune_sqlite(engine: Engine) -> None:
         writers.give_back(record)
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+def make_session_factory(engine: Engine, *, audit_key: bytes | None = None) -> sessionmaker[Session]:
     """Sessions for the web and the workers.
 
     Objects stay readable after commit (`expire_on_commit=False`) so a view can answer
-    with what it just wrote; a job reloads what it needs by id.
+    with what it just wrote; a job reloads what it needs by id. `audit_key` (AUDIT_KEY)
+    keys the audit chain's MAC (audit_chain.py); every session of the factory carries it.
     """
-    return sessionmaker(engine, expire_on_commit=False)
+    info = {"audit_key": audit_key} if audit_key else {}
+    return sessionmaker(engine, expire_on_commit=False, info=info)

@@ -45,7 +45,8 @@ DELIVERY_SOURCES = ("zendesk", "gitlab")
 # `dead`: its attempts reached DELIVERY_MAX_ATTEMPTS; nothing retries it until an operator
 # requeues it (helpdesk_app/engine/failures.py).
 DELIVERY_STATUSES = ("received", "processing", "processed", "ignored", "failed", "dead")
-RUN_STATES = ("queued", "running", "succeeded", "failed", "superseded", "escalated")
+RUN_STATES = ("queued", "running", "succeeded", "failed", "superseded", "escalated",
+              "report_failed")  # the post-back can never land
 ESCALATION_STATES = ("open", "closed")
 
 

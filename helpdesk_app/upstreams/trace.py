@@ -51,3 +51,6 @@ def send_request_ids(session: requests.Session) -> requests.Session:
     for prefix in ("https://", "http://"):
         session.mount(prefix, RequestIdAdapter())
     return session
+def current() -> list[str]:
+    """The ids recorded so far in the innermost `capture` (a copy); [] outside one."""
+    return list(_request_ids.get() or [])

@@ -55,8 +55,11 @@ class ZendeskAdapter:
         domain: str = "zendesk.com",
         scheme: str = "https",
         pacing: ZendeskPacing | None = None,
+        service_user_id: int | None = None,
     ) -> None:
         """`domain` may carry a port and `scheme` may be "http", for a local double.
+        `service_user_id` is this service's own Zendesk user (ZENDESK_SERVICE_USER_ID);
+        when not given it is read once from `GET /api/v2/users/me`.
 
         zenpy always puts the subdomain in front of the domain, so a loopback double needs a
         host name that resolves (e.g. subdomain "zendesk", domain "sandbox.test:8025" with a
@@ -69,6 +72,7 @@ class ZendeskAdapter:
             raise ValueError(f"unsupported scheme {scheme!r}")
         self._retry = retry or RetryPolicy()
         self._pacing = pacing
+        self._service_user_id = service_user_id
         self._session = trace.send_request_ids(requests.Session())
         self._session.hooks["response"].append(on_response)
         if pacing is not None:
@@ -88,7 +92,21 @@ class ZendeskAdapter:
     def budget_wait(self) -> float:
         """Seconds until the account's request budget has room again, as far as this
         process knows (0.0 when it knows of no refusal); asks no one."""
-        return self._pacing.budgets.known_wait([self._pacing.account()]) if self._pacing else 0.0
+        return self._pacing.budgets.known_wait(self._pacing.shared()) if self._pacing else 0.0
+
+    def service_user_id(self) -> int:
+        """The id of the user this adapter authenticates as: the author of every note the
+        service writes. Read once from Zendesk when it was not configured.
+
+        https://developer.zendesk.com/api-reference/ticketing/users/users/#show-the-currently-authenticated-user
+        """
+        if self._service_user_id is None:
+            me = self._retried("show_me", lambda: self._zenpy.users.me())
+            if not me or not me.id:  # an anonymous answer: no author to trust
+                raise UpstreamError("zendesk", "users/me named no user", status=None,
+                                    code="no_service_user", transient=True)
+            self._service_user_id = int(me.id)
+        return self._service_user_id
 
     # -- read side (port `Tickets`, and what the sidebar needs) ---------------------------
 
@@ -103,6 +121,12 @@ class ZendeskAdapter:
             return None
         ticket["comments"] = self._retried("list_comments", lambda: self._comments(ticket_id))
         return ticket
+
+    def ticket_access(self, ticket_id: int) -> dict[str, Any] | None:
+        """The ticket's fields without its comments (who may see it); None when it does
+        not exist. https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#show-ticket
+        """
+        return self._show_ticket(ticket_id)
 
     def requester(self, ticket_id: int) -> Requester | None:
         """Ticket -> requester -> email, verified only by a verified email identity.
@@ -206,7 +230,12 @@ class ZendeskAdapter:
         return [_comment_fields(c) for c in self._zenpy.tickets.comments(ticket=ticket_id)]
 
     def _has_marker(self, ticket_id: int, marker: str) -> bool:
+        """Only the service's own words count: a private comment by its own user. A
+        customer's comment quoting a marker neither hides a note nor stands for one."""
+        me = self.service_user_id()
         for comment in self._zenpy.tickets.comments(ticket=ticket_id):
+            if comment.public is not False or comment.author_id != me:
+                continue
             if any(marker in (getattr(comment, f, None) or "") for f in MARKER_FIELDS):
                 return True
         return False
@@ -280,6 +309,10 @@ def _ticket_fields(ticket: Ticket) -> dict[str, Any]:
         "status": ticket.status,
         "tags": list(ticket.tags or []),
         "requester_id": ticket.requester_id,
+        # Who may see it under Zendesk's rules (access/tickets.py).
+        "group_id": ticket.group_id,
+        "assignee_id": ticket.assignee_id,
+        "organization_id": ticket.organization_id,
     }
 
 
@@ -294,4 +327,6 @@ def _comment_fields(comment: Comment) -> dict[str, Any]:
 
 
 def _user_fields(user: Any) -> dict[str, Any]:
-    return {"id": user.id, "email": user.email, "name": user.name, "role": user.role}
+    return {"id": user.id, "email": user.email, "name": user.name, "role": user.role,
+            "ticket_restriction": user.ticket_restriction,
+            "organization_id": user.organization_id}

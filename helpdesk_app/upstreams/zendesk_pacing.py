@@ -2,10 +2,13 @@
 request leaves, so that the service stays under Zendesk's own 429s."""
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
+import math
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 from urllib.parse import urlsplit
 
 import requests
@@ -17,6 +20,22 @@ from helpdesk_app.upstreams.zendesk_errors import UPSTREAM
 from workflows.errors import UpstreamError
 
 log = logging.getLogger(__name__)
+
+# Which share of the account's budget a request may spend: "bulk" (triage, plans, a run's
+# re-plan: the default) never the part held back for "priority" work (post-backs, the
+# sidebar's reads of agents and tickets), so neither a triage storm nor one agent's plans
+# can leave the sidebar and the post-backs without requests.
+_LANE: contextvars.ContextVar[str] = contextvars.ContextVar("zendesk_lane", default="bulk")
+
+
+@contextlib.contextmanager
+def priority() -> Iterator[None]:
+    """Zendesk requests made inside may spend the share held back for them."""
+    token = _LANE.set("priority")
+    try:
+        yield
+    finally:
+        _LANE.reset(token)
 
 
 @dataclass(frozen=True)
@@ -34,12 +53,23 @@ class ZendeskPacing:
     ticket_updates_per_min: int = 100
     updates_per_ticket: int = 30
     updates_per_ticket_window_s: float = 600.0
+    # The share of requests_per_min that only priority work may spend.
+    reserved_share: float = 0.25
 
     def account(self) -> Budget:
         return Budget("zendesk:account", self.requests_per_min, 60.0)
 
+    def bulk(self) -> Budget:
+        """What bulk work may spend of the account's minute: all but the reserved share."""
+        limit = max(1, math.floor(self.requests_per_min * (1 - self.reserved_share)))
+        return Budget("zendesk:account:bulk", limit, 60.0)
+
+    def shared(self) -> list[Budget]:
+        """The account-wide budgets a request of the current lane spends."""
+        return [self.account()] if _LANE.get() == "priority" else [self.account(), self.bulk()]
+
     def budgets_for(self, method: str, path: str) -> list[Budget]:
-        spent = [self.account()]
+        spent = self.shared()
         if method == "PUT" and (m := _UPDATE_TICKET.fullmatch(path)):
             spent += [Budget("zendesk:update_ticket", self.ticket_updates_per_min, 60.0),
                       Budget(f"zendesk:ticket:{m[1]}", self.updates_per_ticket,

@@ -67,6 +67,8 @@ def desk(http, zendesk):
     mock_agent(http, LNR_AGENT)
     mock_agent(http, OTHER_AGENT, groups=(FIRST_LEVEL,))
     mock_agent(http, ADMIN, role="admin", groups=())
+    for ticket_id in (1, 2, 3):  # the world's tickets, as Zendesk shows them (issue 16, item 2)
+        zendesk.serve_ticket(ticket_id)
     return Desk(http, zendesk, FakeGitLab().install(http))
 
 
@@ -346,8 +348,8 @@ def test_ticket_context_lists_runs_and_escalations(client, app, world):
     assert context["findings"] is None
     assert [r["state"] for r in context["runs"]] == ["escalated"]
     assert [e["state"] for e in context["escalations"]] == ["open"]
-    empty = client.get("/api/v1/tickets/424242", headers=as_agent(app)).get_json()
-    assert empty["runs"] == [] and empty["escalations"] == []
+    unknown = client.get("/api/v1/tickets/424242", headers=as_agent(app))
+    assert unknown.status_code == 404 and unknown.get_json()["error"]["code"] == "ticket_not_found"
 
 
 @pytest.mark.parametrize("path", ["/api/v1/runs/999", f"/api/v1/runs/{2**63}"])
@@ -385,4 +387,5 @@ def test_the_audit_trail_is_for_admins(client, app):
     assert response.status_code == 200
     (record,) = response.get_json()["records"]
     assert record["kind"] == "plan" and record["agent"]["id"] == LNR_AGENT
+    assert response.get_json()["chain_head"] == record["hash"]  # issue 16, item 8
     assert client.get("/api/v1/audit", headers=as_agent(app, ADMIN)).status_code == 400

@@ -224,3 +224,14 @@ def test_there_is_no_agent_page_in_upstream_mode(tmp_path):
     for path in ("/sandbox/", "/sandbox/tickets/101", "/sandbox/issues/1"):
         assert app.test_client().get(path).status_code == 404
     assert app.test_client().post("/sandbox/tickets", data={}).status_code == 404
+
+
+def test_the_demo_has_an_agent_restricted_to_their_groups_tickets(app, client):
+    # Issue 16, item 2: Finn (First Level Support, ticket_restriction "groups") sees ticket
+    # 105 (his group's) and is refused 107 (License and Renewals').
+    html = page(client.get("/sandbox/tickets/105?agent=9002"))
+    sidebar = client.post("/sidebar", data={"token": TOKEN.search(html).group(1), "ticket_id": "105"})
+    bearer = {"Authorization": f"Bearer {json.loads(SESSION_BLOCK.search(page(sidebar)).group(1))['token']}"}
+    assert client.get("/api/v1/tickets/105", headers=bearer).status_code == 200
+    refused = client.get("/api/v1/tickets/107", headers=bearer)
+    assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "ticket_forbidden"

@@ -69,7 +69,8 @@ def test_an_agent_is_read_with_role_and_groups(directory, zendesk):
 
     assert agent == Agent(id=USER, name="Ada Agent", email="ada@vendor.test", role="agent",
                           group_ids=frozenset({361, 3432}),
-                          group_names=frozenset({"License and Renewals", "First Level Support"}))
+                          group_names=frozenset({"License and Renewals", "First Level Support"}),
+                          ticket_restriction=None, organization_id=57542)
     assert paths(zendesk) == [f"/api/v2/users/{USER}.json", f"/api/v2/users/{USER}/groups.json"]
 
 

@@ -14,17 +14,20 @@ from helpdesk_app.storage.audit_chain import append_audit
 from helpdesk_app.storage.database import make_engine, make_session_factory
 from helpdesk_app.storage.migrate import upgrade
 
+KEY = "audit-key-for-the-cli-tests-32-bytes-or-more"
+
 
 def run_cli(monkeypatch, url, *argv):
     monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("AUDIT_KEY", KEY)
     out, err = io.StringIO(), io.StringIO()
     code = main(list(argv), stdout=out, stderr=err)
     return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture
-def trail(sessions):
-    with sessions() as session:
+def trail(engine):
+    with make_session_factory(engine, audit_key=KEY.encode())() as session:
         for ticket in (10, 11, 10):
             append_audit(session, kind="plan", ticket_id=ticket, workflow="associate",
                          agent={"id": 9000}, inputs={"subscriptions": ["A-S00000001"]})
@@ -35,11 +38,13 @@ def test_export_writes_json_lines_and_prints_one_document(monkeypatch, migrated_
     output = tmp_path / "audit.jsonl"
     code, out, err = run_cli(monkeypatch, migrated_url, "audit-export", "--output", str(output))
     assert code == 0 and err == ""
+    *lines, last = [json.loads(line) for line in output.read_text().splitlines()]
     assert json.loads(out) == {"exported": 3, "output": str(output), "ticket_id": None,
-                               "chain_intact": True, "first_broken_record": None}
-    lines = [json.loads(line) for line in output.read_text().splitlines()]
+                               "chain_intact": True, "first_broken_record": None,
+                               "chain_head": lines[-1]["hash"]}
     assert [r["ticket_id"] for r in lines] == [10, 11, 10]
     assert lines[1]["prev_hash"] == lines[0]["hash"]
+    assert last == {"chain_head": lines[-1]["hash"]}  # every export ends with the head
 
 
 def test_export_of_one_ticket(monkeypatch, migrated_url, trail, tmp_path):
@@ -47,7 +52,9 @@ def test_export_of_one_ticket(monkeypatch, migrated_url, trail, tmp_path):
     code, out, _ = run_cli(monkeypatch, migrated_url, "audit-export", "--output", str(output),
                            "--ticket-id", "10")
     assert code == 0 and json.loads(out)["exported"] == 2
-    assert {json.loads(line)["ticket_id"] for line in output.read_text().splitlines()} == {10}
+    *records, last = [json.loads(line) for line in output.read_text().splitlines()]
+    assert {r["ticket_id"] for r in records} == {10}
+    assert last == {"chain_head": json.loads(out)["chain_head"]}  # the whole chain's head
 
 
 @pytest.mark.parametrize("argv", [[], ["audit-export"], ["audit-export", "--output", "x", "--ticket-id", "-1"],
@@ -86,6 +93,59 @@ def test_a_tampered_trail_is_reported(monkeypatch, tmp_path):
     code, out, _ = run_cli(monkeypatch, url, "audit-export", "--output", str(tmp_path / "a.jsonl"))
     assert code == 0 and json.loads(out)["chain_intact"] is False
     assert json.loads(out)["first_broken_record"] == 2
+
+
+def keyed_trail(url: str, key: bytes = KEY.encode(), tickets=(10, 11, 12, 13)) -> None:
+    upgrade(url)
+    engine = make_engine(url)
+    with make_session_factory(engine, audit_key=key)() as session:
+        for ticket in tickets:
+            append_audit(session, kind="plan", ticket_id=ticket)
+        session.commit()
+    engine.dispose()
+
+
+def sqlite_exec(url: str, statement: str) -> None:
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text(statement))
+    engine.dispose()
+
+
+def test_rows_removed_after_an_exported_head_show(monkeypatch, tmp_path):
+    # Issue 16, item 8: deleting the newest rows leaves a chain that holds; the head kept
+    # from an export says they were there. SQLite only (PostgreSQL's trigger refuses DELETE).
+    url = f"sqlite:///{tmp_path}/trail.db"
+    keyed_trail(url)
+    code, out, _ = run_cli(monkeypatch, url, "audit-export", "--output", str(tmp_path / "a.jsonl"))
+    head = json.loads(out)["chain_head"]
+    code, out, _ = run_cli(monkeypatch, url, "audit-verify", "--head", head)
+    assert code == 0 and json.loads(out)["head_found"] is True
+    sqlite_exec(url, "DELETE FROM audit_records WHERE id >= 3")
+    code, out, err = run_cli(monkeypatch, url, "audit-verify", "--head", head)
+    assert code == 1 and out == ""
+    reported = json.loads(err.removeprefix("error: "))
+    assert reported["head_found"] is False and reported["chain_intact"] is False
+    assert reported["first_broken_record"] is None  # what is left still holds
+
+
+def test_a_record_rewritten_without_the_key_breaks_the_chain(monkeypatch, tmp_path):
+    # The unkeyed chain could be rewritten by anyone with the database: change a record,
+    # recompute its SHA-256. Keyed, the rewrite shows.
+    from helpdesk_app.storage.audit_chain import audit_hash
+    from helpdesk_app.storage.models import AuditRecord
+
+    url = f"sqlite:///{tmp_path}/trail.db"
+    keyed_trail(url, tickets=(10, 11))
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        row = dict(connection.execute(AuditRecord.__table__.select().where(AuditRecord.id == 2)).mappings().one())
+        row["ticket_id"] = 99
+        connection.execute(text("UPDATE audit_records SET ticket_id = 99, hash = :h WHERE id = 2"),
+                           {"h": audit_hash(row["prev_hash"], row)})
+    engine.dispose()
+    code, _, err = run_cli(monkeypatch, url, "audit-verify")
+    assert code == 1 and json.loads(err.removeprefix("error: "))["first_broken_record"] == 2
 
 
 def test_the_module_entry_point(tmp_path):

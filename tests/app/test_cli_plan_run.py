@@ -339,7 +339,8 @@ def upstream(no_upstream_env, monkeypatch, migrated_url):
 def stored_records(url: str) -> list:
     engine = make_engine(url)
     try:
-        with make_session_factory(engine)() as session:
+        # The chain is keyed with the sandbox's AUDIT_KEY (the `upstream` fixture's env).
+        with make_session_factory(engine, audit_key=os.environ["AUDIT_KEY"].encode())() as session:
             assert find_audit_break(session) is None
             return [(r.kind, r.agent, r.override_reason, r.outcome) for r in records(session)]
     finally:

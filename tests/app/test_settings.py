@@ -19,6 +19,9 @@ UPSTREAM_ENV = {
     "ZENDESK_WEBHOOK_SECRET": "webhook-secret-4",
     "GITLAB_WEBHOOK_TOKEN": "gitlab-hook-secret-5",
     "SECRET_KEY": "secret-key-6-is-at-least-32-bytes-long",
+    "AUDIT_KEY": "audit-secret-7-is-at-least-32-bytes-long",
+    # The service's own Zendesk user: the author of its notes (tests/upstream_fakes.py).
+    "ZENDESK_SERVICE_USER_ID": "7000",
     # Jobs run inside the request, so a test sees their effects when the response comes;
     # tests/durability/ exercises the thread and RQ executors.
     "JOB_EXECUTOR": "inline",
@@ -105,3 +108,27 @@ def test_importing_the_app_reads_no_environment(monkeypatch):
     monkeypatch.setattr(os.environ.__class__, "__getitem__", lambda self, k: reads.append(k) or original(self, k))
     importlib.reload(helpdesk_app)
     assert [k for k in reads if k in UPSTREAM_ENV] == []
+
+
+def test_a_workflow_policy_is_laid_over_the_defaults():
+    # Issue 16, item 1: naming one workflow must not open the others to every agent.
+    from helpdesk_app.access.agents import Agent
+    from helpdesk_app.access.policy import Policy
+
+    policy_json = '{"force_associate": ["License and Renewals", "Escalations"]}'
+    settings = Settings.from_env({**UPSTREAM_ENV, "WORKFLOW_POLICY": policy_json})
+    assert settings.workflow_policy["force_associate"] == ("License and Renewals", "Escalations")
+    assert settings.workflow_policy["unlink_account"] == ("License and Renewals",)
+    assert settings.workflow_policy["clear_subscription"] == ("License and Renewals",)
+    finn = Agent(id=1, name="Finn", email=None, role="agent", group_names=frozenset({"First Level Support"}))
+    assert Policy(settings.workflow_policy).refusal(finn, "unlink_account") is not None
+
+
+@pytest.mark.parametrize("policy_json, named", [
+    ('{"unlink_acount": ["License and Renewals"]}', "unlink_acount"),
+    ('{"associate": ["L&R"], "Diagnose": ["L&R"]}', "Diagnose"),
+])
+def test_an_unknown_name_in_the_workflow_policy_stops_start_up(policy_json, named):
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env({**UPSTREAM_ENV, "WORKFLOW_POLICY": policy_json})
+    assert "WORKFLOW_POLICY" in str(refused.value) and named in str(refused.value)

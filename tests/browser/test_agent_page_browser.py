@@ -87,7 +87,7 @@ def test_associate_ready_runs_notes_the_ticket_and_changes_the_plan(agent_page, 
     expect(app.get_by_test_id("run-status")).to_be_in_viewport(ratio=1)
 
     # The note reaches the ticket on the agent page (its live part refreshes every 3 s).
-    note = agent_page.get_by_test_id("note-body").filter(has_text=f"[lnr:run:{run_id}]")
+    note = agent_page.get_by_test_id("note-body").filter(has_text=f"[lnr:run:{run_id}:")
     expect(note).to_have_count(1, timeout=LIVE_MS)
     expect(note).to_contain_text("A-S00000001")
     # And the group's plan follows the subscription in the sandbox's GitLab.
@@ -127,7 +127,7 @@ def test_force_associate_needs_a_reason_which_the_audit_trail_keeps(agent_page, 
     (record,) = wait_for(lambda: service.audit(104, kind="run"))
     assert record.override_reason == reason and record.outcome["run_id"] == run.id
     assert service.namespace_plan("delta-university") == service.plan_code("A-S00000004")
-    expect(agent_page.get_by_test_id("note-body").filter(has_text=f"[lnr:run:{run_id}]")).to_have_count(
+    expect(agent_page.get_by_test_id("note-body").filter(has_text=f"[lnr:run:{run_id}:")).to_have_count(
         1, timeout=LIVE_MS)
 
 

@@ -50,6 +50,7 @@ def make_app(migrated_url, world, http, **env):
 @pytest.fixture
 def desk(http, zendesk):
     mock_agent(http, AGENT.id)
+    zendesk.serve_ticket(1)  # READY's ticket, as Zendesk shows it (issue 16, item 2)
     return FakeGitLab().install(http)
 
 

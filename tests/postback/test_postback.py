@@ -118,7 +118,7 @@ def test_success_posts_the_note_tags_transaction_type_and_pending(services, http
 
     assert report_run(services, run, outcome) is None
 
-    marker = f"[lnr:run:{run.id}]"
+    marker = services.marker("run", run.id)
     note = notes.success_note(outcome, mode="upstream", marker=marker)
     assert writes(http) == [comment_put(note), *ticket_marks()]
     assert http.calls[0].request.method == "GET"  # the marker was looked for first
@@ -150,7 +150,7 @@ def test_noop_twice_posts_one_note_keyed_by_the_inputs(services, http, zendesk):
         report_run(services, stored_run(services, outcome), outcome)
 
     (note,) = zendesk.notes(TICKET)
-    assert re.search(r"\[lnr:noop:associate:[0-9a-f]{12}\]$", note)
+    assert re.search(r"\[lnr:noop:associate:[0-9a-f]{12}:[0-9a-f]{16}\]$", note)  # key, MAC
     assert "nothing to do" in note
     assert [w for w in writes(http) if "comment" in str(w[2])] == [comment_put(note)]
     assert writes(http).count(ticket_marks()[-1]) == 2  # status pending both times
@@ -180,7 +180,7 @@ def test_superseded_notes_the_new_plan_and_changes_nothing_else(services, http, 
     assert writes(http) == [comment_put(note)]
     assert "The new plan's decision: blocked." in note
     assert "- [block] subscription_active:" in note and "confirm again" in note
-    assert note.endswith(f"[lnr:run:{run.id}]")
+    assert note.endswith(services.marker("run", run.id))
 
 
 # -- failures and escalations ----------------------------------------------------------------
@@ -209,7 +209,7 @@ def test_a_failure_opens_one_confidential_issue_and_notes_it(services, http, zen
     assert (escalation.id, escalation.state, escalation.gitlab_issue_iid) == (row.id, "open", 14)
     assert escalation.created_at <= escalation.updated_at  # detached, yet readable
     assert escalation.gitlab_issue_url == "https://gitlab.example.test/support/escalations/-/issues/14"
-    assert re.fullmatch(rf"\[lnr:escalation:{TICKET}:associate:[0-9a-f]{{12}}\]", row.marker)
+    assert re.fullmatch(rf"\[lnr:escalation:{TICKET}:associate:[0-9a-f]{{12}}:[0-9a-f]{{16}}\]", row.marker)
     (posted,) = issue_posts(http)
     assert posted == {"title": f"Console escalation: Associate namespace, Zendesk ticket {TICKET} "
                                "(A-S00000001 -> acme)",
@@ -224,7 +224,7 @@ def test_a_failure_opens_one_confidential_issue_and_notes_it(services, http, zen
     assert "search=%5Blnr%3Aescalation" in search.request.url  # looked for before creating
     (note,) = zendesk.notes(TICKET)
     assert escalation.gitlab_issue_url in note
-    assert note.endswith(f"[lnr:escalation-note:{row.id}:{run.id}]")
+    assert note.endswith(services.marker("escalation-note", f"{row.id}:{run.id}"))
     (filed,) = events_of(services, "escalation.filed")
     assert (filed.run_id, filed.detail["action"], filed.detail["issue_iid"]) == (run.id, "opened", 14)
 
@@ -238,7 +238,7 @@ def test_a_second_failure_comments_on_the_same_issue(services, http, zendesk, gi
 
     assert len(issue_posts(http)) == 1 and len(escalations(services)) == 1
     (comment,) = gitlab.notes[14]
-    assert comment.endswith(f"[lnr:escalation-comment:{escalation.id}:{second_run.id}]")
+    assert comment.endswith(services.marker("escalation-comment", f"{escalation.id}:{second_run.id}"))
     assert f"run {second_run.id} failed" in comment and "request id: req-9" in comment
     note = zendesk.notes(TICKET)[-1]
     assert "failed again" in note and escalation.gitlab_issue_url in note
@@ -307,9 +307,11 @@ def test_a_manual_escalation_fences_the_agents_summary(services, http, zendesk, 
 
     (posted,) = issue_posts(http)
     assert notes.fenced(summary) in posted["description"]
-    assert "`````text\n" + summary + "\n`````" in posted["description"]
+    # As written, but for the zero-width spaces that keep /close and @all inert (item 10).
+    assert "`````text\n" + notes.neutralised(summary) + "\n`````" in posted["description"]
+    assert posted["description"].count("\u200b") == 2
     note = zendesk.notes(TICKET)[0]
-    assert re.search(rf"\[lnr:escalation-note:{row.id}:[0-9a-f]{{12}}\]$", note)
+    assert re.search(rf"\[lnr:escalation-note:{row.id}:[0-9a-f]{{12}}:[0-9a-f]{{16}}\]$", note)
 
     escalate(services, ticket_id=TICKET, workflow="associate", summary="still broken",
              agent={"id": 9000, **AGENT})

@@ -44,17 +44,19 @@ SUBDOMAIN, EMAIL, TOKEN = "acme", "bot@acme.example", "s3cr3t-zendesk-token-valu
 BASE = f"https://{SUBDOMAIN}.zendesk.com/api/v2"
 TICKET, REQUESTER, AGENT = 35436, 20978392, 35436
 MARKER = "[lnr:note:run-7:notify]"
+SERVICE_USER = 7000  # the user the API token acts as: the author of the service's notes
 
 
 def load(name: str) -> dict:
     return json.loads((FIXTURES / name).read_text())
 
 
-def comments_with(*bodies: str, public: bool = False) -> dict:
+def comments_with(*bodies: str, public: bool = False, author_id: int = SERVICE_USER) -> dict:
     payload = load("list_ticket_comments.json")
     template = payload["comments"][0]
     for n, body in enumerate(bodies, start=1):
-        payload["comments"].append(dict(template, id=template["id"] + n, body=body, public=public))
+        payload["comments"].append(dict(template, id=template["id"] + n, body=body, public=public,
+                                        author_id=author_id))
     return payload
 
 
@@ -66,7 +68,8 @@ def sleeps() -> list[float]:
 @pytest.fixture
 def adapter(sleeps: list[float]) -> ZendeskAdapter:
     policy = RetryPolicy(max_attempts=3, sleep=sleeps.append, rng=random.Random(7))
-    return ZendeskAdapter(SUBDOMAIN, EMAIL, TOKEN, timeout_s=4.5, retry=policy)
+    return ZendeskAdapter(SUBDOMAIN, EMAIL, TOKEN, timeout_s=4.5, retry=policy,
+                          service_user_id=SERVICE_USER)
 
 
 @pytest.fixture
@@ -114,7 +117,7 @@ def test_ticket_reads_ticket_and_comments(adapter, api):
     assert ticket["comments"] == [
         {"id": 1274, "author_id": REQUESTER, "body": load("list_ticket_comments.json")["comments"][0]["body"],
          "public": True, "created_at": "2009-07-20T22:55:29Z"},
-        {"id": 1275, "author_id": REQUESTER, "body": "note " + MARKER,
+        {"id": 1275, "author_id": SERVICE_USER, "body": "note " + MARKER,
          "public": False, "created_at": "2009-07-20T22:55:29Z"},
     ]
     assert [c.request.method for c in api.calls] == ["GET", "GET"]
@@ -193,7 +196,7 @@ def test_user_with_groups(adapter, api):
         "id": AGENT, "email": "johnny@company.com", "name": "Johnny Agent", "role": "agent",
         "groups": [{"id": 361, "name": "License and Renewals"},
                    {"id": 3432, "name": "First Level Support"}],
-        "group_ids": [361, 3432],
+        "group_ids": [361, 3432], "ticket_restriction": "assigned", "organization_id": 57542,
     }
     # Exactly these two reads, nothing else (the sidebar makes them for every agent).
     assert [(c.request.method, path(c)) for c in api.calls] == [
@@ -282,6 +285,35 @@ def test_internal_note_already_present_is_not_posted_again(adapter, api):
     adapter.add_internal_note(TICKET, f"Linked.\n\n{MARKER}", marker=MARKER)
 
     assert [c.request.method for c in api.calls] == ["GET"]
+
+
+@pytest.mark.parametrize("public, author_id", [(True, SERVICE_USER), (False, REQUESTER), (True, REQUESTER)])
+def test_a_marker_counts_only_in_a_private_comment_by_the_service_user(adapter, api, public, author_id):
+    # Issue 16, item 3: a customer who writes the marker (or a public comment holding it)
+    # must not make the service skip its note.
+    api.get(f"{BASE}/tickets/{TICKET}/comments.json",
+            json=comments_with(f"Linked.\n\n{MARKER}", public=public, author_id=author_id))
+    api.put(f"{BASE}/tickets/{TICKET}.json", json=load("update_ticket.json"))
+
+    adapter.add_internal_note(TICKET, f"Linked.\n\n{MARKER}", marker=MARKER)
+
+    assert [c.request.method for c in api.calls] == ["GET", "PUT"]
+
+
+def test_the_service_user_is_read_once_from_users_me_when_not_configured(api):
+    # https://developer.zendesk.com/api-reference/ticketing/users/users/#show-the-currently-authenticated-user
+    me = load("show_user__agent.json")
+    me["user"]["id"] = SERVICE_USER
+    api.get(f"{BASE}/users/me.json", json=me)
+    api.get(f"{BASE}/tickets/{TICKET}/comments.json", json=comments_with(f"Linked.\n\n{MARKER}"))
+    adapter = ZendeskAdapter(SUBDOMAIN, EMAIL, TOKEN, retry=RetryPolicy(max_attempts=1))
+
+    adapter.add_internal_note(TICKET, f"Linked.\n\n{MARKER}", marker=MARKER)
+    adapter.add_internal_note(TICKET, f"Linked.\n\n{MARKER}", marker=MARKER)
+
+    assert [path(c) for c in api.calls] == [
+        "/api/v2/users/me.json", f"/api/v2/tickets/{TICKET}/comments.json",
+        f"/api/v2/tickets/{TICKET}/comments.json"]
 
 
 def test_internal_note_retry_rechecks_and_finds_the_first_attempt(adapter, api, sleeps):

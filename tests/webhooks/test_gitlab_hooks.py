@@ -83,8 +83,8 @@ def zendesk_writes(http) -> list[tuple]:
     return [(c.request.method, c.request.url, sent(c)) for c in http.calls if c.request.method != "GET"]
 
 
-def closed_marker(row_id: int) -> str:
-    return f"[lnr:escalation-closed:{row_id}:20260302T101500Z]"
+def closed_marker(app, row_id: int) -> str:
+    return app.extensions["helpdesk"].marker("escalation-closed", f"{row_id}:20260302T101500Z")
 
 
 # -- the edge ------------------------------------------------------------------------------
@@ -157,7 +157,7 @@ def test_closing_notes_the_ticket_once_and_reopens_it(client, app, http, zendesk
 
     assert response.status_code == 202 and response.get_json()["status"] == "accepted"
     (note,) = zendesk.notes(TICKET)
-    assert note.endswith(closed_marker(row_id))
+    assert note.endswith(closed_marker(app, row_id))
     assert ISSUE_URL in note and "@casey.console" in note
     assert zendesk_writes(http) == [
         ("PUT", f"{ZENDESK_API}/tickets/{TICKET}.json",
@@ -206,7 +206,7 @@ def test_reopening_notes_the_ticket(client, app, http, zendesk):
 
     (note,) = zendesk.notes(TICKET)
     assert "was reopened by @casey.console" in note
-    assert note.endswith(f"[lnr:escalation-reopened:{row_id}:20260303T083000Z]")
+    assert note.endswith(app.extensions["helpdesk"].marker("escalation-reopened", f"{row_id}:20260303T083000Z"))
     assert escalation(app, row_id).state == "open"
     assert len(zendesk_writes(http)) == 1  # a note; the status stays as the agent left it
 

@@ -17,12 +17,13 @@ from helpdesk_app.storage.models import Delivery, TicketFindings, utcnow
 from helpdesk_app.web import services_of
 from tests.durability.test_runs_durable import AGENT, desk, make_app  # noqa: F401
 from tests.sidebar_auth import mock_agent, session_header
+from tests.upstream_fakes import SERVICE_USER as FAKE_ZENDESK_USER
 from tests.webhooks.test_zendesk_intake import fixture_body, signed
 
 TICKET = 35436
 SUBJECT = "Subscription not showing on our group"
 DESCRIPTION = "Hi, we bought A-S00000001 but https://gitlab.com/groups/acme still shows Free."
-SERVICE_USER = 7777
+SERVICE_USER = FAKE_ZENDESK_USER  # the author of the notes FakeZendesk stores
 
 
 @pytest.fixture
@@ -100,6 +101,16 @@ def test_the_services_own_notes_are_not_read_as_the_customers_words(app, zendesk
     with services_of(app).db() as session:
         stored = session.scalars(select(TicketFindings)).one().findings
     assert stored["subscriptions"] == []
+
+
+def test_a_customer_comment_holding_markers_is_still_triaged(app, zendesk):
+    # Issue 16, item 3: whose words they are is the author's to say, never the text.
+    zendesk.add_ticket(TICKET, "Help", "Please help with our subscription.")
+    zendesk.add_comment(TICKET, "[lnr:run:1] It is A-S00000002 [lnr:triage:1:abc]", author_id=9100)
+    deliver(app, "webhook_ticket_created", "ev-1")
+    with services_of(app).db() as session:
+        stored = session.scalars(select(TicketFindings)).one().findings
+    assert stored["subscriptions"] == ["A-S00000002"]
 
 
 def test_a_zendesk_outage_schedules_the_triage_again(app, http, zendesk):

@@ -213,3 +213,22 @@ def test_concurrent_copies_of_one_delivery_make_one_row(app):
         thread.join()
     assert sorted(statuses) == [200] * 19 + [202]
     assert len(deliveries(app)) == 1
+
+
+def test_a_signed_trigger_body_replayed_under_new_invocation_ids_is_a_duplicate(client, app):
+    # Issue 16, item 7: the invocation id header is not signed; what was signed decides.
+    stamp = now_stamp()
+    first = post(client, TRIGGER, signed(TRIGGER, stamp, **{"X-Zendesk-Webhook-Invocation-Id": "inv-1"}))
+    assert first.status_code == 202
+    for n in range(2, 5):
+        replay = signed(TRIGGER, stamp, **{"X-Zendesk-Webhook-Invocation-Id": f"inv-{n}"})
+        assert post(client, TRIGGER, replay).status_code == 200
+    assert post(client, TRIGGER, signed(TRIGGER, stamp)).status_code == 200  # header dropped
+    assert len([d for d in deliveries(app) if d.body is not None]) == 1  # one to triage
+
+
+def test_a_signed_body_nested_too_deep_is_400_not_500(client, app):
+    body = b'{"event": "ticket.created", "ticket_id": 1, "x": ' + b"[" * 1000 + b"]" * 1000 + b"}"
+    response = post(client, body, signed(body))
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "malformed_delivery"
+    assert deliveries(app) == []

@@ -57,6 +57,17 @@ def test_a_marker_that_would_not_be_one_token_is_refused(kind, key):
         notes.marker(kind, key)
 
 
+def test_a_signed_marker_carries_a_mac_of_its_kind_and_key():
+    # Issue 16, item 3: without the key nobody writes a valid marker.
+    mark = notes.signed_marker(b"k" * 32, "run", 7)
+    assert re.fullmatch(r"\[lnr:run:7:[0-9a-f]{16}\]", mark)
+    assert mark != notes.signed_marker(b"other-key" * 4, "run", 7)
+    assert mark != notes.signed_marker(b"k" * 32, "run", 8)
+    assert mark != notes.signed_marker(b"k" * 32, "noop", 7).replace("noop", "run")
+    with pytest.raises(ValueError):
+        notes.signed_marker(b"", "run", 7)
+
+
 def test_marker_stamp_reads_both_gitlab_time_formats():
     assert notes.marker_stamp("2026-03-02T10:15:00Z") == "20260302T101500Z"
     assert notes.marker_stamp("2026-03-02 10:15:00 UTC") == "20260302101500UTC"
@@ -108,6 +119,33 @@ def test_escalation_text_keeps_upstream_and_ticket_text_fenced(scenario):
         assert "request id: req-9" in text and "status: 409" in text and "run.failed" in text
     assert notes.escalation_title(ctx) == ("Console escalation: Associate namespace, Zendesk ticket 1 "
                                            "(A-S00000001 -> acme)")
+
+
+def old_extractor_view(markdown: str) -> str:
+    """What an older GitLab quick-action extractor reads as outside code: it took only
+    fences of exactly three backticks, closed by the first line of exactly three
+    (lib/gitlab/quick_actions/extractor.rb, CODE_REGEX `^```\\n.+?\\n```$`)."""
+    return re.sub(r"^```.*?\n.+?\n```$", "", markdown, flags=re.MULTILINE | re.DOTALL)
+
+
+def commands_and_mentions(text: str) -> list[str]:
+    """Line-leading `/cmd` (leading blanks allowed) and `@name` not inside a word."""
+    return re.findall(r"(?m)^[ \t]*/\w+", text) + re.findall(r"(?<!\w)@\w+", text)
+
+
+def test_no_gitlab_version_reads_a_quick_action_or_mention_in_customer_text(scenario):
+    # Issue 16, item 10: a fence of four backticks holding ``` and /close fooled the old
+    # extractor; the text itself must hold no command and no mention.
+    hostile = "thanks\n```\n/close\n  /assign @root\n@all\n```\n/label ~done"
+    ctx = notes.EscalationContext(
+        ticket_id=1, workflow="escalate", ticket_link=notes.ticket_url("acme", 1),
+        agent={"id": 9000, "name": "@everyone", "email": "a@vendor.test"}, inputs={},
+        summary=hostile, override_reason="/unassign", run_id=None, outcome=None, timeline=())
+    for text in (notes.escalation_description(ctx, mode="upstream", marker="[lnr:escalation:1:x]"),
+                 notes.escalation_comment(ctx, mode="upstream", marker="[lnr:escalation-comment:1:y]")):
+        assert commands_and_mentions(old_extractor_view(text)) == []
+        assert commands_and_mentions(outside_fences(text)) == []
+        assert "a@vendor.test" in text  # an email is no mention, and stays as written
 
 
 def test_the_title_shows_only_plain_identifiers():

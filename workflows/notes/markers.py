@@ -3,6 +3,7 @@ which the service recognises its own writing (architecture.md, "Notes and marker
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import re
 from typing import Any, Mapping
@@ -12,6 +13,7 @@ _MARKER_KIND = re.compile(r"^[a-z][a-z_-]*$")
 # A marker must stay one visible token: no whitespace, and no `]` that would end it early.
 _MARKER_KEY = re.compile(r"^[^\s\[\]]+$")
 DIGEST_HEX = 12
+MAC_HEX = 16  # 64 bits: nobody without the key writes a valid marker by guessing
 
 
 def marker(kind: str, key: object) -> str:
@@ -20,6 +22,17 @@ def marker(kind: str, key: object) -> str:
     if not _MARKER_KIND.match(kind) or not _MARKER_KEY.match(text):
         raise ValueError(f"not a marker kind/key: {kind!r}, {text!r}")
     return f"[{MARKER_PREFIX}:{kind}:{text}]"
+
+
+def signed_marker(secret: bytes, kind: str, key: object) -> str:
+    """`[lnr:<kind>:<key>:<mac>]`: the key with HMAC-SHA256(secret, kind:key) after it, so
+    that text a customer writes can neither imitate a note nor suppress one (a marker of
+    the service's is never shown to customers: notes are private)."""
+    if not secret:
+        raise ValueError("a marker needs its key")  # never an unkeyed marker
+    text = str(key)
+    mac = hmac.new(secret, f"{kind}:{text}".encode(), hashlib.sha256).hexdigest()[:MAC_HEX]
+    return marker(kind, f"{text}:{mac}")
 
 
 def marker_stamp(value: str | None) -> str:

@@ -42,14 +42,34 @@ def ticket_url(subdomain: str | None, ticket_id: int, *, agent_page: str | None 
 
 
 
+# Invisible, and neither whitespace nor a word character to GitLab's (Ruby) patterns.
+_ZERO_WIDTH_SPACE = "\u200b"
+_LINE_LEADING_SLASH = re.compile(r"^(\s*)/", re.MULTILINE)
+_MENTION = re.compile(r"(?<!\w)@")
+
+
+def neutralised(text: str) -> str:
+    """`text` with no line that starts with `/` and no `@` that starts a mention.
+
+    A fence alone is not enough for every GitLab version: its quick-action extractor once
+    knew only fences of exactly three backticks and ended a block at the first ```
+    line inside it (gitlab-org/gitlab#24083, #204774), and it reads `/cmd` at a line's
+    start (https://docs.gitlab.com/user/project/quick_actions/). A zero-width space before
+    a line-leading `/`, and after an `@` that is not inside a word (emails keep theirs),
+    leaves the text readable and no longer a command or a reference to anyone.
+    """
+    text = _LINE_LEADING_SLASH.sub(lambda m: m.group(1) + _ZERO_WIDTH_SPACE + "/", text)
+    return _MENTION.sub("@" + _ZERO_WIDTH_SPACE, text)
+
+
 def fenced(text: str, info: str = "text") -> str:
-    """`text` in a fenced code block that nothing inside it can close.
+    """`text`, neutralised, in a fenced code block that nothing inside it can close.
 
     CommonMark closes a backtick fence only with a fence at least as long
     (https://spec.commonmark.org/0.31.2/#fenced-code-blocks), so the fence is one
     backtick longer than the longest run of backticks in the text.
     """
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = neutralised(text.replace("\r\n", "\n").replace("\r", "\n"))
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}{info}\n{text}\n{fence}"

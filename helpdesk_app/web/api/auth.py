@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 from datetime import datetime, timedelta, timezone
 from typing import Callable, TypeVar
 
 from flask import after_this_request, current_app, g, request
 
 from helpdesk_app.access.agents import Agent
+from helpdesk_app.access.tickets import may_see
 from helpdesk_app.engine.services import Services
 from helpdesk_app.errors import ApiError, forbidden, unauthorized
 from helpdesk_app.security.sidebar import (
@@ -23,6 +25,8 @@ from helpdesk_app.security.sidebar import (
     verify_session_token,
 )
 from helpdesk_app.settings import Settings
+from helpdesk_app.upstreams import zendesk_pacing
+from helpdesk_app.upstreams.budgets import Budget, BudgetsUnavailable
 from helpdesk_app.web import services_of
 
 F = TypeVar("F", bound=Callable)
@@ -76,11 +80,53 @@ def authorize_overrides(override_ids) -> None:
         workflow, reason = refused
         log.info("sidebar.override_forbidden", extra={"agent_id": agent.id, "action": workflow})
         raise forbidden(reason, action=workflow)
+def limit_agent(action: str) -> None:
+    """429 with Retry-After once the current agent has asked for AGENT_REQUESTS_PER_MIN
+    plans and runs in a minute: one agent cannot spend what every agent shares (the
+    upstreams' budgets). Counted where every process sees it (upstreams/budgets.py); when
+    that count is out of reach, agents keep working (as Zendesk's pacing does)."""
+    services, agent = _services(), current_agent()
+    budget = Budget(f"agent:{agent.id}:work", services.settings.agent_requests_per_min, 60.0)
+    try:
+        wait = services.budgets.take([budget])
+    except BudgetsUnavailable:
+        log.warning("sidebar.agent_budget_unavailable", extra={"agent_id": agent.id})
+        return
+    if wait > 0:
+        log.info("sidebar.agent_rate_limited", extra={"agent_id": agent.id, "action": action})
+
+        @after_this_request
+        def retry_after(response):
+            response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+            return response
+
+        raise ApiError(429, "agent_rate_limited",
+                       f"too many plans and runs for one agent; try again in {math.ceil(wait)} s",
+                       retry_after=max(1, math.ceil(wait)))
+
+
+def require_ticket(ticket_id: int) -> dict:
+    """The ticket, when Zendesk has it and the current agent may see it (Zendesk's own
+    rules, access/tickets.py); else a 404 `ticket_not_found` or a 403 `ticket_forbidden`.
+    Asked before anything is read or changed for the ticket."""
+    with zendesk_pacing.priority():  # a sidebar load: from the share held back for it
+        ticket = _services().tickets.get(ticket_id)
+    if ticket is None:
+        raise ApiError(404, "ticket_not_found", f"Zendesk has no ticket {ticket_id}")
+    agent = current_agent()
+    if not may_see(agent, ticket):
+        # 403, not 404: ticket ids are sequential and Zendesk itself tells agents a ticket
+        # they may not see exists; the agent learns nothing of its content.
+        log.info("sidebar.ticket_forbidden", extra={"agent_id": agent.id, "ticket_id": ticket_id})
+        raise ApiError(403, "ticket_forbidden", "your Zendesk role does not let you see this ticket",
+                       ticket_id=ticket_id)
+    return ticket
 
 
 def load_agent(user_id: int) -> Agent:
     """The agent named by a verified token, read through the directory; 403 unless an agent."""
-    agent = _services().agents.get(user_id)
+    with zendesk_pacing.priority():  # every sidebar load starts here
+        agent = _services().agents.get(user_id)
     if agent is None or not agent.is_agent:
         log.info("sidebar.not_an_agent", extra={"user_id": user_id})
         raise ApiError(403, "not_an_agent", "the sidebar is for Zendesk agents only")

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -31,7 +30,9 @@ from sqlalchemy.exc import IntegrityError
 from helpdesk_app import metrics
 from helpdesk_app.engine.deliveries import record_delivery
 from helpdesk_app.errors import ApiError
+from helpdesk_app.security import json_limits
 from helpdesk_app.storage.models import Delivery, Escalation, utcnow
+from helpdesk_app.upstreams import zendesk_pacing
 from workflows import notes
 
 blueprint = Blueprint("gitlab_webhook", __name__)
@@ -125,7 +126,9 @@ def _parse_or_400(body: bytes) -> IssueHook:
 
 def parse_hook(body: bytes) -> IssueHook:
     try:
-        data = json.loads(body)
+        data = json_limits.loads(body)
+    except json_limits.TooDeep as error:
+        raise MalformedHook(str(error)) from None
     except (ValueError, UnicodeDecodeError):
         raise MalformedHook("the body is not JSON") from None
     if not isinstance(data, dict):
@@ -303,18 +306,23 @@ def _other_open(services: Any, row: Escalation) -> Escalation | None:
 
 
 def _tell_ticket(services: Any, transition: Transition, hook: IssueHook) -> None:
+    with zendesk_pacing.priority():  # a post-back: from the share held back for it
+        _note_transition(services, transition, hook)
+
+
+def _note_transition(services: Any, transition: Transition, hook: IssueHook) -> None:
     row, mode, zendesk = transition.escalation, services.settings.mode, services.zendesk
     url = row.gitlab_issue_url or hook.url or f"issue #{row.gitlab_issue_iid}"
     if transition.kind == "closed":
-        mark = notes.marker("escalation-closed",
-                            f"{row.id}:{notes.marker_stamp(hook.closed_at or hook.updated_at)}")
+        mark = services.marker("escalation-closed",
+                               f"{row.id}:{notes.marker_stamp(hook.closed_at or hook.updated_at)}")
         zendesk.add_internal_note(row.ticket_id, notes.escalation_closed_note(
             url=url, iid=row.gitlab_issue_iid, by=hook.username, mode=mode, marker=mark), marker=mark)
         zendesk.set_status(row.ticket_id, "open")  # so the agent sees it again
         return
     other = transition.other
     other_url = (other.gitlab_issue_url or f"escalation {other.id}") if other is not None else None
-    mark = notes.marker("escalation-reopened", f"{row.id}:{notes.marker_stamp(hook.updated_at)}")
+    mark = services.marker("escalation-reopened", f"{row.id}:{notes.marker_stamp(hook.updated_at)}")
     zendesk.add_internal_note(row.ticket_id, notes.escalation_reopened_note(
         url=url, iid=row.gitlab_issue_iid, by=hook.username, other_url=other_url, mode=mode,
         marker=mark), marker=mark)

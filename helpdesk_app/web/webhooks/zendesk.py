@@ -44,7 +44,8 @@ def receive():
     delivery = zendesk_payloads.parse(body, request.headers, timestamp)
     status = delivery.status(services.settings.zendesk_service_user_id)
     delivery_id = record_delivery(services.db, source="zendesk", key=delivery.key, body=body,
-                                  headers=request.headers, status=status)
+                                  headers=request.headers, status=status,
+                                  also_keys=delivery.also_keys)
     if delivery_id is None:
         return jsonify(status="duplicate", delivery_key=delivery.key), 200
     if status == "ignored":
