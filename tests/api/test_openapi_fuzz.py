@@ -21,8 +21,8 @@ from helpdesk_app.security.zendesk_webhook import sign_zendesk
 from helpdesk_app.storage.migrate import upgrade
 from helpdesk_app.web import services_of
 from tests.api.test_api_v1 import ADMIN, desk, make_app  # noqa: F401  (desk is a fixture)
-from tests.ops.test_readiness import upstreams_fine
 from tests.app.test_settings import UPSTREAM_ENV
+from tests.ops.test_readiness import upstreams_fine
 from tests.sidebar_auth import session_header
 from tests.webhooks.test_zendesk_intake import now_stamp
 
