@@ -57,7 +57,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         app.register_blueprint(blueprint)
     app.extensions[REGISTRY] = metrics.scrape_registry(settings.prometheus_multiproc_dir)
     app.extensions[BACKLOG] = backlog_registry(services.db)
-    app.extensions[READINESS] = readiness.for_settings(settings, services.db, newest_revision())
+    app.extensions[READINESS] = readiness.for_settings(settings, services.db, newest_revision)
     _register_error_handlers(app)
     _trace_requests(app)
     app.before_request(_body_within_limit)

@@ -70,7 +70,10 @@ def _guarded(check: Check) -> Problem:
         return f"{check.name} check failed ({type(error).__name__})"
 
 
-def database(db, head: str) -> Callable[[], Problem]:
+def database(db, newest: Callable[[], str]) -> Callable[[], Problem]:
+    """`newest` reads the migrations' head on the first probe, not at start-up."""
+    heads: list[str] = []
+
     def check() -> Problem:
         with db() as session:
             try:
@@ -81,6 +84,9 @@ def database(db, head: str) -> Callable[[], Problem]:
                 version = session.execute(text("SELECT version_num FROM alembic_version")).scalar()
             except Exception:
                 version = None
+        if not heads:
+            heads.append(newest())
+        head = heads[0]
         if version != head:
             return (f"database is at migration {version or 'none'}, the newest is {head}: "
                     "run the release step (python -m helpdesk_app.storage.migrate)")
@@ -145,7 +151,8 @@ def zendesk_user(response: requests.Response) -> Problem:
     return None if user_id else "Zendesk refused ZENDESK_API_TOKEN (users/me is anonymous)"
 
 
-def for_settings(settings, db, head: str, session: requests.Session | None = None) -> Readiness:
+def for_settings(settings, db, head: Callable[[], str],
+                 session: requests.Session | None = None) -> Readiness:
     """The checks this deployment needs: Redis only when configured, upstreams only when
     they are real (the sandbox lives in this process)."""
     timeout = settings.readyz_timeout_s
