@@ -34,7 +34,7 @@ def test_a_confident_note_with_a_ready_pair(scenario):
     assert "Why:\n- cue one\n- cue two" in text
     assert ("Found in the ticket:\n- Subscriptions: A-S00000001\n- Namespaces: acme\n"
             "- Emails: jane@acme.com\n- Portal customer ids: none") in text
-    assert "Recommended (from the diagnosis):\n- A-S00000001 -> acme: Associate namespace (associate)." in text
+    assert "Recommended (from the diagnosis):\n- A-S00000001 -> acme: Associate subscription (associate)." in text
     pair = workflows.plan("associate", World(scenario).ports, {"subscription": "A-S00000001", "namespace": "acme"})
     for check in pair.checks:
         assert f"- [{check.verdict}] {check.id}: {check.message}" in text
@@ -56,7 +56,7 @@ def test_at_the_threshold_the_category_counts():
 
 def test_without_a_diagnosis_the_category_recommends():
     text = note(findings("namespace_taken", 0.6))
-    assert "Recommended for namespace_taken: Force associate namespace (force_associate)" in text
+    assert "Recommended for namespace_taken: Force associate subscription (force_associate)" in text
     assert "Diagnosis" not in text
 
 
@@ -79,7 +79,7 @@ def test_a_force_recommendation_shows_what_the_forced_plan_flags(scenario):
     namespace(500, billable_members_count=25)(scenario)  # more users than the 20 seats
     diagnosis = diagnose(scenario, subscription="A-S00000001", namespace="acme")
     text = note(findings("namespace_taken", 0.9), diagnosis)
-    assert "- A-S00000001 -> acme: Force associate namespace (force_associate)." in text
+    assert "- A-S00000001 -> acme: Force associate subscription (force_associate)." in text
     assert "[block] seats_cover_usage" in text
     assert "A-S00000001 -> acme (force associate: ready):\n- [warn] seats_cover_usage" in text
 
