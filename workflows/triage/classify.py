@@ -28,7 +28,8 @@ from .cues import (
     Cue,
 )
 from .extract import Extracted, _extract
-from .text import TicketText, _fold, _parts
+from .mail import Mail
+from .text import TicketText, _fold, _readings
 
 NO_CUE_CONFIDENCE = 0.3  # `other` because nothing matched at all
 
@@ -175,14 +176,16 @@ def _decide(evidence: Mapping[str, _Evidence]) -> tuple[str, float, tuple[str, .
     return winner, round(confidence, 2), tuple(chosen.cues + notes)
 
 
-def _classify(parts: list[str], found: Extracted) -> tuple[str, float, tuple[str, ...]]:
-    folded = "\n".join(_fold(p) for p in parts)  # cue windows never cross two texts
+def _classify(readings: list[Mail], found: Extracted) -> tuple[str, float, tuple[str, ...]]:
+    # Only the requester's words are cues (their own and what they forward); cue windows
+    # never cross two texts.
+    folded = "\n".join(_fold(mail.words) for mail in readings)
     return _decide(_evaluate(folded, found))
 
 
 def classify(text: TicketText) -> tuple[str, float, tuple[str, ...]]:
     """(category, confidence 0..1, cues): the first category of CATEGORIES that applies."""
-    parts = _parts(text)
-    return _classify(parts, _extract(parts))
+    readings = _readings(text)
+    return _classify(readings, _extract(readings))
 
 

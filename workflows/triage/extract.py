@@ -6,7 +6,8 @@ import re
 from typing import Any, Iterable
 
 from ..inputs import MAX_ID
-from .text import TicketText, _parts
+from .mail import Mail
+from .text import TicketText, _readings
 
 # Mail clients turn "-" into typographic dashes; the name is written back with "-".
 _SUBSCRIPTION = re.compile(r"(?<![A-Za-z0-9])a[-\u2010-\u2015\u2212]s(\d{8})(?!\d)", re.IGNORECASE)
@@ -132,29 +133,35 @@ def _named_path_any(match: re.Match[str]) -> str | None:
     return path if path and path.lower() not in _NOT_A_NAME and not path.isdigit() else None
 
 
-def _namespaces(parts: list[str]) -> tuple[str, ...]:
+def _namespaces(readings: list[Mail]) -> tuple[str, ...]:
+    """Named where a group may be named: not in an agent's quoted reply, whose examples
+    ("gitlab.com/groups/your-group") are no one's group, nor in a signature."""
     found = []
-    for part in parts:
-        found += [p for _, p in sorted(_url_paths(part) + _word_paths(part))]
+    for mail in readings:
+        text = mail.naming
+        found += [p for _, p in sorted(_url_paths(text) + _word_paths(text))]
     return _unique(found, key=str.casefold)  # GitLab paths are case-insensitive
 
 
-def _customer_ids(parts: list[str]) -> tuple[int, ...]:
-    ids = (int(m.group(1)) for part in parts for m in _CUSTOMER_ID.finditer(part))
+def _customer_ids(texts: list[str]) -> tuple[int, ...]:
+    ids = (int(m.group(1)) for text in texts for m in _CUSTOMER_ID.finditer(text))
     return _unique(i for i in ids if 0 < i <= MAX_ID)
 
 
 Extracted = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[int, ...]]
 
 
-def _extract(parts: list[str]) -> Extracted:
-    subscriptions = _unique(f"A-S{m.group(1)}" for p in parts for m in _SUBSCRIPTION.finditer(p))
-    emails = _unique(m.group(0).lower() for p in parts for m in _EMAIL.finditer(p))
-    return subscriptions, _namespaces(parts), emails, _customer_ids(parts)
+def _extract(readings: list[Mail]) -> Extracted:
+    """Subscription names, addresses and customer ids count wherever the ticket has them
+    (a quoted provisioning mail names the subscription); namespaces see `_namespaces`."""
+    texts = [mail.whole for mail in readings]
+    subscriptions = _unique(f"A-S{m.group(1)}" for t in texts for m in _SUBSCRIPTION.finditer(t))
+    emails = _unique(m.group(0).lower() for t in texts for m in _EMAIL.finditer(t))
+    return subscriptions, _namespaces(readings), emails, _customer_ids(texts)
 
 
 def extract(text: TicketText) -> Extracted:
     """(subscriptions, namespaces, emails, customer_ids), each in order of first appearance."""
-    return _extract(_parts(text))
+    return _extract(_readings(text))
 
 
