@@ -29,6 +29,7 @@ from .cues import (
 )
 from .extract import Extracted, _extract
 from .mail import Mail
+from .negation import negated
 from .text import TicketText, _fold, _readings
 
 NO_CUE_CONFIDENCE = 0.3  # `other` because nothing matched at all
@@ -52,11 +53,18 @@ def _blank(match: re.Match[str]) -> str:
     return " " * len(match.group(0))
 
 
+def _first(cue: Cue, text: str) -> re.Match[str] | None:
+    """The cue's first match that the customer does not deny."""
+    if not cue.negatable:
+        return cue.pattern.search(text)
+    return next((m for m in cue.pattern.finditer(text) if not negated(text, m.start(), m.end())), None)
+
+
 def _hits(cues: Iterable[Cue], folded: str) -> dict[str, tuple[float, str]]:
     found = {}
     for cue in cues:
         text = cue.unless.sub(_blank, folded) if cue.unless else folded
-        match = cue.pattern.search(text)
+        match = _first(cue, text)
         if match:
             found[cue.label] = (cue.weight, f'{cue.label}: "{_snippet(match.group(0))}"')
     return found

@@ -25,11 +25,20 @@ class Cue:
     # Phrases that contain the cue's words but do not mean it ("invoice attached" is no
     # invoice request): blanked out before `pattern` is looked for.
     unless: re.Pattern[str] | None = None
+    # A fact the customer can deny ("the group is NOT greyed out"): a negated match does
+    # not count (negation.py). Cues that hold a negation of their own ("not showing") never are.
+    negatable: bool = False
 
 
-def _cue(label: str, weight: float, *alternatives: str, unless: str | None = None) -> Cue:
+def _cue(label: str, weight: float, *alternatives: str, unless: str | None = None,
+         negatable: bool = False) -> Cue:
     return Cue(label, weight, re.compile("|".join(f"(?:{a})" for a in alternatives)),
-               re.compile(unless) if unless else None)
+               re.compile(unless) if unless else None, negatable)
+
+
+def _denied(*cues: Cue) -> tuple[Cue, ...]:
+    """The same cues, each one that a negation near it cancels."""
+    return tuple(Cue(c.label, c.weight, c.pattern, c.unless, True) for c in cues)
 
 
 SUB_NOUN = _w(r"a-s\d{8}", r"su[bs]{1,2}c?r?i?p?t?i?ons?", "subs", r"licen[cs]es?", "suscripcion(?:es)?",
@@ -69,7 +78,7 @@ LINK_VERB = _w(r"link(?:s|ed|ing)?", r"associat[a-z]{0,5}", r"appl(?:y|ied|ying)
                "collegare", "attivare", "applicare", "associar", "ativar") + \
     r"|紐付け|紐づけ|関連付け|適用|关联|绑定"
 
-PORTAL_ERROR = (
+PORTAL_ERROR = _denied(
     _cue("gateway error", 1.0,
          r"(?<![a-z0-9.,$-])50[24](?![0-9])(?! ?(?:seats?|users?|minutes?|members?|gb|mb|usd|eur|%))",
          _w("bad ?gateway", r"gateway ?(?:error|time-? ?out)", r"erro(?:r|re)? de gateway",
@@ -117,7 +126,7 @@ FEATURE = _w(r"(?:approval |merge |mr )?rules?", r"buttons?", r"features?", r"to
 GRAYED_FEATURE = (f"(?:{FEATURE})(?: (?:are|is|were|was|still|now|all|also|remain|remains|stay|stays|"
                   f"appear|appears|show|shows|as)){{0,3}} (?:{GRAYED_OUT})|(?:{GRAYED_OUT}) (?:{FEATURE})")
 
-TAKEN = (
+TAKEN = _denied(
     _cue("group grayed out", 1.0, GRAYED_OUT, unless=GRAYED_FEATURE),
     _cue("group cannot be selected", 1.0,
          f"(?:{CANNOT}) (?:select|choose|pick|click(?: on)?)[a-z' ]{{0,30}}(?:{GROUP})",
@@ -153,7 +162,7 @@ ACCOUNT_LINK = (
             r"incorrect (?:gitlab(?:\.com)? )?(?:account|user)",
             r"falsche[nsm]? (?:gitlab(?:\.com)?[ -])?(?:konto|account|benutzer)", "mauvais compte",
             "compte incorrect", "cuenta (?:equivocada|incorrecta|erronea)", "conta (?:errada|incorreta)",
-            "account sbagliato")),
+            "account sbagliato"), negatable=True),
     _cue("cannot link the account", 1.0,
          f"(?:{CANNOT}) (?:link|connect|associate|change|update|switch) "
          r"(?:my |our |the |a |his |her |their |this )?"
@@ -194,7 +203,7 @@ ACCOUNT_LINK = (
             r"owner|staff|member|account)", r"(?:left|leaving) the (?:company|organi[sz]ation|team)",
             r"no longer (?:with|works|employed|at)", r"ehemalige[nrm]?",
             r"ancien(?:ne)? (?:employe|collegue|salarie)",
-            r"ex-?(?:empleado|funcionario|colaborador|dipendente)")),
+            r"ex-?(?:empleado|funcionario|colaborador|dipendente)"), negatable=True),
     _cue("a GitLab.com account", 0.25, _w(r"gitlab(?:\.com)? (?:user ?)?account")),
 )
 # Only these say the ticket is about the link itself, not just about some account.
