@@ -29,7 +29,6 @@ from .cues import (
 )
 from .extract import Extracted, _extract
 from .mail import Mail
-from .negation import negated
 from .text import TicketText, _fold, _readings
 
 NO_CUE_CONFIDENCE = 0.3  # `other` because nothing matched at all
@@ -54,10 +53,11 @@ def _blank(match: re.Match[str]) -> str:
 
 
 def _first(cue: Cue, text: str) -> re.Match[str] | None:
-    """The cue's first match that the customer does not deny."""
-    if not cue.negatable:
+    """The cue's first match that means it where it stands (`Cue.rejects`)."""
+    if not cue.rejects:
         return cue.pattern.search(text)
-    return next((m for m in cue.pattern.finditer(text) if not negated(text, m.start(), m.end())), None)
+    return next((m for m in cue.pattern.finditer(text)
+                 if not any(reject(text, m.start(), m.end()) for reject in cue.rejects)), None)
 
 
 def _hits(cues: Iterable[Cue], folded: str) -> dict[str, tuple[float, str]]:

@@ -8,6 +8,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Callable
+
+from .negation import negated
+from .numbers import number_part
+
+# (folded text, start, end) -> whether the match there does not mean the cue
+Reject = Callable[[str, int, int], bool]
 
 # Patterns run on folded text (lower case, no Latin accents). `_w` bounds words with ASCII
 # letters and digits only, so that CJK phrases, which have no spaces, still match.
@@ -25,20 +32,21 @@ class Cue:
     # Phrases that contain the cue's words but do not mean it ("invoice attached" is no
     # invoice request): blanked out before `pattern` is looked for.
     unless: re.Pattern[str] | None = None
-    # A fact the customer can deny ("the group is NOT greyed out"): a negated match does
-    # not count (negation.py). Cues that hold a negation of their own ("not showing") never are.
-    negatable: bool = False
+    # Matches that do not mean the cue where they stand: a fact the customer denies ("the
+    # group is NOT greyed out", negation.py; cues that hold a negation of their own, like
+    # "not showing", are never denied), a 502 that is an order's or a street's (numbers.py).
+    rejects: tuple[Reject, ...] = ()
 
 
 def _cue(label: str, weight: float, *alternatives: str, unless: str | None = None,
          negatable: bool = False) -> Cue:
     return Cue(label, weight, re.compile("|".join(f"(?:{a})" for a in alternatives)),
-               re.compile(unless) if unless else None, negatable)
+               re.compile(unless) if unless else None, (negated,) if negatable else ())
 
 
-def _denied(*cues: Cue) -> tuple[Cue, ...]:
-    """The same cues, each one that a negation near it cancels."""
-    return tuple(Cue(c.label, c.weight, c.pattern, c.unless, True) for c in cues)
+def _denied(*cues: Cue, also: tuple[Reject, ...] = ()) -> tuple[Cue, ...]:
+    """The same cues, each one that a negation near it cancels (and `also`)."""
+    return tuple(Cue(c.label, c.weight, c.pattern, c.unless, (negated, *also)) for c in cues)
 
 
 SUB_NOUN = _w(r"a-s\d{8}", r"su[bs]{1,2}c?r?i?p?t?i?ons?", "subs", r"licen[cs]es?", "suscripcion(?:es)?",
@@ -99,7 +107,7 @@ PORTAL_ERROR = _denied(
          r"(?:groups?|namespaces?|dropdown|drop-down|list) [^\n.]{0,30}(?:never|doesn'?t|does not|"
          r"won'?t|will not|not) (?:load|finish)",
          _w("loading forever", r"keeps? (?:loading|spinning)", r"stuck (?:on |at )?loading")),
-)
+    also=(number_part,))
 # triage.md, rule 1: "while linking or listing groups" - the context portal_502 needs.
 LINKING_OR_LISTING = _cue(
     "linking or listing groups", 0.5,
