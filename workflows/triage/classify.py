@@ -42,9 +42,17 @@ class _Evidence:
     cues: list[str] = field(default_factory=list)
 
 
+SNIPPET_WORDS = 2  # words kept at each end of a long match
+
+
 def _snippet(text: str) -> str:
-    """A matched phrase for people: short, on one line, and never a marker's brackets."""
-    text = re.sub(r"[\[\]<>\x00-\x1f\x7f]", " ", text).strip()
+    """The words that made a cue, for people: a pattern that spans a window ("bought ...
+    not applied") keeps the first and last words and drops the customer's words between
+    them; on one line, never a marker's brackets, at most 60 characters."""
+    words = re.sub(r"[\[\]<>\x00-\x1f\x7f]", " ", text).split()
+    if len(words) > 2 * SNIPPET_WORDS:
+        words = [*words[:SNIPPET_WORDS], "...", *words[-SNIPPET_WORDS:]]
+    text = " ".join(words)
     return text if len(text) <= 60 else text[:57].rstrip() + "..."
 
 
