@@ -100,6 +100,10 @@ def _portal_side(ports: Ports, inputs: Inputs, rules: Rules) -> Plan:
     elif sub is not None and sub.namespace_id is not None:
         ns = facts.linked_namespace
         why = f"{sub.name} is linked to {ns.full_path if ns else sub.namespace_id}."
+    elif inputs.namespaces:
+        # the customer was found (by id or by the requester's email) but no subscription named
+        why = (f"No subscription was named for {inputs.namespaces[0]}: ask the customer which one, "
+               "or find it among this customer's in the portal.")
     else:
         why = "No namespace was named: ask the customer for the group's full path."
     recommendation = {"subscription": inputs.subscription, "namespace": None,
