@@ -77,9 +77,22 @@ def test_a_signature_is_set_apart_from_the_words_and_the_names(sign_off):
     assert "jo@acme.example.com" in mail.whole  # an address counts wherever it is
 
 
-def test_a_sign_off_word_that_starts_a_sentence_is_not_a_signature():
-    mail = read_mail("Hi,\nThanks for the quick reply, but the group is still greyed out.\nJo")
+@pytest.mark.parametrize("line", ["Thanks for the quick reply, but the group is still greyed out.",
+                                  "Thanks, but the group is still greyed out.",
+                                  "Best, the group is still greyed out.",
+                                  "Gracias, pero el grupo sigue greyed out.",
+                                  "Merci, mais le groupe est toujours greyed out."])
+def test_a_sign_off_word_that_starts_a_sentence_is_not_a_signature(line):
+    mail = read_mail(f"Hi,\n{line}\nJo")
     assert "greyed out" in mail.words
+
+
+def test_below_zendesks_reply_line_is_the_agents_message():
+    text = ("Yes, it is gitlab.com/acme-two.\n\n##- Please type your reply above this line -##\n\n"
+            "Ann (GitLab Support)\nIs the group greyed out? Example: gitlab.com/groups/your-group\n")
+    mail = read_mail(text)
+    assert "greyed" not in mail.words and "your-group" not in mail.naming and "acme-two" in mail.own
+    assert "greyed" in mail.agent[-1]
 
 
 def test_lines_quoted_without_a_header_are_not_the_customers_words():

@@ -21,7 +21,7 @@ the last fragment read.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from html.parser import HTMLParser
 
 from mailparser_reply.constants import MAIL_LANGUAGES
@@ -79,7 +79,9 @@ def _pattern(language: str, key: str) -> str:
     extra = _EXTRA.get(language, {})
     found = extra.get(key, MAIL_LANGUAGES.get(language, {}).get(key, ""))
     if key == "signatures":
-        found = [*MAIL_LANGUAGES.get(language, {}).get("signatures", []), *_SIGN_OFFS.get(language, [])]
+        # ours alone where we have them: the library's "Thanks," or "Best," also start a
+        # signature in "Thanks, but the group is still greyed out."
+        found = _SIGN_OFFS.get(language) or MAIL_LANGUAGES.get(language, {}).get("signatures", [])
     if key == "disclaimers":
         found = [*MAIL_LANGUAGES.get(language, {}).get("disclaimers", []), *extra.get("disclaimers", [])]
     return "|".join(found) if isinstance(found, list) else found
@@ -137,13 +139,25 @@ def read_mail(text: str, *, forwarded: bool = False) -> Mail:
     """`text` set apart; `forwarded`: the ticket's subject says the mail is a forward, so
     its first header starts the forwarded mail even without a marker."""
     whole = html_text(text) if looks_like_html(text) else text
-    cut = whole.rfind("\n", 0, READ_LIMIT) + 1 if len(whole) > READ_LIMIT else len(whole)
-    head, tail = whole[:cut or READ_LIMIT], whole[cut or READ_LIMIT:]
+    reply, zendesk = _split_zendesk_quote(whole)
+    cut = reply.rfind("\n", 0, READ_LIMIT) + 1 if len(reply) > READ_LIMIT else len(reply)
+    head, tail = reply[:cut or READ_LIMIT], reply[cut or READ_LIMIT:]
     fragments = _fragments(head)
     if tail:
         kind, body, signature = fragments[-1]
         fragments[-1] = (kind, body + tail, signature)
-    return _assemble(whole, fragments, forwarded)
+    mail = _assemble(whole, fragments, forwarded)
+    return replace(mail, agent=(*mail.agent, zendesk)) if zendesk else mail
+
+
+# Zendesk's own mails start with this line; a reply quotes it, and what follows it is the
+# agent's message.
+_ZENDESK_QUOTE = re.compile(r"^[> ]*##- .{0,80}-##\s*$", re.MULTILINE)
+
+
+def _split_zendesk_quote(text: str) -> tuple[str, str]:
+    found = _ZENDESK_QUOTE.search(text)
+    return (text[:found.start()], text[found.start():]) if found else (text, "")
 
 
 def _fragments(text: str) -> list[tuple[str, str, str]]:
