@@ -55,6 +55,16 @@ CHECK_LABELS = {
     "requester_is_gitlab_user": "Requester's email is the account's email",
 }
 
+# Triage's categories (triage.md), as the note's headline names them.
+CATEGORY_LABELS = {
+    "portal_502": "the portal fails (502) listing the customer's groups",
+    "namespace_taken": "the group is greyed out: it has a subscription already",
+    "account_link": "the wrong GitLab.com account is linked",
+    "compute_minutes": "compute minutes or storage",
+    "associate_subscription": "a subscription to associate with a group",
+    "other": "not a provisioning request",
+}
+
 VERDICT_LABELS = {
     "pass": "Passed",
     "info": "Note",
@@ -95,3 +105,7 @@ def verdict_label(verdict: str) -> str:
 
 def decision_label(decision: str) -> str:
     return _named(DECISION_LABELS, decision, "unknown decision")
+
+
+def category_label(category: str) -> str:
+    return _named(CATEGORY_LABELS, category, "unknown category")

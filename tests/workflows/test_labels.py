@@ -36,3 +36,8 @@ def test_an_unknown_code_is_spelled_out_and_an_odd_one_never_echoed():
     assert labels.check_label("some_new_check") == "some new check"
     assert labels.check_label("<script>") == "unnamed check"
     assert labels.workflow_name("x`y") == "unnamed workflow"
+
+
+def test_every_triage_category_has_words():
+    from workflows.triage import CATEGORIES
+    assert set(labels.CATEGORY_LABELS) == set(CATEGORIES)

@@ -193,6 +193,13 @@ def test_diagnose_with_nothing_written_finds_the_customer_by_the_requesters_veri
     assert "verified email" in unverified.recommendations[0]["reason"]
 
 
+def test_diagnose_with_only_a_namespace_finds_the_customer_and_asks_for_the_subscription(scenario):
+    plan = workflows.plan("diagnose", World(scenario).ports, {"namespace": "acme", "ticket": 1})
+    assert plan.inputs["customer_id"] == 1 and plan.check("customer_exists").verdict == "pass"
+    (entry,) = plan.recommendations
+    assert entry["recommended"] is None and entry["reason"].startswith("No subscription was named for acme")
+
+
 @pytest.mark.parametrize("is_admin, expected", [(True, True), (None, None), (False, False)])
 def test_a_diagnosis_says_whether_an_admin_account_is_ruled_out(scenario, is_admin, expected):
     user(100, is_admin=is_admin)(scenario)
