@@ -27,6 +27,14 @@ def ticket_url(subdomain: str | None, ticket_id: int, *, agent_page: str | None 
 
 
 
+def escalation_url(web_url: str | None, iid: int | None, *, agent_page: str | None = None) -> str | None:
+    """Where an escalation issue opens: GitLab's `web_url` for it; in sandbox mode the agent
+    page's view of the issue (the sandbox's GitLab serves only its API, which answers a
+    browser without a token with 401)."""
+    if agent_page and iid is not None:
+        return f"{agent_page.rstrip('/')}/issues/{int(iid)}"
+    return web_url or None
+
 
 # Invisible, and neither whitespace nor a word character to GitLab's (Ruby) patterns.
 _ZERO_WIDTH_SPACE = "\u200b"
