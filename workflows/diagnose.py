@@ -14,6 +14,7 @@ from .associate import ASSOCIATE, FORCE_ASSOCIATE
 from .checks import CHECKS
 from .facts import Facts, Ports
 from .inputs import MAX_PAIRS, Inputs
+from .labels import workflow_name
 from .model import Check, Decision, Plan, Verdict
 from .rules import Rules
 from .workflow import decide, make_plan
@@ -52,7 +53,8 @@ def after_blocks(checks: tuple[Check, ...], facts: dict[str, Any],
         return "link_account", (
             "The customer's portal login is not activated (a reseller or sales-assisted "
             "purchase), so they cannot link their GitLab.com account themselves: link it for "
-            "them (link_account) with the GitLab.com user who owns the group, then plan again.")
+            f"them with “{workflow_name('link_account')}” and the GitLab.com user who owns the group, "
+            "then plan again.")
     if "namespace_not_taken" in blocked_by and force is not None and \
             force.check("namespace_not_taken").verdict is Verdict.BLOCK:
         return "escalate", ("Another customer's active plan is on the group: force association "

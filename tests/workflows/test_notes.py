@@ -204,7 +204,7 @@ def test_the_unlink_note_recommends_linking_the_right_owner_next(scenario):
     sub("A-S00000001", namespace_id=500, status="expired")(scenario)  # lapsed: a warning only
     unlinked = run(scenario, "unlink_account", {"customer": 1, "ticket": 1})
     note = notes.success_note(unlinked, mode="upstream", marker="[lnr:run:1]")
-    assert "(A-S00000001) no longer receive changes" in note and "(link_account)" in note
+    assert "(A-S00000001) no longer receive changes" in note and "with “Link GitLab.com account”" in note
 
 
 @pytest.mark.parametrize("in_use, seats, expected", [
