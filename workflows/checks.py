@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Callable
 
 from .facts import Facts
-from .labels import workflow_name
+from .labels import check_label, workflow_name
 from .model import Check, Namespace, Subscription, Verdict, namespace_plan, parse_date
 
 CheckFn = Callable[[Facts, str], Check]
@@ -41,7 +41,8 @@ def check(check_id: str) -> Callable[[Callable[[Facts, str], tuple[Verdict, str]
 
 
 def skipped(needs: str) -> tuple[Verdict, str]:
-    return Verdict.SKIPPED, f"Skipped: needs what {needs} could not provide."
+    # Named by its label: the message reaches agents, the id is shown beside it.
+    return Verdict.SKIPPED, f"Not checked: it needs “{check_label(needs)}” to hold first."
 
 
 def describe(sub: Subscription) -> str:
