@@ -53,7 +53,7 @@ def test_a_needs_override_plan_names_what_decides_and_who_may_confirm(client, ap
     mine = client.post("/api/v1/plans", json=MOVE, headers=as_agent(app)).get_json()
     assert mine["decision_label"] == "Needs an override"
     assert mine["deciding"][0] == "subscription_not_linked_elsewhere"
-    assert mine["next_step"].startswith("Write why “Subscription is not linked to another group”")
+    assert mine["next_step"] == "Write why the override is right, then confirm."
     assert {"label": "Plan of acme-old", "before": "Premium",
             "after": "Free, unless another plan is linked"} in mine["changes"]
     theirs = client.post("/api/v1/plans", json=MOVE, headers=as_agent(app, OTHER_AGENT)).get_json()

@@ -107,8 +107,9 @@ def next_step(plan: Plan, *, confirm_groups: list[str] | None = None) -> str:
             who = f"a member of {' or '.join(confirm_groups)}" if confirm_groups else "a Zendesk admin"
             return (f"Ask {who} to confirm the override of {_quoted_labels(plan.override_ids)}: "
                     "you may not.")
-        return (f"Write why {_quoted_labels(plan.override_ids)} may be overridden, then "
-                "confirm to run it.")
+        # The checks to override are listed right under it, by label: not named again.
+        many = len(plan.override_ids) > 1
+        return f"Write why the override{'s are' if many else ' is'} right, then confirm."
     if plan.warnings:
         return "Read the warning, then confirm to run it." if len(plan.warnings) == 1 else \
             "Read the warnings, then confirm to run it."
