@@ -39,6 +39,7 @@ from flask import (
     session,
     url_for,
 )
+from markdown_it import MarkdownIt
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
@@ -106,7 +107,9 @@ def issue(iid: int):
     found = next((i for i in world["gitlab"]["issues"] if i["iid"] == iid), None)
     if found is None:
         abort(404, "no such issue in the sandbox's GitLab")
-    return render_template("agent_page/issue.html", issue=found, ticket_id=issue_ticket(found))
+    return render_template("agent_page/issue.html", issue=found, ticket_id=issue_ticket(found),
+                           description=markdown(found.get("description") or ""),
+                           notes=[dict(n, html=markdown(n.get("body") or "")) for n in found.get("notes", [])])
 
 
 @blueprint.post("/issues/<int:iid>/close")
@@ -159,6 +162,20 @@ def _chosen_agent(agents: list[dict[str, Any]]) -> dict[str, Any]:
     if chosen is None:
         abort(400, "agent: not an agent of the sandbox's Zendesk")
     return chosen
+
+
+# --- Markdown --------------------------------------------------------------------------
+
+# An issue's description and comments are GitLab Flavored Markdown, which GitLab shows
+# rendered: CommonMark with tables here (https://docs.gitlab.com/user/markdown/). Raw HTML
+# in the source is escaped, not passed on ("html": False), and markdown-it's validateLink
+# drops javascript:, vbscript:, file: and data: links: customer text quoted in an issue
+# stays text (https://markdown-it-py.readthedocs.io/en/latest/security.html).
+_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
+
+
+def markdown(text: str) -> Markup:
+    return Markup(_MARKDOWN.render(text))
 
 
 # --- CSRF ---------------------------------------------------------------------------------

@@ -126,6 +126,28 @@ def test_the_ticket_lists_its_escalation_issues_with_a_close_button(app, client)
     assert 'data-testid="issue-view"' in issue_page and "The run failed." in issue_page
 
 
+def test_an_issue_s_markdown_is_rendered_and_customer_html_stays_text(app, client):
+    issue = sandbox_of(app).state.create_issue(
+        {"title": "Console escalation", "confidential": True,
+         "description": "### Request\n\n| field | value |\n|---|---|\n| run | 7 |\n\n"
+                        "Customer wrote: <script>alert(1)</script> [click](javascript:alert(1))\n\n"
+                        "```text\ninputs: {}\n```\n"},
+        {"id": 990002, "username": "project_4_bot", "name": "Escalations project bot"})
+    html = page(client.get(f"/sandbox/issues/{issue['iid']}"))
+    assert "<h3>Request</h3>" in html and "<td>run</td>" in html
+    assert '<pre><code class="language-text">inputs: {}' in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert" not in html
+    assert 'href="javascript:' not in html
+
+
+def test_pages_name_a_favicon_that_is_served(client):
+    html = page(client.get("/sandbox/"))
+    (href,) = re.findall(r'<link rel="icon" href="([^"]+)" type="image/svg\+xml">', html)
+    icon = client.get(href)
+    assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
+    assert icon.get_data().startswith(b"<svg")
+
+
 # --- the sidebar ----------------------------------------------------------------------------
 
 def test_the_sidebar_form_signs_as_zendesk_for_the_demo_agent(app, client):
