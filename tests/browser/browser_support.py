@@ -207,24 +207,34 @@ def open_ticket(page, ticket_id: int, agent_id: int | None = None):
     return app
 
 
-def fill_plan_form(app, workflow: str, **values: str) -> None:
-    """Choose the workflow and give each input its value (whatever triage prefilled)."""
+FIELDS = ("subscription", "namespace", "customer", "gitlab_user")
+
+
+def fill_plan_form(app, workflow: str, *, exact: bool = False, **values: str) -> None:
+    """Choose the workflow and give each input its value (whatever triage prefilled);
+    `exact`: the inputs not given are emptied, as for a demo case's inputs."""
     from playwright.sync_api import expect
 
     app.get_by_test_id("workflow-select").select_option(workflow)
+    if exact:
+        values = {name: values.get(name, "") for name in FIELDS}
     for name, value in values.items():
         field_input = app.get_by_test_id(f"{name.replace('_', '-')}-input")
+        if exact and not value and not field_input.is_editable():
+            continue  # not an input of this workflow
         expect(field_input).to_be_editable()
         if field_input.input_value() != value:
             field_input.fill(value)
 
 
-def show_plan(app, workflow: str, *, decision: str, **values: str):
+def show_plan(app, workflow: str, *, decision: str, exact: bool = False, **values: str):
     """Fill the form, press Show plan, and wait for the plan's decision; the decision."""
     from playwright.sync_api import expect
 
-    fill_plan_form(app, workflow, **values)
+    fill_plan_form(app, workflow, exact=exact, **values)
     app.get_by_test_id("show-plan-button").click()
+    # The click marks the app busy at once; a plan shown on opening is replaced after it.
+    expect(app.locator("#lnr-sidebar")).to_have_attribute("aria-busy", "false")
     shown = app.get_by_test_id("decision")
     expect(shown).to_have_attribute("data-decision", decision)
     return shown
@@ -236,6 +246,16 @@ def check_rows(app) -> list[tuple[str, str]]:
     rows = app.get_by_test_id("plan").get_by_test_id("check")
     return [(row.get_attribute("data-check-id"), row.get_attribute("data-verdict"))
             for row in rows.all()]
+
+
+DECIDING = ("block", "override", "warn", "info")
+
+
+def shown_order(checks: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A plan's (check id, verdict) pairs, in its order, as the sidebar lists them: those that
+    decide by verdict (block, override, warn, info), then the others, in the plan's order."""
+    deciding = sorted((c for c in checks if c[1] in DECIDING), key=lambda c: DECIDING.index(c[1]))
+    return deciding + [c for c in checks if c[1] not in DECIDING]
 
 
 def no_horizontal_scroll(frame) -> dict[str, int]:

@@ -88,8 +88,11 @@ def test_retries_are_counted_down_then_the_escalation_opens_in_a_new_tab(browser
         tab = opened.value
         tab.wait_for_load_state()
         assert tab.url == link.get_attribute("href")
-        expect(tab.locator("body")).to_contain_text(issue["title"])
-        expect(tab.locator("body")).not_to_contain_text('"error"')  # not a JSON refusal
+        # A page a person reads (no token asked for): the issue, its Markdown rendered.
+        expect(tab.get_by_test_id("issue-view")).to_contain_text(issue["title"])
+        expect(tab.get_by_test_id("issue-description").locator("h3").first).to_be_visible()
+        answer = page.context.request.get(tab.url)
+        assert answer.status == 200 and answer.headers["content-type"].startswith("text/html")
         tab.close()
 
 

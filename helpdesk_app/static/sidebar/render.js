@@ -176,7 +176,9 @@ export function renderTriage(container, triage, { reading = false } = {}) {
         named.length ? named.join(" · ") : "No subscription, group or customer named."),
       triage.recommended
         ? h("li", { dataset: { testid: "triage-recommended" } }, "Suggests: ",
-            h("strong", {}, workflowName(triage.recommended)))
+            h("strong", {}, workflowName(triage.recommended)),
+            h("span", { id: "lnr-triage-planned", hidden: true, dataset: { testid: "plan-suggested" } },
+              ", planned below"))
         : null));
 }
 
@@ -242,16 +244,17 @@ function verdictClass(verdict) {
 }
 
 // One check: its verdict and label, its message, and its id as secondary text.
-export function checkRow(check, testid = "check") {
+// `said`: a sentence already on screen (the next step), not repeated as the message.
+export function checkRow(check, testid = "check", said = null) {
   const verdict = String(check.verdict);
+  const message = words(check.message) && check.message !== said ? check.message : "";
   return h("li", {
     class: `lnr-check ${verdictClass(verdict)}`,
     dataset: { testid, checkId: String(check.id), verdict },
   },
-  h("p", { class: "lnr-check-head" },
-    h("span", { class: "lnr-tag" }, verdictWords(check)),
-    h("span", { class: "lnr-check-label" }, words(check.label, "A check"))),
-  h("p", { class: "lnr-check-message" }, words(check.message), words(check.message) ? " " : "",
+  h("p", { class: "lnr-check-label" }, words(check.label, "A check")),
+  h("p", { class: "lnr-check-message" },
+    h("span", { class: "lnr-tag" }, verdictWords(check)), " ", message, message ? " " : "",
     h("span", { class: "lnr-id", dataset: { testid: "check-id" } }, String(check.id))));
 }
 
@@ -265,11 +268,11 @@ export function decidingChecks(plan) {
   return DECIDING_ORDER.flatMap((verdict) => checks.filter((c) => c.verdict === verdict));
 }
 
-export function checksList(checks, { testid = "checks", rowTestid = "check", label = "Checks" } = {}) {
+export function checksList(checks, { testid = "checks", rowTestid = "check", label = "Checks", said = null } = {}) {
   const list = Array.isArray(checks) ? checks : [];
   if (!list.length) return null;
   return h("ol", { class: "lnr-checks", "aria-label": label, dataset: { testid } },
-           list.map((check) => checkRow(check, rowTestid)));
+           list.map((check) => checkRow(check, rowTestid, said)));
 }
 
 export function decisionWords(plan) {
@@ -289,7 +292,8 @@ export function planHead(plan) {
       h("p", {}, h("strong", { class: "lnr-decision-label" }, /[.:!?]$/.test(said.label) ? said.label : `${said.label}.`),
         " ", h("span", { class: "lnr-decision-next", dataset: { testid: "next-step" } }, said.next))),
     deciding.length
-      ? checksList(deciding, { testid: "deciding-checks", label: "The checks that decide" }) : null,
+      ? checksList(deciding, { testid: "deciding-checks", label: "The checks that decide", said: said.next })
+      : null,
   ];
 }
 

@@ -254,7 +254,8 @@ async function readTicket() {
   renderTriage(els.triage, null, { reading: true });
   announce("Reading the ticket…");
   try {
-    return triageOf({ findings: await whileBusy(() => readFindings(state.session, state.ticketId)) });
+    const answer = await whileBusy(() => readFindings(state.session, state.ticketId));
+    return triageOf(answer);
   } catch (error) {
     if (!error.sessionEnded) announce("The ticket could not be read; plan by hand.");
     return null;
@@ -425,7 +426,7 @@ async function planNow({ shownOnLoad = false } = {}) {
   state.pending = null;
   showPlan(result, { shownOnLoad });
   announce(`Plan ready${shownOnLoad ? " (as triage suggests)" : ""}: ${decisionWords(result).label}.`);
-  if (shownOnLoad) bringToTop(els.plan);
+  if (shownOnLoad) bringToTop(els.planTitle);
   else reveal(els.planTitle);
 }
 
@@ -433,7 +434,7 @@ async function planNow({ shownOnLoad = false } = {}) {
 // decision, what decides it and the confirmation then fit a 600 px high panel. No focus.
 function bringToTop(element) {
   const root = document.scrollingElement;
-  if (root) root.scrollTop = Math.max(0, element.getBoundingClientRect().top + root.scrollTop - 4);
+  if (root) root.scrollTop = Math.max(0, element.getBoundingClientRect().top + root.scrollTop);
 }
 
 function showPlan(result, { shownOnLoad = false } = {}) {
@@ -441,11 +442,11 @@ function showPlan(result, { shownOnLoad = false } = {}) {
   // The API's title says what the plan would do, in words (it names the workflow too).
   els.planTitle.textContent = typeof result.title === "string" && result.title
     ? result.title : workflowName(result.workflow, result.workflow_name);
-  replaceChildren(els.planBody,
-    shownOnLoad ? h("p", { class: "lnr-hint", dataset: { testid: "plan-suggested" } },
-                    "Suggested by triage from what the ticket says.") : null,
-    planHead(result), planActions(result), planTail(result));
+  replaceChildren(els.planBody, planHead(result), planActions(result), planTail(result));
   els.plan.dataset.decision = decision;
+  els.plan.dataset.suggested = String(shownOnLoad); // the findings above say "planned below"
+  const suggested = $("lnr-triage-planned");
+  if (suggested) suggested.hidden = !shownOnLoad;
   els.plan.hidden = false;
   syncButtons();
 }
