@@ -3,13 +3,12 @@ in its iframe, against the service in sandbox mode over HTTP (tests/browser/brow
 
 Each test gets a new service and sandbox world (demo.json's `demo_cases`): 101 associate is
 ready, 104 force associate needs an override, 103 associate is blocked, 111 associate is
-ready but the portal fails the link, so the run fails and escalates. The screenshot of the
-sidebar (docs/sidebar.png) is made here too.
+ready but the portal fails the link, so the run fails and escalates. The README's
+screenshots are made by test_sidebar_look_browser.py.
 """
 from __future__ import annotations
 
 import re
-import struct
 
 import pytest
 from playwright.sync_api import expect
@@ -18,9 +17,7 @@ from tests.app.sandbox_app import wait_for
 from tests.browser.browser_support import (  # noqa: F401 (fixtures)
     LIVE_MS,
     QUICK_RETRIES,
-    ROOT,
     RUN_MS,
-    VIEWPORT,
     agent_page,
     browser,
     check_rows,
@@ -35,9 +32,6 @@ from tests.browser.browser_support import (  # noqa: F401 (fixtures)
     sidebar_frame,
 )
 from workflows.associate import CHECK_IDS
-
-SCREENSHOT = ROOT / "docs" / "sidebar.png"
-SCREENSHOT_MAX_BYTES = 300_000
 
 
 def run_id_of(app) -> str:
@@ -204,32 +198,3 @@ def failing_upstream_escalates(agent_page, service) -> None:
     expect(closed).to_have_count(1, timeout=LIVE_MS)
     expect(closed).to_contain_text(f"GitLab issue #{iid}) was closed")
     assert service.sandbox.state.issue(iid)["state"] == "closed"
-
-
-def test_the_sidebar_screenshot_shows_an_override_plan(agent_page):
-    app = open_ticket(agent_page, 104)
-    show_plan(app, "force_associate", decision="needs_override",
-              subscription="A-S00000004", namespace="delta-university")
-    # The agent page as wide as the tests' default, tall enough for the whole sidebar: its
-    # frame is the viewport's height less 8rem (static/agent/agent.css).
-    frame = sidebar_frame(agent_page)
-    needed = frame.evaluate("() => document.scrollingElement.scrollHeight")
-    agent_page.set_viewport_size({"width": VIEWPORT["width"], "height": needed + 128 + 16})
-    element = agent_page.locator("#sidebar-frame")
-    app.get_by_test_id("reason-input").focus()  # where the agent goes next
-    heights = frame.evaluate(
-        "() => [document.scrollingElement.scrollHeight, document.scrollingElement.clientHeight]")
-    assert heights[0] <= heights[1], f"the sidebar still scrolls: {heights}"
-    for shown in ("decision", "check", "reason-input", "confirm-button"):
-        expect(app.get_by_test_id(shown).first).to_be_in_viewport(ratio=1)
-
-    png = element.screenshot(animations="disabled", caret="hide")
-
-    assert png[:8] == b"\x89PNG\r\n\x1a\n"
-    width, height = struct.unpack(">II", png[16:24])
-    box = element.bounding_box()
-    assert abs(width - box["width"]) <= 1 and abs(height - box["height"]) <= 1, (width, height, box)
-    assert width >= 320 and height >= needed
-    assert len(png) < SCREENSHOT_MAX_BYTES, f"{len(png)} bytes"
-    if not SCREENSHOT.is_file() or SCREENSHOT.read_bytes() != png:
-        SCREENSHOT.write_bytes(png)

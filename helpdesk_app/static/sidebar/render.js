@@ -297,7 +297,13 @@ export function planHead(plan) {
   ];
 }
 
-// The plan's tail: what changes, then the checks that passed (and those not run), folded.
+// What the plan changes. A ready plan shows it above its confirm button (nothing else stands
+// between); the others below the confirmation, which must fit a 600 px panel first.
+export function planChanges(plan) {
+  return changesList(plan.changes, "What changes", "changes");
+}
+
+// The plan's tail: the checks that passed (and those not run), folded.
 export function planTail(plan) {
   const checks = Array.isArray(plan.checks) ? plan.checks : [];
   const deciding = new Set(decidingChecks(plan).map((c) => String(c.id)));
@@ -306,14 +312,11 @@ export function planTail(plan) {
   const skipped = rest.length - passed;
   const summary = [passed ? `${passed} ${passed === 1 ? "check" : "checks"} passed` : null,
                    skipped ? `${skipped} not checked` : null].filter(Boolean).join(", ");
-  return [
-    changesList(plan.changes, "What changes", "changes"),
-    rest.length
-      ? h("details", { class: "lnr-fold", dataset: { testid: "passed-checks" } },
-          h("summary", {}, summary),
-          checksList(rest, { testid: "other-checks", label: "The other checks" }))
-      : null,
-  ];
+  return rest.length
+    ? h("details", { class: "lnr-fold", dataset: { testid: "passed-checks" } },
+        h("summary", {}, summary),
+        checksList(rest, { testid: "other-checks", label: "The other checks" }))
+    : null;
 }
 
 // [{label, before, after}] in words, as the API gives them.

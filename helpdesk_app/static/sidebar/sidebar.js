@@ -11,8 +11,8 @@ import {
 } from "./api.js";
 import { detectHost } from "./host.js";
 import {
-  RUN_STATE_TEXT, blockedReasons, decisionWords, h, learnWorkflowNames, outcomeView, planHead,
-  planTail, renderEscalations, renderEvents, renderRuns, renderTriage, replaceChildren, safeUrl,
+  RUN_STATE_TEXT, blockedReasons, decisionWords, h, learnWorkflowNames, outcomeView, planChanges,
+  planHead, planTail, renderEscalations, renderEvents, renderRuns, renderTriage, replaceChildren, safeUrl,
   seconds, triageOf, workflowName,
 } from "./render.js";
 
@@ -442,7 +442,9 @@ function showPlan(result, { shownOnLoad = false } = {}) {
   // The API's title says what the plan would do, in words (it names the workflow too).
   els.planTitle.textContent = typeof result.title === "string" && result.title
     ? result.title : workflowName(result.workflow, result.workflow_name);
-  replaceChildren(els.planBody, planHead(result), planActions(result), planTail(result));
+  const ready = decision === "ready";
+  replaceChildren(els.planBody, planHead(result), ready ? planChanges(result) : null, planActions(result),
+                  ready ? null : planChanges(result), planTail(result));
   els.plan.dataset.decision = decision;
   els.plan.dataset.suggested = String(shownOnLoad); // the findings above say "planned below"
   const suggested = $("lnr-triage-planned");
