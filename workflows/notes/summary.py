@@ -290,7 +290,7 @@ def run_headline(outcome: Outcome, *, attempts: int | None = None, escalated: bo
     if outcome.status is OutcomeStatus.SUCCEEDED:
         if outcome.changed:
             return f"{title}: done and verified."
-        return f"{title}: nothing to do, it was already in place. Nothing was changed."
+        return f"{title}: already in place; nothing was changed."
     if outcome.status is OutcomeStatus.SUPERSEDED:
         return (f"{title} was not run: the plan changed since you confirmed it and is now "
                 f"“{decision_label(str(outcome.plan.decision))}”. Review it and confirm again.")
