@@ -7,6 +7,7 @@ before and after), never from an upstream. A value nobody knows reads "—".
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping
 
 from ..diagnose import after_blocks
@@ -278,9 +279,14 @@ def failure(outcome: Outcome, *, attempts: int | None = None) -> dict[str, str] 
                        "the run stopped at once."}
 
 
+# The adapters' messages begin with the call for engineers ("portal putSubscriptionNamespace
+# answered 500 internal_error: ..."); an agent reads what the upstream said.
+_CALL_PREFIX = re.compile(r"^(?:portal|GitLab|Zendesk)\b[^:]{0,200}? answered \d{3}(?: [a-z_]+)?: ")
+
+
 def _error_words(error: Mapping[str, Any]) -> str:
     status = f"HTTP {error['status']}" if error.get("status") else "no answer"
-    message = str(error.get("message") or "").strip().rstrip(".")
+    message = _CALL_PREFIX.sub("", str(error.get("message") or "").strip()).rstrip(".")
     return f"{status}: {message}" if message else status
 
 
