@@ -193,7 +193,9 @@ def superseded_note(outcome: Outcome, *, mode: str, marker: str) -> str:
     """Superseded or refused: the new plan's decision and every check, to confirm again."""
     plan = outcome.plan
     if outcome.status is OutcomeStatus.REFUSED:
-        headline = REFUSED_HEADLINE.format(title=plan_title(plan), message=outcome.message)
+        said = outcome.message.strip()
+        headline = REFUSED_HEADLINE.format(title=plan_title(plan),
+                                           message=said if said.endswith((".", "!", "?")) else said + ".")
     else:
         headline = SUPERSEDED_HEADLINE.format(title=plan_title(plan))
     deciding = [c for c in plan.checks if c.verdict not in (Verdict.PASS, Verdict.SKIPPED)]
