@@ -182,6 +182,8 @@ def _ensure_issue(services: Any, row_id: int, ctx: notes.EscalationContext,
             return row, None
         issue, action = _find_or_create_issue(services, row, ctx)
         row.gitlab_issue_iid = int(issue["iid"])
+        # GitLab's issue answer carries `web_url`, the issue's page (docs.gitlab.com/api/issues,
+        # "New issue"; python-gitlab's `asdict()` keeps it): what the escalation links upstream.
         row.gitlab_issue_url = issue.get("web_url")
         _record_filed(session, run, row, action, ctx, key)
     return row, action
