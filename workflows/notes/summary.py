@@ -33,10 +33,20 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _given(plan: Plan, plural: str, single: str) -> list[Any]:
+    """What the inputs name: parsed (`subscriptions`), or as a run's request gave them
+    (`subscription`: a run refused before it planned keeps its request's inputs)."""
+    many = plan.inputs.get(plural)
+    if isinstance(many, list) and many:
+        return many
+    one = plan.inputs.get(single)
+    return [one] if one not in (None, "") else []
+
+
 def _subscription_ref(plan: Plan) -> str:
     sub = _dict(plan.facts.get("subscription"))
-    names = plan.inputs.get("subscriptions") or []
-    return str(sub.get("name") or (names[0] if names else "") or "the subscription")
+    names = _given(plan, "subscriptions", "subscription")
+    return str(sub.get("name") or (str(names[0]).upper() if names else "") or "the subscription")
 
 
 def _namespace_path(plan: Plan, namespace_id: Any = None) -> str:
@@ -47,7 +57,7 @@ def _namespace_path(plan: Plan, namespace_id: Any = None) -> str:
             return str(ns["full_path"])
     if namespace_id is not None:
         return f"namespace {namespace_id}"
-    refs = plan.inputs.get("namespaces") or []
+    refs = _given(plan, "namespaces", "namespace")
     if not refs:
         return "the group"
     return f"namespace {refs[0]}" if isinstance(refs[0], int) else str(refs[0])
@@ -57,8 +67,9 @@ def _customer_words(plan: Plan) -> str:
     customer = _dict(plan.facts.get("customer"))
     if customer:
         return f"the portal account of {customer.get('name') or customer.get('email')}"
-    if plan.inputs.get("customer_id") is not None:
-        return f"portal customer {plan.inputs['customer_id']}"
+    customer = plan.inputs.get("customer_id", plan.inputs.get("customer"))
+    if customer is not None:
+        return f"portal customer {customer}"
     return "the customer's portal account"
 
 
@@ -81,7 +92,8 @@ def plan_title(plan: Plan) -> str:
     if plan.workflow == "link_account":
         user = _user_words(_dict(facts.get("gitlab_user")))
         return f"{name}{' ' + user if user else ''} to {_customer_words(plan)}"
-    named = [str(v) for v in (*plan.inputs.get("subscriptions", ()), *plan.inputs.get("namespaces", ()))]
+    named = [str(v) for v in (*_given(plan, "subscriptions", "subscription"),
+                              *_given(plan, "namespaces", "namespace"))]
     if named:
         return f"{name} {' and '.join(named)}"
     ticket = plan.inputs.get("ticket_id")
