@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Callable
 
 from .facts import Facts
+from .inputs import SUBSCRIPTION_NAME
 from .labels import check_label, workflow_name
 from .model import Check, Namespace, Subscription, Verdict, namespace_plan, parse_date
 
@@ -90,9 +91,12 @@ def subscription_exists(facts: Facts, workflow: str):
     if name is None:
         return Verdict.SKIPPED, "Skipped: no subscription was given."
     if facts.subscription is None:
+        # The portal judges other names (inputs.py); say what one looks like either way.
+        shape = ("" if SUBSCRIPTION_NAME.match(name) else
+                 f", and {name} is not of that shape")
         return Verdict.BLOCK, (
-            f"Subscription {name} was not found in the customers portal. Check the name "
-            "with the customer (it looks like A-S00012345)."
+            f"Subscription {name} was not found in the customers portal. A subscription name "
+            f"is A-S and 8 digits, like A-S00012345{shape}: check the name with the customer."
         )
     return Verdict.PASS, f"Subscription {describe(facts.subscription)} exists."
 

@@ -201,3 +201,25 @@ def test_a_run_superseded_by_a_moved_world_says_so_once(client, app, world):
     assert run["result"]["headline"] == (
         "Associate subscription A-S00000001 with acme was not run: the plan changed since you "
         "confirmed it and is now “Blocked”. Review it and confirm again.")
+
+
+def test_a_run_refused_before_it_planned_still_says_what_it_was_for(migrated_url, world, desk):
+    from helpdesk_app.access.agents import Agent
+    from helpdesk_app.engine import runs
+    from helpdesk_app.web.api.bodies import run_request
+    from tests.api.test_api_v1 import MOVE_CONFIRMED, make_app
+
+    linked_elsewhere(world)
+    app = make_app(migrated_url, world, AGENT_CACHE_S="0")
+    services = services_of(app)
+    # Recorded while the agent was in License and Renewals; Zendesk now says First Level only.
+    was = Agent(id=OTHER_AGENT, name="Was L&R", email=None, role="agent",
+                group_names=frozenset({"License and Renewals"}))
+    run, _ = runs.create_run(services.db, run_request(MOVE_CONFIRMED), was, "key-refused-words")
+    runs.perform_run(services, run.id)
+    shown = app.test_client().get(f"/api/v1/runs/{run.id}", headers=as_agent(app)).get_json()
+    assert shown["result"]["headline"].startswith(
+        "Associate subscription A-S00000001 with acme was refused: Overriding “Subscription is not "
+        "linked to another group” has the effect of Clear subscription")
+    assert shown["failure"]["kind"] == "business"
+    services.db.kw["bind"].dispose()

@@ -71,8 +71,12 @@ def test_the_list_shows_every_demo_ticket_with_its_demo_case(client):
     row_103 = html[html.index('id="ticket-row-103"'):html.index('id="ticket-row-104"')]
     assert "Cannot link subscription: more users than seats" in row_103
     assert "Cyd Chen" in row_103 and ">new<" in row_103
-    assert "Associate subscription: blocked (seats_cover_usage)" in row_103
-    assert "Force associate subscription: ready" in row_103
+    # In words, the check's id after its label.
+    assert ("Associate subscription: Blocked, by “Seats bought cover the seats in use” "
+            "(seats_cover_usage)") in row_103
+    assert "Force associate subscription: Ready to run" in row_103
+    row_111 = html[html.index('id="ticket-row-111"'):html.index('id="ticket-row-112"')]
+    assert "the portal keeps failing (transient): retried, then the run fails and escalates" in row_111
     assert 'data-testid="mode-banner" data-mode="sandbox"' in html
 
 

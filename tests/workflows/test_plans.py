@@ -45,7 +45,7 @@ def test_plan_serialises_with_checks_in_order_and_the_facts_used(world):
                                                 {"subscription": "A-S00000001", "namespace": "acme"}).to_dict()))
     assert data["workflow"] == "associate" and data["decision"] == "ready"
     assert [c["id"] for c in data["checks"]] == list(workflows.MUTATING["associate"].check_ids)
-    assert set(data["checks"][0]) == {"id", "verdict", "message"}
+    assert set(data["checks"][0]) == {"id", "label", "verdict", "message"}
     assert data["facts"]["namespace"]["billable_members_count"] == 18
     assert data["facts"]["subscription"]["seats"] == 20
     assert data["change"] == {"action": "link_subscription", "subscription": "A-S00000001",

@@ -7,6 +7,7 @@ before and after), never from an upstream. A value nobody knows reads "—".
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping
 
 from ..diagnose import after_blocks
@@ -32,10 +33,20 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _given(plan: Plan, plural: str, single: str) -> list[Any]:
+    """What the inputs name: parsed (`subscriptions`), or as a run's request gave them
+    (`subscription`: a run refused before it planned keeps its request's inputs)."""
+    many = plan.inputs.get(plural)
+    if isinstance(many, list) and many:
+        return many
+    one = plan.inputs.get(single)
+    return [one] if one not in (None, "") else []
+
+
 def _subscription_ref(plan: Plan) -> str:
     sub = _dict(plan.facts.get("subscription"))
-    names = plan.inputs.get("subscriptions") or []
-    return str(sub.get("name") or (names[0] if names else "") or "the subscription")
+    names = _given(plan, "subscriptions", "subscription")
+    return str(sub.get("name") or (str(names[0]).upper() if names else "") or "the subscription")
 
 
 def _namespace_path(plan: Plan, namespace_id: Any = None) -> str:
@@ -46,7 +57,7 @@ def _namespace_path(plan: Plan, namespace_id: Any = None) -> str:
             return str(ns["full_path"])
     if namespace_id is not None:
         return f"namespace {namespace_id}"
-    refs = plan.inputs.get("namespaces") or []
+    refs = _given(plan, "namespaces", "namespace")
     if not refs:
         return "the group"
     return f"namespace {refs[0]}" if isinstance(refs[0], int) else str(refs[0])
@@ -56,8 +67,9 @@ def _customer_words(plan: Plan) -> str:
     customer = _dict(plan.facts.get("customer"))
     if customer:
         return f"the portal account of {customer.get('name') or customer.get('email')}"
-    if plan.inputs.get("customer_id") is not None:
-        return f"portal customer {plan.inputs['customer_id']}"
+    customer = plan.inputs.get("customer_id", plan.inputs.get("customer"))
+    if customer is not None:
+        return f"portal customer {customer}"
     return "the customer's portal account"
 
 
@@ -80,7 +92,8 @@ def plan_title(plan: Plan) -> str:
     if plan.workflow == "link_account":
         user = _user_words(_dict(facts.get("gitlab_user")))
         return f"{name}{' ' + user if user else ''} to {_customer_words(plan)}"
-    named = [str(v) for v in (*plan.inputs.get("subscriptions", ()), *plan.inputs.get("namespaces", ()))]
+    named = [str(v) for v in (*_given(plan, "subscriptions", "subscription"),
+                              *_given(plan, "namespaces", "namespace"))]
     if named:
         return f"{name} {' and '.join(named)}"
     ticket = plan.inputs.get("ticket_id")
@@ -279,9 +292,14 @@ def failure(outcome: Outcome, *, attempts: int | None = None) -> dict[str, str] 
                        "the run stopped at once."}
 
 
+# The adapters' messages begin with the call for engineers ("portal putSubscriptionNamespace
+# answered 500 internal_error: ..."); an agent reads what the upstream said.
+_CALL_PREFIX = re.compile(r"^(?:portal|GitLab|Zendesk)\b[^:]{0,200}? answered \d{3}(?: [a-z_]+)?: ")
+
+
 def _error_words(error: Mapping[str, Any]) -> str:
     status = f"HTTP {error['status']}" if error.get("status") else "no answer"
-    message = str(error.get("message") or "").strip().rstrip(".")
+    message = _CALL_PREFIX.sub("", str(error.get("message") or "").strip()).rstrip(".")
     return f"{status}: {message}" if message else status
 
 
@@ -291,7 +309,7 @@ def run_headline(outcome: Outcome, *, attempts: int | None = None, escalated: bo
     if outcome.status is OutcomeStatus.SUCCEEDED:
         if outcome.changed:
             return f"{title}: done and verified."
-        return f"{title}: nothing to do, it was already in place. Nothing was changed."
+        return f"{title}: already in place; nothing was changed."
     if outcome.status is OutcomeStatus.SUPERSEDED:
         return (f"{title} was not run: the plan changed since you confirmed it and is now "
                 f"“{decision_label(str(outcome.plan.decision))}”. Review it and confirm again.")

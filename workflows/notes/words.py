@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-from ..labels import WORKFLOW_NAMES, workflow_name
+from ..labels import WORKFLOW_NAMES, check_label, verdict_label, workflow_name
 from ..model import Check
 
 SANDBOX_LINE = ("SANDBOX MODE: this ran against the local sandbox; no real customer, "
@@ -74,6 +74,20 @@ def _compose(mode: str, parts: Iterable[str], marker_token: str) -> str:
     head = [SANDBOX_LINE] if mode == "sandbox" else []
     body = [p for p in (*head, *parts) if p]
     return "\n\n".join([*body, marker_token])
+
+
+def check_words(check_id: str) -> str:
+    """A check as an agent reads it: its label, the id after it as secondary text."""
+    return f"{check_label(check_id)} ({check_id})"
+
+
+def check_line(check: Check) -> str:
+    """A check in a note: verdict and label in words, the id after the label."""
+    return f"- {verdict_label(str(check.verdict))}: {check_words(check.id)}: {check.message}"
+
+
+def check_lines(checks: Iterable[Check]) -> str:
+    return "\n".join(check_line(c) for c in checks)
 
 
 def _check_line(check: Check) -> str:
