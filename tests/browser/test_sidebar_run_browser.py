@@ -77,6 +77,9 @@ def test_retries_are_counted_down_then_the_escalation_opens_in_a_new_tab(browser
         failure = app.get_by_test_id("failure")
         expect(failure).to_have_attribute("data-kind", "transient", timeout=RUN_MS)
         expect(waiting).to_be_hidden()
+        # Said once: the headline holds what failed, the failure line only which kind it was.
+        said = sentences(app.get_by_test_id("result").inner_text())
+        assert len(said) == len(set(said)), f"a phrase is repeated: {said}"
 
         link = app.get_by_test_id("escalation-link")
         expect(link).to_be_visible(timeout=RUN_MS)
@@ -108,7 +111,8 @@ def test_a_business_failure_shows_at_once_in_its_words(browser, service):
         app.get_by_test_id("confirm-button").click()
         failure = app.get_by_test_id("failure")
         expect(failure).to_have_attribute("data-kind", "business", timeout=RUN_MS)
-        expect(failure).to_contain_text("locked")
+        expect(failure).to_have_text("A refusal: trying again would not help.")
+        expect(app.get_by_test_id("outcome")).to_contain_text("locked")  # the portal's words
         expect(app.get_by_test_id("waiting")).to_be_hidden()
         (run,) = service.runs(101)
         assert run.attempts == 1  # failed at once, not retried

@@ -362,6 +362,15 @@ const HEADLINE = {
   refused: "Not run: the service refused it. Nothing was changed.",
 };
 
+// Which failure it was, in a line; its message only when the headline does not hold it.
+function failureView(failure, headline) {
+  const kind = failure.kind === "business" ? "A refusal: trying again would not help."
+    : failure.kind === "transient" ? "Not a refusal: the upstream was failing." : "";
+  const message = words(failure.message);
+  return h("p", { class: "lnr-failure", dataset: { testid: "failure", kind: String(failure.kind) } },
+           kind, message && !headline.includes(message) ? ` ${message}` : "");
+}
+
 // The outcome of a finished run; `reported` is true / false / null (unknown).
 export function outcomeView(run, { reported = null } = {}) {
   const outcome = run.outcome && typeof run.outcome === "object" ? run.outcome : null;
@@ -376,10 +385,8 @@ export function outcomeView(run, { reported = null } = {}) {
   const headline = words(result && result.headline, HEADLINE[status] || "The run ended.");
   return [
     h("p", { class: `lnr-outcome lnr-outcome-${NOTE_TEXT[status] ? status : "other"}`,
-             dataset: { testid: "outcome", outcome: status } }, h("strong", {}, headline)),
-    failure ? h("p", { class: "lnr-failure", dataset: { testid: "failure", kind: String(failure.kind) } },
-                failure.kind === "business" ? "The upstream said no: trying again would not help. "
-                  : "An upstream kept failing. ", words(failure.message)) : null,
+             dataset: { testid: "outcome", outcome: status } }, headline),
+    failure ? failureView(failure, headline) : null,
     changesList(result && result.changes, "Before → after", "before-after"),
     status === "superseded" && outcome && Array.isArray(outcome.checks)
       ? h("div", {}, h("h4", {}, `The new plan: ${decisionWords(outcome).label}`),

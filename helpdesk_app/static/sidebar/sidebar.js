@@ -267,25 +267,30 @@ async function readTicket() {
 function allowWorkflows(workflows) {
   if (!Array.isArray(workflows)) return;
   learnWorkflowNames(workflows.map((w) => [w.name, w.label]));
-  const refused = [];
+  const refused = new Map(); // who may -> the workflows only they may run
   for (const option of els.workflow.options) {
     const entry = workflows.find((w) => w.name === option.value);
     if (!entry) continue;
     const groups = Array.isArray(entry.allowed_groups) ? entry.allowed_groups.map(String) : [];
     const name = workflowName(entry.name, entry.label);
+    const who = groups.length ? groups.join(" or ") : "a Zendesk admin";
     option.disabled = entry.allowed === false;
     option.dataset.allowed = String(entry.allowed !== false);
-    option.textContent = option.disabled && groups.length ? `${name} (${groups.join(", ")} only)` : name;
-    if (option.disabled) refused.push(groups.length ? `${name}: ${groups.join(", ")}` : name);
+    option.textContent = option.disabled ? `${name} (${who} only)` : name;
+    if (option.disabled) refused.set(who, [...(refused.get(who) || []), name]);
   }
-  els.workflowHint.textContent = refused.length
-    ? `Not yours to run, so greyed out (who may: ${refused.join("; ")}).` : "";
-  els.workflowHint.hidden = !refused.length;
+  els.workflowHint.textContent = [...refused].map(([who, names]) => `Only ${who} may run ${listed(names)}.`)
+    .join(" ");
+  els.workflowHint.hidden = !refused.size;
   if (!mayRun(els.workflow.value)) {
     const first = [...els.workflow.options].find((o) => !o.disabled);
     if (first) els.workflow.value = first.value;
     showFieldsOf(els.workflow.value);
   }
+}
+
+function listed(names) {
+  return names.length > 1 ? `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}` : names[0];
 }
 
 function mayRun(workflow) {
@@ -481,8 +486,8 @@ function confirmers(result) {
   if (!shown.length) return { refused, view: null };
   return {
     refused,
-    view: h("ul", { class: "lnr-confirmers", dataset: { testid: "override-confirmers" } },
-      ...shown.map((c) => h("li", { class: c.allowed ? "lnr-hint" : "lnr-field-error",
+    view: h("div", { class: "lnr-confirmers", dataset: { testid: "override-confirmers" } },
+      ...shown.map((c) => h("p", { class: c.allowed ? "lnr-hint" : "lnr-refusal",
                                     dataset: { testid: "override-confirmer", allowed: String(c.allowed) } },
                             String(c.message)))),
   };
@@ -493,8 +498,9 @@ function confirmForm(result) {
   const warned = (result.checks || []).some((c) => c.verdict === "warn");
   const who = confirmers(result);
   if (who.refused.length) {
+    // The decision's next step already says to ask; this says who, and why.
     return h("div", { class: "lnr-confirm lnr-refused", dataset: { testid: "confirm-refused" } },
-      who.view, h("p", {}, "You may not confirm this plan: ask someone who may, above."));
+      who.view || h("p", {}, "You may not confirm this plan."));
   }
   const form = h("form", { id: "lnr-confirm-form", class: "lnr-confirm", novalidate: true,
                            "aria-label": "Confirm the plan", dataset: { testid: "confirm-form" } },
@@ -612,7 +618,8 @@ function showRun(run, { done, reported }) {
   els.run.dataset.runId = String(run.id);
   els.runTitle.textContent = `Run #${run.id}: ${workflowName(run.workflow, run.workflow_name)}`;
   els.runStatus.dataset.state = run.state;
-  els.runStatus.textContent = (RUN_STATE_TEXT[run.state] || "Recorded")
+  const retrying = !FINISHED.includes(run.state) && run.waiting;
+  els.runStatus.textContent = (retrying ? "Waiting to try again" : RUN_STATE_TEXT[run.state] || "Recorded")
     + (!done && FINISHED.includes(run.state) ? " — finishing on the ticket…" : "");
   renderEvents(els.runEvents, run.events);
   wait(FINISHED.includes(run.state) ? null : run.waiting);
