@@ -47,7 +47,7 @@ def test_at_a_terminal_a_needs_override_plan_shows_the_change_in_words(tmp_path,
     code, out, _ = cli("plan", "--scenario", DEMO_SCENARIO, "associate", "--subscription", "A-S00000005",
                        "--namespace", "echo-media", "--ticket", "105", stdout=Terminal())
     assert code == 0
-    assert out.splitlines()[1].startswith("Needs an override: Write why “Subscription is not linked")
+    assert out.splitlines()[1] == "Needs an override: Write why the override is right, then confirm."
     assert ("The change (before → after):\n  Group of A-S00000005: echo-media-old → echo-media\n"
             "  Plan of echo-media: Free → Premium") in out
 
