@@ -169,6 +169,9 @@ class Settings(BaseModel):
     sandbox: bool = False
     sandbox_scenario: str | None = None
     sandbox_service_url: HttpUrl = HttpUrl("http://127.0.0.1:8000")
+    # Triage the scenario's tickets once the service is up (with notes and tags, as their
+    # ticket.created would have), so the sidebar opens on each with its findings.
+    sandbox_triage_at_start: bool = True
     # True once the upstream settings point at a started sandbox (`in_sandbox`). Never read
     # from the environment: the sandbox's settings look like upstream ones, and only this
     # says they are not, so setting it by hand would mark real upstreams as a sandbox.

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from collections import defaultdict
@@ -39,7 +40,8 @@ from flask import (
     session,
     url_for,
 )
-from markupsafe import Markup
+from markdown_it import MarkdownIt
+from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 
 from helpdesk_app.security.headers import private_page
@@ -49,6 +51,7 @@ from helpdesk_app.web import services_of
 from sandbox.mode import EXTENSION, RunningSandbox
 from sandbox.state import NotFound
 from workflows import notes
+from workflows.labels import check_label, decision_label
 
 blueprint = Blueprint("agent_page", __name__, url_prefix="/sandbox", template_folder="templates",
                       static_folder="static")
@@ -61,6 +64,12 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' 
        "base-uri 'none'")
 SIDEBAR_TOKEN_TTL_S = 300  # a signed URL is used at once; Zendesk's live minutes too
 SUBJECT_MAX, DESCRIPTION_MAX = 200, 20_000
+# GitLab renders an issue's Markdown; so does this page, as CommonMark with GitLab's tables.
+# `html: False` escapes any HTML in the text (an issue quotes tickets and upstream errors),
+# and markdown-it drops links to javascript:, vbscript:, file: and data: URLs.
+MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
+# A note's web address, as Zendesk links it in a comment; trailing punctuation is the text's.
+WEB_ADDRESS = re.compile(r"https?://[^\s<>\"']+")
 
 
 # --- views ------------------------------------------------------------------------------
@@ -106,7 +115,10 @@ def issue(iid: int):
     found = next((i for i in world["gitlab"]["issues"] if i["iid"] == iid), None)
     if found is None:
         abort(404, "no such issue in the sandbox's GitLab")
-    return render_template("agent_page/issue.html", issue=found, ticket_id=issue_ticket(found))
+    return render_template("agent_page/issue.html", issue=found, ticket_id=issue_ticket(found),
+                           description=markdown_html(found.get("description") or ""),
+                           comments=[dict(n, html=markdown_html(n.get("body") or ""))
+                                     for n in found.get("notes", [])])
 
 
 @blueprint.post("/issues/<int:iid>/close")
@@ -219,11 +231,13 @@ def case_labels(demo_cases: list[dict[str, Any]]) -> dict[int, list[str]]:
     """`demo_cases` of the scenario (demo.json) as words, by ticket."""
     labels: dict[int, list[str]] = defaultdict(list)
     for case in demo_cases:
-        text = f"{notes.title(str(case.get('workflow', '')))}: {case.get('decision', '?')}"
+        text = f"{notes.title(str(case.get('workflow', '')))}: {decision_label(str(case.get('decision')))}"
         if case.get("check"):
-            text += f" ({case['check']})"
+            text += f", by “{check_label(case['check'])}” ({case['check']})"
         if case.get("run") == "escalates":
-            text += ", the run fails and escalates"
+            kind = case.get("failure")
+            text += (", the portal keeps failing (transient): retried, then the run fails and escalates"
+                     if kind == "transient" else ", the run fails and escalates")
         labels[case.get("ticket")].append(text)
     return labels
 
@@ -248,11 +262,44 @@ def ticket_view(world: dict[str, Any], ticket_id: int) -> dict[str, Any]:
     thread = [dict(c, author=users.get(c["author_id"], {"name": f"user {c['author_id']}"}))
               for c in ticket["comments"]]
     return {"ticket": ticket, "requester": users.get(ticket["requester_id"], {}),
-            "thread": thread, "issues": ticket_issues(world, ticket_id)}
+            "thread": thread, "issues": ticket_issues(world, ticket_id),
+            "fields": ticket_fields(world, ticket)}
+
+
+def ticket_fields(world: dict[str, Any], ticket: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The ticket's custom field values as Zendesk shows them: the field's title and the
+    option's name (the id and the tag value when the account has no such field)."""
+    defined = {f["id"]: f for f in world["zendesk"].get("ticket_fields", [])}
+    shown = []
+    for value in ticket.get("custom_fields", []):
+        field = defined.get(value.get("id"), {})
+        options = {o.get("value"): o.get("name") for o in field.get("custom_field_options", [])}
+        shown.append({"id": value.get("id"), "title": field.get("title") or f"field {value.get('id')}",
+                      "value": options.get(value.get("value")) or value.get("value")})
+    return shown
 
 
 def ticket_issues(world: dict[str, Any], ticket_id: int) -> list[dict[str, Any]]:
     return [i for i in world["gitlab"]["issues"] if issue_ticket(i) == ticket_id]
+
+
+@blueprint.app_template_filter("linkified")
+def linkified(text: str) -> Markup:
+    """Plain text, escaped, with its http(s) addresses as links (the service's notes link
+    the ticket's escalation issue)."""
+    parts, last = [], 0
+    for found in WEB_ADDRESS.finditer(text):
+        address = found.group(0).rstrip(".,;:)")
+        parts += [escape(text[last:found.start()]),
+                  Markup('<a href="{0}" data-testid="note-link">{0}</a>').format(address)]
+        last = found.start() + len(address)
+    parts.append(escape(text[last:]))
+    return Markup("").join(parts)
+
+
+def markdown_html(text: str) -> Markup:
+    """An issue's or comment's Markdown as HTML, safe to put in the page as it is."""
+    return Markup(MARKDOWN.render(text))
 
 
 def issue_ticket(issue: Mapping[str, Any]) -> int | None:

@@ -9,12 +9,17 @@ asked for (SANDBOX=1, as `make run` does without upstream settings; architecture
 2. the settings are rebuilt with the sandbox's settings merged in and `sandboxed` set (no
    environment variable can set it), on the `threads` executor: an RQ worker is another
    process and cannot reach a sandbox that lives in this one;
+   Where the environment does not set them, the scenario's `service_settings` are used
+   (the demo's: short retries, so its failing ticket fails in seconds, visibly);
 3. the database is migrated; unless DATABASE_URL is given it is a fresh SQLite file,
    `instance/sandbox.db`, recreated at each start, because the world the sandbox serves is
    new at each start and rows mirroring an earlier world (open escalations of issues that
    no longer exist) would only mislead. A real deployment's database is never touched;
 4. `create_app` builds the service on those settings, and the agent page and the sweeper
-   are added.
+   are added;
+5. unless SANDBOX_TRIAGE_AT_START=0, the scenario's tickets are triaged in the background
+   (notes and tags, as their `ticket.created` would have brought), so the sidebar opens on
+   each with its findings.
 
 The sandbox is stopped at interpreter exit, or by `stop(app)` (tests). Sandbox mode is one
 process: `make run` serves it with one gunicorn worker (threads) on 127.0.0.1.
@@ -34,7 +39,7 @@ from typing import Any
 
 from flask import Flask
 
-from helpdesk_app.settings import UPSTREAM_SWITCHES, ConfigError, Settings
+from helpdesk_app.settings import NOT_FROM_ENV, UPSTREAM_SWITCHES, ConfigError, Settings
 from sandbox import DEMO_SCENARIO, Sandbox, ScenarioError, load_scenario
 
 log = logging.getLogger(__name__)
@@ -45,6 +50,7 @@ SANDBOX_DATABASE = Path("instance") / "sandbox.db"
 # The one app installation the agent page signs sidebar requests for (any positive id does:
 # the sandbox's settings pin it, as a deployment pins its real installation).
 INSTALLATION_ID = 1
+TRIAGE_GRACE_S = 10.0  # stop() waits this long for the ticket being triaged
 
 
 @dataclass
@@ -57,6 +63,11 @@ class RunningSandbox:
     service_url: str
     _stopped: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    triage: threading.Thread | None = None  # the start's triage of the scenario's tickets
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
 
     @property
     def demo_cases(self) -> list[dict[str, Any]]:
@@ -69,6 +80,8 @@ class RunningSandbox:
             if self._stopped:
                 return
             self._stopped = True
+        if self.triage is not None:  # it notices `stopped` between tickets
+            self.triage.join(TRIAGE_GRACE_S)
         self.sandbox.stop()
         log.info("sandbox.stopped")
 
@@ -84,7 +97,8 @@ def start(settings: Settings) -> tuple[Settings, RunningSandbox]:
         database_url = _database(settings)
         sandboxed = settings.in_sandbox(sandbox.env(), job_executor="threads",
                                         database_url=database_url,
-                                        zendesk_app_installation_id=INSTALLATION_ID)
+                                        zendesk_app_installation_id=INSTALLATION_ID,
+                                        **scenario_settings(settings, scenario))
     except BaseException:
         sandbox.stop()
         raise
@@ -120,7 +134,39 @@ def sandboxed_app(environ: dict[str, str] | None = None) -> Flask:
     app.extensions[EXTENSION] = running
     app.register_blueprint(agent_page)
     start_sweeper(app)
+    if sandboxed.sandbox_triage_at_start:
+        running.triage = threading.Thread(target=triage_scenario_tickets, args=(app, running),
+                                          name="sandbox-triage", daemon=True)
+        running.triage.start()
     return app
+
+
+def scenario_settings(settings: Settings, scenario: dict[str, Any]) -> dict[str, Any]:
+    """The scenario's `service_settings` that the environment did not set, by field name."""
+    chosen = {}
+    for name, value in scenario.get("service_settings", {}).items():
+        field_name = name.lower()
+        if field_name not in Settings.model_fields or field_name in NOT_FROM_ENV:
+            raise ConfigError(f"SANDBOX_SCENARIO: service_settings.{name}: is not a setting")
+        if field_name not in settings.model_fields_set:
+            chosen[field_name] = value
+    return chosen
+
+
+def triage_scenario_tickets(app: Flask, running: RunningSandbox) -> None:
+    """Triage every ticket of the scenario, one after the other, as the service triages a
+    new ticket (engine/triage_job.py); a failure is logged and the next one is triaged."""
+    from helpdesk_app.engine.triage_job import triage_ticket
+
+    services = app.extensions["helpdesk"]
+    for ticket in running.scenario["zendesk"]["tickets"]:
+        if running.stopped:
+            return
+        try:
+            triage_ticket(services, ticket["id"])
+        except Exception:  # noqa: BLE001 - the demo goes on; the sidebar reads it on demand
+            log.exception("sandbox.triage_failed", extra={"ticket_id": ticket["id"]})
+    log.info("sandbox.triaged", extra={"tickets": len(running.scenario["zendesk"]["tickets"])})
 
 
 def stop(app: Flask) -> None:

@@ -35,6 +35,8 @@ ESCALATION_PROJECT: dict[str, Any] = {"id": 4, "path_with_namespace": "support/e
 # Authors of what the tokens write, and the engineer who closes escalations by hand.
 GITLAB_BOT = {"id": 990001, "username": "lnr-helpdesk", "name": "License and Renewals helpdesk"}
 ENGINEER = {"id": 41, "username": "casey.console", "name": "Casey Console"}
+# The scenario's ticket field the service sets after a run (seed 001's transaction type).
+TRANSACTION_TYPE_TITLE = "transaction type"
 
 
 class Sandbox:
@@ -144,7 +146,15 @@ class Sandbox:
                "SECRET_KEY": c["SECRET_KEY"], "AUDIT_KEY": c["AUDIT_KEY"]}
         if "ZENDESK_APP_PUBLIC_KEY" in c:
             env["ZENDESK_APP_PUBLIC_KEY"] = c["ZENDESK_APP_PUBLIC_KEY"]
+        field = self.transaction_type_field()
+        if field is not None:  # configured as an account configures it: the field's id
+            env["ZENDESK_TRANSACTION_TYPE_FIELD_ID"] = str(field["id"])
         return env
+
+    def transaction_type_field(self) -> dict[str, Any] | None:
+        """The scenario's ticket field titled "Transaction type", if it has one."""
+        fields = self.state.snapshot()["zendesk"]["ticket_fields"]
+        return next((f for f in fields if f["title"].strip().casefold() == TRANSACTION_TYPE_TITLE), None)
 
     def describe(self) -> dict[str, Any]:
         """What `python -m sandbox` prints: URLs and credentials."""

@@ -9,7 +9,11 @@ Unknown keys are kept and ignored (the format allows them). A malformed scenario
 Sandbox extensions (documented in README.md, all optional): a top-level `faults` list
 (rules of `faults.py`, active from the start), a subscription's `locked` (a link answers
 409 `read_only`), a customer's `created_at`, a GitLab user's `name`, a ticket's
-`comments` (posted after the description) and `custom_fields`.
+`comments` (posted after the description) and `custom_fields`, and Zendesk's
+`ticket_fields` (the account's custom ticket fields; the one titled "Transaction type" is
+the service's ZENDESK_TRANSACTION_TYPE_FIELD_ID, sandbox.py), and a top-level
+`service_settings` (the service's settings by environment name, each a string: what sandbox
+mode uses unless the environment sets it, sandbox/mode.py).
 """
 from __future__ import annotations
 
@@ -95,6 +99,10 @@ FIELDS: dict[str, dict[str, Field]] = {
         "group_id": _f(int, None, default=None), "assignee_id": _f(int, None, default=None),
         "organization_id": _f(int, None, default=None),
     },
+    # A custom ticket field of the account (Zendesk's Ticket Fields: a dropdown is `tagger`,
+    # each option a display `name` and its tag `value`).
+    "ticket_field": {"id": _f(int), "title": _f(str), "type": _f(str, default="tagger"),
+                     "custom_field_options": _f(list, default=[])},
     "comment": {"author_id": _f(int, None, default=None), "body": _f(str), "public": _f(bool, default=True)},
 }
 
@@ -108,6 +116,7 @@ LISTS = (
     ("zendesk", "groups", "group", "id"),
     ("zendesk", "users", "zendesk_user", "id"),
     ("zendesk", "tickets", "ticket", "id"),
+    ("zendesk", "ticket_fields", "ticket_field", "id"),
 )
 
 
@@ -135,7 +144,22 @@ def load(source: str | Path | dict[str, Any]) -> dict[str, Any]:
     _derived(scenario)
     scenario["faults"] = [faults.parse(rule, f"faults[{i}]", error=ScenarioError)
                           for i, rule in enumerate(_list(scenario.get("faults", []), "faults"))]
+    scenario["service_settings"] = _service_settings(scenario.get("service_settings", {}))
     return scenario
+
+
+SETTING_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
+
+
+def _service_settings(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise ScenarioError("service_settings: must be an object")
+    for name, setting in value.items():
+        if not SETTING_NAME.match(name):
+            raise ScenarioError(f"service_settings.{name}: is not a setting's environment name")
+        if not isinstance(setting, str):
+            raise ScenarioError(f"service_settings.{name}: must be a string, as in the environment")
+    return dict(value)
 
 
 def record(kind: str, data: Any, where: str) -> dict[str, Any]:

@@ -72,6 +72,7 @@ class State:
             self.groups = {g["id"]: g for g in s["zendesk"]["groups"]}
             self.zendesk_users = {u["id"]: u for u in s["zendesk"]["users"]}
             self.zendesk_users.setdefault(self._service_agent["id"], dict(self._service_agent))
+            self.ticket_fields = {f["id"]: f for f in s["zendesk"]["ticket_fields"]}
             self.faults = [copy.deepcopy(f) for f in s["faults"]]
             self._reset_activity()
             for ticket in s["zendesk"]["tickets"]:
@@ -110,7 +111,8 @@ class State:
                 "zendesk": {"groups": list(self.groups.values()),
                             "users": list(self.zendesk_users.values()),
                             "tickets": [dict(t, comments=self.comments[t["id"]])
-                                        for t in self.tickets.values()]},
+                                        for t in self.tickets.values()],
+                            "ticket_fields": list(self.ticket_fields.values())},
                 "faults": [f.to_dict() for f in self.faults],
                 "counters": self._counters(),
                 "portal_requests": self.portal_log,

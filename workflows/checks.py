@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Callable
 
 from .facts import Facts
+from .inputs import SUBSCRIPTION_NAME
+from .labels import check_label, workflow_name
 from .model import Check, Namespace, Subscription, Verdict, namespace_plan, parse_date
 
 CheckFn = Callable[[Facts, str], Check]
@@ -40,7 +42,8 @@ def check(check_id: str) -> Callable[[Callable[[Facts, str], tuple[Verdict, str]
 
 
 def skipped(needs: str) -> tuple[Verdict, str]:
-    return Verdict.SKIPPED, f"Skipped: needs what {needs} could not provide."
+    # Named by its label: the message reaches agents, the id is shown beside it.
+    return Verdict.SKIPPED, f"Not checked: it needs “{check_label(needs)}” to hold first."
 
 
 def describe(sub: Subscription) -> str:
@@ -88,9 +91,12 @@ def subscription_exists(facts: Facts, workflow: str):
     if name is None:
         return Verdict.SKIPPED, "Skipped: no subscription was given."
     if facts.subscription is None:
+        # The portal judges other names (inputs.py); say what one looks like either way.
+        shape = ("" if SUBSCRIPTION_NAME.match(name) else
+                 f", and {name} is not of that shape")
         return Verdict.BLOCK, (
-            f"Subscription {name} was not found in the customers portal. Check the name "
-            "with the customer (it looks like A-S00012345)."
+            f"Subscription {name} was not found in the customers portal. A subscription name "
+            f"is A-S and 8 digits, like A-S00012345{shape}: check the name with the customer."
         )
     return Verdict.PASS, f"Subscription {describe(facts.subscription)} exists."
 
@@ -227,8 +233,9 @@ def linked_user_not_admin(facts: Facts, workflow: str):
         )
     return Verdict.BLOCK, (
         f"The linked GitLab.com account @{user.username} is a GitLab admin, linked by mistake: "
-        "the portal fetches every group an admin can see and fails with 502. Unlink the "
-        "account (unlink_account), ask the customer to link their own account, then plan again."
+        f"the portal fetches every group an admin can see and fails with 502. Unlink it with "
+        f"“{workflow_name('unlink_account')}”, ask the customer to link their own account, then "
+        "plan again."
     )
 
 
@@ -323,8 +330,8 @@ def namespace_not_taken(facts: Facts, workflow: str):
         listed = "; ".join(describe_linked(facts, s) for s in others)
         return Verdict.BLOCK, (
             f"{ns.full_path} already has a subscription linked ({listed}), so it is grayed out "
-            "for a normal association. Clear the old one (clear_subscription), or force "
-            "associate after review."
+            f"for a normal association. Clear the old one with “{workflow_name('clear_subscription')}”, "
+            "or force associate after review."
         )
     return force_takes(facts, ns, others)
 
@@ -373,7 +380,7 @@ def program_allows_self_serve(facts: Facts, workflow: str):
         return Verdict.PASS, f"{sub.name} is a {program} subscription: force association is its path."
     return Verdict.BLOCK, (
         f"{sub.name} is a {program} subscription: it has no self-serve \"Change linked "
-        "namespace\" path. Provision it with force_associate."
+        f"namespace\" path. Provision it with “{workflow_name('force_associate')}”."
     )
 
 
@@ -567,7 +574,7 @@ def customer_subscriptions_linked(facts: Facts, workflow: str):
         f"Linked subscriptions: {listed}. After the unlink they stop receiving changes, and a "
         "later change may downgrade the namespace to Free, until an Owner is linked again: "
         "right after the unlink, link the customer to the right Owner's GitLab.com account "
-        "(link_account)."
+        f"with “{workflow_name('link_account')}”."
     )
     if active:
         return Verdict.OVERRIDE, f"{after} Confirm that the customer expects this."
@@ -596,7 +603,7 @@ def customer_link_free(facts: Facts, workflow: str):
     who = f"@{linked.username} (id {linked.id})" if linked else f"GitLab.com user {customer.gitlab_user_id}"
     return Verdict.BLOCK, (
         f"Portal customer {customer.id} is already linked to {who}. Confirm with the customer, "
-        "unlink that account first (unlink_account), then plan again."
+        f"unlink that account first with “{workflow_name('unlink_account')}”, then plan again."
     )
 
 

@@ -54,7 +54,8 @@ def after_blocks(checks: tuple[Check, ...], facts: dict[str, Any],
         return "link_account", (
             "The customer's portal login is not activated (a reseller or sales-assisted "
             "purchase), so they cannot link their GitLab.com account themselves: link it for "
-            "them (link_account) with the GitLab.com user who owns the group, then plan again.")
+            f"them with “{workflow_name('link_account')}” and the GitLab.com user who owns the group, "
+            "then plan again.")
     if "namespace_not_taken" in blocked_by and force is not None and \
             force.check("namespace_not_taken").verdict is Verdict.BLOCK:
         return "escalate", ("Another customer's active plan is on the group: force association "

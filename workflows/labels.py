@@ -81,6 +81,31 @@ DECISION_LABELS = {
     "noop": "Nothing to change",
 }
 
+# A run's timeline (helpdesk_app/engine/runs.py and postback.py record these kinds).
+EVENT_LABELS = {
+    "queued": "Run requested",
+    "requeued": "Sent back to run again",
+    "changing": "Changing the portal",
+    "retry_scheduled": "Attempt failed, trying again",
+    "succeeded": "Done",
+    "failed": "Failed",
+    "superseded": "Not run: the plan changed",
+    "refused": "Refused",
+    "escalated": "Escalated to engineers",
+    "escalation.filed": "Escalation issue filed",
+    "post_back_retry": "Ticket note failed, trying again",
+    "report_failed": "Result could not reach the ticket",
+}
+
+UPSTREAM_NAMES = {"portal": "The customers portal", "gitlab": "GitLab", "zendesk": "Zendesk"}
+
+# GitLab.com plans as the billing page names them (namespace `plan`, subscription `plan_code`).
+PLAN_NAMES = {
+    "free": "Free",
+    "premium": "Premium",
+    "ultimate": "Ultimate",
+}
+
 CODE = re.compile(r"^[a-z][a-z_]{0,63}$")  # what a code may look like to be echoed
 
 
@@ -109,3 +134,18 @@ def decision_label(decision: str) -> str:
 
 def category_label(category: str) -> str:
     return _named(CATEGORY_LABELS, category, "unknown category")
+
+
+def event_label(kind: str) -> str:
+    return EVENT_LABELS.get(kind) or _named({}, kind.replace(".", "_"), "event").capitalize()
+
+
+def plan_name(code: str | None) -> str:
+    """A plan's name; "—" for none (a namespace's plan unknown, or no plan)."""
+    if not code:
+        return "—"
+    return PLAN_NAMES.get(code) or _named({}, code, "unnamed plan").capitalize()
+
+
+def upstream_name(upstream: str) -> str:
+    return UPSTREAM_NAMES.get(upstream, "An upstream")

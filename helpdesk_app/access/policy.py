@@ -14,6 +14,7 @@ from typing import Any, Iterable, Mapping
 
 from helpdesk_app.access.agents import Agent
 from workflows.checks import OVERRIDE_EFFECTS
+from workflows.labels import check_label, workflow_name
 
 ADMIN_ONLY = frozenset({"audit", "failures"})
 
@@ -26,14 +27,22 @@ class Policy:
         """None when `agent` may do `action`; otherwise the reason, written for the agent."""
         if agent.is_admin:
             return None
+        name = workflow_name(action)
         if not agent.is_agent:
-            return f"{action} is for Zendesk agents only"
+            return f"{name} is for Zendesk agents only"
         if action in ADMIN_ONLY:
-            return f"{action} is for Zendesk admins only"
+            return f"{name} is for Zendesk admins only"
         groups = self._groups.get(action)
         if not groups or any(_member_of(agent, group) for group in groups):
             return None
-        return f"{action} needs membership of {_describe(groups)}"
+        return f"{name} needs membership of {_describe(groups)}"
+
+    def allowed_groups(self, action: str) -> list[str]:
+        """The Zendesk groups whose members may do `action`, as the sidebar names them
+        ([] when every agent may; admins always may)."""
+        if action in ADMIN_ONLY:
+            return []
+        return [_group_words(group) for group in self._groups.get(action, ())]
 
     def override_refusal(self, agent: Agent, override_ids: Iterable[str]) -> tuple[str, str] | None:
         """(the workflow, the reason) when `agent` may not confirm one of these overrides:
@@ -46,18 +55,22 @@ class Policy:
 
     def confirmer(self, agent: Agent, check_id: str) -> dict[str, Any]:
         """Who may confirm the override `check_id`, for the plan the sidebar shows."""
+        label = f"“{check_label(check_id)}”"
         if check_id not in OVERRIDE_EFFECTS:
-            return {"check_id": check_id, "workflow": None, "allowed": True,
-                    "message": f"{check_id}: any agent who may run this workflow may confirm it."}
+            return {"check_id": check_id, "workflow": None, "allowed": True, "allowed_groups": [],
+                    "message": f"{label}: any agent who may run this workflow may confirm it."}
         workflow, effect = OVERRIDE_EFFECTS[check_id]
-        refusal = self.refusal(agent, workflow)
-        said = f"{check_id} has {workflow}'s effect ({effect})"
-        if refusal is None:
+        name, groups = workflow_name(workflow), self.allowed_groups(workflow)
+        said = f"Overriding {label} has the effect of {name} ({effect})"
+        if self.refusal(agent, workflow) is None:
             return {"check_id": check_id, "workflow": workflow, "allowed": True,
-                    "message": f"{said}; you may run {workflow}, so you may confirm it."}
+                    "allowed_groups": groups,
+                    "message": f"{said}; you may run {name}, so you may confirm it."}
+        who = f"a member of {_describe(self._groups[workflow])}" if groups else "a Zendesk admin"
         return {"check_id": check_id, "workflow": workflow, "allowed": False,
-                "message": f"{said}, so only an agent who may run {workflow} may confirm it: "
-                           f"{refusal}. Ask such an agent to confirm this plan."}
+                "allowed_groups": groups,
+                "message": f"{said}, so only an agent who may run {name} may confirm it: "
+                           f"{who}. Ask one of them to confirm this plan."}
 
 
 def _member_of(agent: Agent, group: str) -> bool:
@@ -73,6 +86,11 @@ def _describe(groups: tuple[str, ...]) -> str:
     if len(groups) == 1:
         return f"the Zendesk group {names}"
     return f"one of the Zendesk groups {names}"
+
+
+def _group_words(group: str) -> str:
+    group = group.strip()
+    return f"Zendesk group {group}" if _is_id(group) else group
 
 
 def _quoted(group: str) -> str:

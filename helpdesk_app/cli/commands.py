@@ -1,5 +1,8 @@
-"""`python -m helpdesk_app COMMAND`: one JSON document on stdout, or an error on stderr
-with exit code 2 (architecture.md, "Configuration and modes"); logs go to stderr.
+"""`python -m helpdesk_app COMMAND`: its result on stdout, or an error on stderr with exit
+code 2 (architecture.md, "Configuration and modes"); logs go to stderr. At a terminal the
+result is for a person (cli/human.py: the decision first, the checks that decide, the
+change in words, the rest in brief); piped, or with `--json`, it is one JSON document on
+one line, the decision among its first keys. No command at all: the usage, exit code 2.
 
     python -m helpdesk_app audit-export --output audit.jsonl [--ticket-id 35436]
 
@@ -52,6 +55,7 @@ from typing import Any, Callable
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from helpdesk_app.cli import human
 from helpdesk_app.cli.errors import CommandFailed, UsageError
 from helpdesk_app.cli.plan_and_run import add_commands
 from helpdesk_app.engine import failures
@@ -207,33 +211,65 @@ def _head(text: str) -> str:
     return text
 
 
+# What a document says first, when a command prints JSON: what happened, then the rest.
+FIRST_KEYS = ("workflow", "status", "decision", "changed", "verified", "message")
+
+
+def _json(result: dict[str, Any]) -> str:
+    nested_sorted = json.loads(json.dumps(result, sort_keys=True))
+    first = {k: nested_sorted.pop(k) for k in FIRST_KEYS if k in nested_sorted}
+    return json.dumps({**first, **nested_sorted})
+
+
+def _for_a_person(args: argparse.Namespace, stdout) -> bool:
+    if getattr(args, "json", False):
+        return False
+    isatty = getattr(stdout, "isatty", None)
+    return bool(isatty and isatty())
+
+
 def parser() -> argparse.ArgumentParser:
-    root = _Parser(prog="python -m helpdesk_app")
-    commands = root.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    export = commands.add_parser("audit-export", help="write the audit trail as JSON lines")
+    root = _Parser(prog="python -m helpdesk_app",
+                   description="The License and Renewals helpdesk service's commands. At a "
+                               "terminal they print for a person; piped, or with --json, JSON.")
+    output = _Parser(add_help=False)
+    output.add_argument("--json", action="store_true",
+                        help="print the result as one JSON document (the default when piped)")
+    commands = root.add_subparsers(dest="command", required=True, parser_class=_Parser,
+                                   metavar="COMMAND")
+    shared = [output]
+    export = commands.add_parser("audit-export", help="write the audit trail as JSON lines",
+                                 parents=shared)
     export.add_argument("--output", type=Path, required=True, help="a new file for the JSON lines")
     export.add_argument("--ticket-id", type=_positive, help="only this ticket's records")
     export.set_defaults(handler=audit_export)
-    check = commands.add_parser("audit-verify", help="check the audit chain, and an earlier head")
+    check = commands.add_parser("audit-verify", help="check the audit chain, and an earlier head",
+                                parents=shared)
     check.add_argument("--head", type=_head, help="the chain_head an earlier export ended with")
     check.set_defaults(handler=audit_verify)
-    ticket = commands.add_parser("triage", help="classify a ticket's text and list what it names")
+    ticket = commands.add_parser("triage", help="classify a ticket's text and list what it names",
+                                 parents=shared)
     ticket.add_argument("file", nargs="?", default="-", metavar="FILE",
                         help="a JSON file with subject, description and comments (- or absent: stdin)")
     ticket.add_argument("--min-confidence", type=_confidence, default=MIN_CONFIDENCE,
                         help="below this the category is uncertain and nothing is recommended")
     ticket.set_defaults(handler=triage_command)
-    again = commands.add_parser("requeue", help="send one failed run or dead delivery back")
+    again = commands.add_parser("requeue", help="send one failed run or dead delivery back",
+                                parents=shared)
     again.add_argument("kind", choices=failures.KINDS)
     again.add_argument("id", type=_positive)
     again.set_defaults(handler=requeue_command)
-    add_commands(commands)
+    add_commands(commands, parents=shared)
     return root
 
 
 def main(argv: list[str] | None = None, *, stdout=None, stderr=None, stdin=None) -> int:
     stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:  # what can be done, rather than one line about a missing argument
+        print(parser().format_help(), file=stderr, end="")
+        return 2
     try:
         args = parser().parse_args(argv)
         args.stdin = stdin if stdin is not None else sys.stdin  # only `triage` reads it
@@ -246,5 +282,6 @@ def main(argv: list[str] | None = None, *, stdout=None, stderr=None, stdin=None)
     except CommandFailed as error:
         print(f"error: {error}", file=stderr)
         return 1
-    print(json.dumps(result, sort_keys=True), file=stdout)
+    print(human.render(args.command, result) if _for_a_person(args, stdout) else _json(result),
+          file=stdout)
     return 0

@@ -79,13 +79,13 @@ BLOCKED_MESSAGE = "Nothing was done: the plan is blocked; its checks say what to
 
 # --- arguments -----------------------------------------------------------------------------
 
-def add_commands(commands: Any) -> None:
-    """Adds `plan` and `run` to cli.py's subcommands."""
+def add_commands(commands: Any, parents: Sequence[argparse.ArgumentParser] = ()) -> None:
+    """Adds `plan` and `run` to cli.py's subcommands (`parents`: the options every command has)."""
     for name, handler, summary in (
         ("plan", plan_command, "plan a workflow (read only) and print the plan"),
         ("run", run_command, "plan a workflow, confirm that plan and execute it"),
     ):
-        command = commands.add_parser(name, help=summary, description=summary)
+        command = commands.add_parser(name, help=summary, description=summary, parents=list(parents))
         command.add_argument("workflow", metavar="WORKFLOW",
                              help=f"one of {', '.join(workflows.WORKFLOW_NAMES)}")
         command.add_argument("--scenario", metavar="FILE", type=Path,

@@ -33,6 +33,8 @@ from workflows import Outcome, OutcomeStatus, notes
 log = logging.getLogger(__name__)
 
 PENDING = "pending"
+# The tag of a ticket whose run failed and was escalated: views find these tickets by it.
+ESCALATED_TAG = "lnr_escalated"
 FILED_EVENT = "escalation.filed"
 # Inserting the open row can lose a race to a concurrent escalation, which then is the
 # open one; a third loss in a row would mean rows are being closed as fast as they open.
@@ -43,8 +45,10 @@ def report_run(services: Any, run: Run, outcome: Outcome) -> Escalation | None:
     """Post the run's result to its ticket (provisioning-rules.md, "After a run")."""
     status = OutcomeStatus(outcome.status)
     if status is OutcomeStatus.FAILED:
-        return escalate(services, ticket_id=run.ticket_id, workflow=run.workflow, summary="",
-                        agent=run_agent(run), run=run, outcome=outcome)
+        escalation = escalate(services, ticket_id=run.ticket_id, workflow=run.workflow, summary="",
+                              agent=run_agent(run), run=run, outcome=outcome)
+        services.zendesk.add_tags(run.ticket_id, ticket_tags(run.workflow, escalated=True))
+        return escalation
     if status is OutcomeStatus.SUCCEEDED:
         _report_success(services, run, outcome)
         return None
@@ -80,10 +84,16 @@ def _report_success(services: Any, run: Run, outcome: Outcome) -> None:
                                           "changed": outcome.changed, "marker": mark})
 
 
+def ticket_tags(workflow: str, *, escalated: bool = False) -> list[str]:
+    """The tags a run's result puts on its ticket: the workflow's once it is done (seed
+    001), `lnr_escalated` once it failed and went to the engineers."""
+    return [ESCALATED_TAG] if escalated else [f"lnr_{workflow}"]
+
+
 def _mark_ticket(services: Any, ticket_id: int, workflow: str) -> None:
     """Seed 001: tag it, set the transaction type ("Associate namespace"), set it Pending."""
     settings = services.settings
-    services.zendesk.add_tags(ticket_id, [f"lnr_{workflow}"])
+    services.zendesk.add_tags(ticket_id, ticket_tags(workflow))
     field_id = settings.zendesk_transaction_type_field_id
     value = settings.zendesk_transaction_types.get(workflow)
     if field_id and value:
@@ -172,6 +182,8 @@ def _ensure_issue(services: Any, row_id: int, ctx: notes.EscalationContext,
             return row, None
         issue, action = _find_or_create_issue(services, row, ctx)
         row.gitlab_issue_iid = int(issue["iid"])
+        # GitLab's issue answer carries `web_url`, the issue's page (docs.gitlab.com/api/issues,
+        # "New issue"; python-gitlab's `asdict()` keeps it): what the escalation links upstream.
         row.gitlab_issue_url = issue.get("web_url")
         _record_filed(session, run, row, action, ctx, key)
     return row, action
@@ -252,10 +264,13 @@ def _note_escalation(services: Any, row: Escalation, action: str,
                      ctx: notes.EscalationContext, key: str) -> None:
     # Keyed like the GitLab step, so a retry finds its note.
     mark = services.marker("escalation-note", f"{row.id}:{key}")
+    url = notes.escalation_url(row.gitlab_issue_url, row.gitlab_issue_iid,
+                               agent_page=services.settings.agent_page_url)
+    failed = notes.failure(ctx.outcome, attempts=ctx.attempts) if ctx.outcome else None
     body = notes.escalation_ticket_note(
-        url=row.gitlab_issue_url or "", iid=row.gitlab_issue_iid, workflow=ctx.workflow,
+        url=url or "", iid=row.gitlab_issue_iid, workflow=ctx.workflow,
         repeated=action == "commented", manual=ctx.run_id is None,
-        failure=ctx.outcome.message if ctx.outcome else "", mode=services.settings.mode,
+        failure=failed["message"] if failed else "", mode=services.settings.mode,
         marker=mark)
     services.zendesk.add_internal_note(ctx.ticket_id, body, marker=mark)
 
@@ -273,6 +288,7 @@ def _context(services: Any, ticket_id: int, workflow: str, summary: str, agent: 
         agent=agent, inputs=inputs or {}, summary=summary or "",
         override_reason=run.override_reason if run is not None else None,
         run_id=run.id if run is not None else None, outcome=outcome,
+        attempts=run.attempts if run is not None else None,
         timeline=_timeline(services, run),
     )
 

@@ -12,8 +12,9 @@ import dataclasses
 import hashlib
 import json
 import logging
+import math
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -161,11 +162,29 @@ def _attempt(services, run_id: int, owner: str) -> bool:
     return True
 
 
+def _backoff(settings) -> RetryPolicy:
+    return RetryPolicy(base_delay_s=settings.run_retry_base_s, max_delay_s=settings.run_retry_cap_s)
+
+
+def waiting(run: Run, settings, now: datetime) -> dict[str, Any] | None:
+    """While a transient failure's retry is pending: the attempt that comes next, of how
+    many, when, and the longest the waits before the last attempt can still take (the
+    backoff's ceilings; a Retry-After may stretch one). None otherwise."""
+    if run.state != "queued" or run.next_attempt_at is None or run.attempts < 1:
+        return None
+    attempt, of = run.attempts + 1, settings.run_max_attempts
+    next_in = max(0.0, (run.next_attempt_at - now).total_seconds())
+    later = sum(_backoff(settings).longest_delay(k) for k in range(attempt, of))
+    return {"attempt": attempt, "of": of, "next_at": run.next_attempt_at.isoformat(timespec="seconds"),
+            "next_in_s": math.ceil(next_in), "longest_wait_left_s": math.ceil(next_in + later)}
+
+
 def _retry_later(services, run: Run, owner: str, error: dict) -> None:
     settings = services.settings
-    backoff = RetryPolicy(base_delay_s=settings.run_retry_base_s, max_delay_s=settings.run_retry_cap_s)
+    backoff = _backoff(settings)
     wait = backoff.delay(run.attempts, error.get("retry_after"))
     _add_event(services.db, run.id, "retry_scheduled", {"attempt": run.attempts, "wait_s": round(wait, 3),
+                                                         "of": settings.run_max_attempts,
                                                          "error": error}, state=None)
     release(services.db, Run, run.id, owner, state="queued", last_error=error,
             next_attempt_at=utcnow() + timedelta(seconds=wait))

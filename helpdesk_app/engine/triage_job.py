@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 
 TAG_PREFIX = "lnr_triage_"
 FOUND_KEYS = ("subscriptions", "namespaces", "customer_ids")
+# The stored hash of findings read without a note: never equal to a digest, so the next
+# triage that may write notes writes one.
+UNNOTED = "read-only:"
 
 
 def process_zendesk_delivery(services: Any, delivery_id: int) -> None:
@@ -78,8 +81,12 @@ def _process(services: Any, delivery_id: int) -> str:
     return "processed" if triage_ticket(services, event.ticket_id) else "ignored"
 
 
-def triage_ticket(services: Any, ticket_id: int) -> dict[str, Any] | None:
-    """Triage one ticket now; its stored findings, or None when the ticket does not exist."""
+def triage_ticket(services: Any, ticket_id: int, *, note: bool = True) -> dict[str, Any] | None:
+    """Triage one ticket now; its stored findings, or None when the ticket does not exist.
+
+    `note=False` reads only (the sidebar asking for a ticket that has no findings): no note,
+    no tag, no Zendesk write. The findings are stored under a hash no note carries, so a
+    later triage of the ticket (a webhook) still writes its note."""
     ticket = services.zendesk.ticket(ticket_id)
     if ticket is None:
         return None
@@ -93,6 +100,10 @@ def triage_ticket(services: Any, ticket_id: int) -> dict[str, Any] | None:
               "recommended": _recommended(findings, diagnosis) if confident else None,
               "diagnosis": diagnosis.to_dict() if diagnosis else None}
     digest = _digest(record)
+    if not note:
+        if _stored_digest(services.db, ticket_id) is None:
+            _store(services.db, ticket_id, record, UNNOTED + digest)
+        return record
     if digest != _stored_digest(services.db, ticket_id):
         mark = services.marker("triage", f"{ticket_id}:{digest}")
         body = notes.triage_note(findings, diagnosis, min_confidence=settings.triage_min_confidence,

@@ -35,10 +35,13 @@ class RetryPolicy:
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     rng: random.Random = field(default_factory=random.Random, repr=False)
 
+    def longest_delay(self, attempt: int) -> float:
+        """The most `delay` waits after attempt `attempt` without a Retry-After."""
+        return min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1))
+
     def delay(self, attempt: int, retry_after: float | None) -> float:
         """Seconds to wait before attempt `attempt + 1` (attempt counts from 1)."""
-        ceiling = min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1))
-        backoff = self.rng.uniform(0, ceiling)
+        backoff = self.rng.uniform(0, self.longest_delay(attempt))
         return max(backoff, retry_after or 0.0)
 
     def call(

@@ -25,6 +25,7 @@ third-party script it would wait for (deferred scripts run in document order).
 """
 from __future__ import annotations
 
+import html
 import json
 import logging
 from datetime import datetime
@@ -39,6 +40,7 @@ from helpdesk_app.settings import Settings
 from helpdesk_app.web import services_of
 from helpdesk_app.web.api.auth import current_agent, current_session, issue_session, load_agent, require_agent
 from workflows.inputs import positive_id
+from workflows.labels import workflow_name
 
 blueprint = Blueprint("sidebar", __name__)
 log = logging.getLogger(__name__)
@@ -67,27 +69,33 @@ PAGE = """<!doctype html>
 <main id="lnr-sidebar" class="lnr" aria-labelledby="lnr-title" aria-busy="true">
 <header class="lnr-header">
 <h1 id="lnr-title">License &amp; Renewals</h1>
-<p id="lnr-ticket" class="lnr-muted" data-testid="ticket-label"></p>
+<p id="lnr-ticket" class="lnr-ticket" data-testid="ticket-label"></p>
 {mode_banner}</header>
 <div id="lnr-status" class="lnr-status" role="status" aria-live="polite" aria-atomic="true" data-testid="status">Loading…</div>
 <div id="lnr-error" class="lnr-error" role="alert" tabindex="-1" data-testid="error" hidden></div>
-<section id="lnr-context" class="lnr-section" aria-labelledby="lnr-context-title" data-testid="context">
-<h2 id="lnr-context-title">Ticket context</h2>
-<div id="lnr-triage" data-testid="triage"></div>
-<div id="lnr-runs" data-testid="earlier-runs"></div>
-<div id="lnr-escalations" data-testid="open-escalations"></div>
+<section id="lnr-triage" class="lnr-findings" aria-label="What triage found" data-testid="triage"></section>
+<section id="lnr-plan" class="lnr-section lnr-plan" aria-labelledby="lnr-plan-title" data-testid="plan" hidden>
+<h2 id="lnr-plan-title" tabindex="-1">Plan</h2>
+<div id="lnr-plan-body"></div>
+</section>
+<section id="lnr-run" class="lnr-section" aria-labelledby="lnr-run-title" data-testid="run" hidden>
+<h2 id="lnr-run-title" tabindex="-1">Run</h2>
+<p id="lnr-run-status" class="lnr-run-status" data-testid="run-status"></p>
+<p id="lnr-waiting" class="lnr-waiting" data-testid="waiting" hidden></p>
+<div id="lnr-result" data-testid="result" hidden></div>
+<p id="lnr-escalation" class="lnr-escalation" hidden><a id="lnr-escalation-link" target="_blank" rel="noopener noreferrer" data-testid="escalation-link"></a></p>
+<details id="lnr-timeline" class="lnr-fold" data-testid="timeline" open>
+<summary>Timeline</summary>
+<ol id="lnr-run-events" class="lnr-events" aria-label="Timeline" data-testid="run-events"></ol>
+</details>
 </section>
 <form id="lnr-plan-form" class="lnr-section" aria-labelledby="lnr-plan-form-title" novalidate data-testid="plan-form">
 <h2 id="lnr-plan-form-title">Plan a workflow</h2>
 <div class="lnr-field">
 <label for="lnr-workflow">Workflow</label>
-<select id="lnr-workflow" name="workflow" data-testid="workflow-select">
-<option value="associate">Associate subscription with namespace</option>
-<option value="force_associate">Force associate</option>
-<option value="clear_subscription">Clear subscription from its namespace</option>
-<option value="unlink_account">Unlink GitLab.com account</option>
-<option value="link_account">Link GitLab.com account</option>
-</select>
+<select id="lnr-workflow" name="workflow" aria-describedby="lnr-workflow-hint" data-testid="workflow-select">
+{workflow_options}</select>
+<p id="lnr-workflow-hint" class="lnr-hint" data-testid="workflow-hint" hidden></p>
 </div>
 <div class="lnr-field" id="lnr-subscription-field">
 <label for="lnr-subscription">Subscription</label>
@@ -97,10 +105,10 @@ PAGE = """<!doctype html>
 <p id="lnr-subscription-error" class="lnr-field-error" data-testid="subscription-error" hidden></p>
 </div>
 <div class="lnr-field" id="lnr-namespace-field">
-<label for="lnr-namespace">Namespace</label>
+<label for="lnr-namespace">Group</label>
 <input id="lnr-namespace" name="namespace" type="text" autocomplete="off" spellcheck="false" maxlength="255" list="lnr-namespace-options" aria-describedby="lnr-namespace-hint lnr-namespace-error" data-testid="namespace-input">
 <datalist id="lnr-namespace-options"></datalist>
-<p id="lnr-namespace-hint" class="lnr-hint">A GitLab group path such as acme/platform, or its numeric id.</p>
+<p id="lnr-namespace-hint" class="lnr-hint">A GitLab.com group path such as acme/platform, or its numeric id.</p>
 <p id="lnr-namespace-error" class="lnr-field-error" data-testid="namespace-error" hidden></p>
 </div>
 <div class="lnr-field" id="lnr-customer-field" hidden>
@@ -117,16 +125,10 @@ PAGE = """<!doctype html>
 </div>
 <button type="submit" id="lnr-show-plan" class="lnr-button" data-testid="show-plan-button" disabled>Show plan</button>
 </form>
-<section id="lnr-plan" class="lnr-section" aria-labelledby="lnr-plan-title" data-testid="plan" hidden>
-<h2 id="lnr-plan-title" tabindex="-1">Plan</h2>
-<div id="lnr-plan-body"></div>
-</section>
-<section id="lnr-run" class="lnr-section" aria-labelledby="lnr-run-title" data-testid="run" hidden>
-<h2 id="lnr-run-title" tabindex="-1">Run</h2>
-<p id="lnr-run-status" class="lnr-run-status" data-testid="run-status"></p>
-<ol id="lnr-run-events" class="lnr-events" aria-label="Progress" data-testid="run-events"></ol>
-<div id="lnr-result" data-testid="result" hidden></div>
-<p id="lnr-escalation" class="lnr-escalation" hidden><a id="lnr-escalation-link" target="_blank" rel="noopener noreferrer" data-testid="escalation-link"></a></p>
+<section id="lnr-context" class="lnr-section" aria-labelledby="lnr-context-title" data-testid="context">
+<h2 id="lnr-context-title">This ticket</h2>
+<div id="lnr-runs" data-testid="earlier-runs"></div>
+<div id="lnr-escalations" data-testid="open-escalations"></div>
 </section>
 </main>
 <script type="application/json" id="lnr-session">{session}</script>
@@ -135,8 +137,13 @@ PAGE = """<!doctype html>
 """
 
 # architecture.md: sandbox mode says so on every page.
-SANDBOX_BANNER = ('<p id="lnr-mode" class="lnr-muted" data-testid="mode">Sandbox mode: the local '
+SANDBOX_BANNER = ('<p id="lnr-mode" class="lnr-mode" data-testid="mode">Sandbox mode: the local '
                   'sandbox stands in for the portal, GitLab and Zendesk.</p>\n')
+
+# The workflows an agent may plan here, in the dropdown's order, each under its one name
+# (workflows/labels.py). The script greys out those the agent may not run, from the ticket
+# context's `workflows`.
+PLANNABLE = ("associate", "force_associate", "clear_subscription", "unlink_account", "link_account")
 
 # Inside <script> the HTML parser decodes no entities, so HTML-escaping would corrupt the
 # JSON. Instead the characters that could close the element (`</script>`) or open a comment
@@ -174,7 +181,13 @@ def _page(session: dict[str, Any], mode: str) -> str:
                        zaf_sdk="" if mode == "sandbox" else ZAF_SDK_TAG,
                        stylesheet=url_for("static", filename=STYLESHEET),
                        script=url_for("static", filename=SCRIPT),
-                       mode_banner=SANDBOX_BANNER if mode == "sandbox" else "")
+                       mode_banner=SANDBOX_BANNER if mode == "sandbox" else "",
+                       workflow_options=_workflow_options())
+
+
+def _workflow_options() -> str:
+    return "".join(f'<option value="{name}">{html.escape(workflow_name(name))}</option>\n'
+                   for name in PLANNABLE)
 
 
 def _ticket_id() -> int | None:

@@ -314,7 +314,11 @@ def test_an_agent_who_may_associate_but_not_clear_cannot_confirm_the_move(client
     assert refused.status_code == 403
     error = refused.get_json()["error"]
     assert error["code"] == "forbidden" and error["action"] == "clear_subscription"
-    assert "clear_subscription needs membership of the Zendesk group 'License and Renewals'" in error["message"]
+    # In words: the group that may confirm, the check's label, never its id.
+    assert ("only an agent who may run Clear subscription may confirm it: a member of the Zendesk "
+            "group 'License and Renewals'") in error["message"]
+    assert "“Subscription is not linked to another group”" in error["message"]
+    assert "subscription_not_linked_elsewhere" not in error["message"]
     assert count(app, Run) == 0 and world.mutations() == []
     done = client.post("/api/v1/runs", json=MOVE_CONFIRMED, headers=as_agent(app, **key())).get_json()
     assert done["state"] == "succeeded" and [m[1] for m in world.mutations()] == ["link_subscription"]
@@ -335,7 +339,7 @@ def test_the_worker_checks_who_may_confirm_an_override_again(migrated_url, world
     runs.perform_run(services, run.id)
     run = runs.load_run(services.db, run.id)
     assert run.state == "failed" and run.outcome["status"] == "refused"
-    assert "only an agent who may run clear_subscription may confirm it" in run.outcome["message"]
+    assert "only an agent who may run Clear subscription may confirm it" in run.outcome["message"]
     assert "'License and Renewals'" in run.outcome["message"]
     assert world.mutations() == []
     services.db.kw["bind"].dispose()

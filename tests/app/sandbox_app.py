@@ -23,8 +23,11 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def sandbox_env(tmp_path, **env: str) -> dict[str, str]:
-    # Each test its own database file; everything else is the sandbox's defaults.
-    return {"SANDBOX": "1", "DATABASE_URL": f"sqlite:///{tmp_path / 'sandbox.db'}", **env}
+    # Each test its own database file; everything else is the sandbox's defaults, but for
+    # the start's triage of every ticket: its notes would land beside what a test counts,
+    # at a moment of their own. Tests of it turn it on (SANDBOX_TRIAGE_AT_START="1").
+    return {"SANDBOX": "1", "DATABASE_URL": f"sqlite:///{tmp_path / 'sandbox.db'}",
+            "SANDBOX_TRIAGE_AT_START": "0", **env}
 
 
 @contextlib.contextmanager

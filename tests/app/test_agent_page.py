@@ -71,8 +71,12 @@ def test_the_list_shows_every_demo_ticket_with_its_demo_case(client):
     row_103 = html[html.index('id="ticket-row-103"'):html.index('id="ticket-row-104"')]
     assert "Cannot link subscription: more users than seats" in row_103
     assert "Cyd Chen" in row_103 and ">new<" in row_103
-    assert "Associate subscription: blocked (seats_cover_usage)" in row_103
-    assert "Force associate subscription: ready" in row_103
+    # In words, the check's id after its label.
+    assert ("Associate subscription: Blocked, by “Seats bought cover the seats in use” "
+            "(seats_cover_usage)") in row_103
+    assert "Force associate subscription: Ready to run" in row_103
+    row_111 = html[html.index('id="ticket-row-111"'):html.index('id="ticket-row-112"')]
+    assert "the portal keeps failing (transient): retried, then the run fails and escalates" in row_111
     assert 'data-testid="mode-banner" data-mode="sandbox"' in html
 
 
@@ -124,6 +128,28 @@ def test_the_ticket_lists_its_escalation_issues_with_a_close_button(app, client)
     assert 'data-testid="no-escalations"' in page(client.get("/sandbox/tickets/102"))
     issue_page = page(client.get(f"/sandbox/issues/{iid}"))
     assert 'data-testid="issue-view"' in issue_page and "The run failed." in issue_page
+
+
+def test_an_issue_s_markdown_is_rendered_and_customer_html_stays_text(app, client):
+    issue = sandbox_of(app).state.create_issue(
+        {"title": "Console escalation", "confidential": True,
+         "description": "### Request\n\n| field | value |\n|---|---|\n| run | 7 |\n\n"
+                        "Customer wrote: <script>alert(1)</script> [click](javascript:alert(1))\n\n"
+                        "```text\ninputs: {}\n```\n"},
+        {"id": 990002, "username": "project_4_bot", "name": "Escalations project bot"})
+    html = page(client.get(f"/sandbox/issues/{issue['iid']}"))
+    assert "<h3>Request</h3>" in html and "<td>run</td>" in html
+    assert '<pre><code class="language-text">inputs: {}' in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert" not in html
+    assert 'href="javascript:' not in html
+
+
+def test_pages_name_a_favicon_that_is_served(client):
+    html = page(client.get("/sandbox/"))
+    (href,) = re.findall(r'<link rel="icon" href="([^"]+)" type="image/svg\+xml">', html)
+    icon = client.get(href)
+    assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
+    assert icon.get_data().startswith(b"<svg")
 
 
 # --- the sidebar ----------------------------------------------------------------------------

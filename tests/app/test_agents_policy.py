@@ -24,6 +24,7 @@ from tests.sidebar_auth import (
     zendesk_user_payloads,
 )
 from workflows.errors import UpstreamError
+from workflows.labels import workflow_name
 
 USER = 9000
 
@@ -186,7 +187,7 @@ def test_default_any_agent_may_do_the_open_actions(action):
 @pytest.mark.parametrize("action", LNR_ACTIONS)
 def test_default_agent_outside_lnr_is_refused_with_the_group_named(action):
     reason = DEFAULT.refusal(agent(groups=(FIRST_LEVEL,)), action)
-    assert reason == f"{action} needs membership of the Zendesk group 'License and Renewals'"
+    assert reason == f"{workflow_name(action)} needs membership of the Zendesk group 'License and Renewals'"
 
 
 @pytest.mark.parametrize("action", LNR_ACTIONS + OPEN_ACTIONS)
@@ -202,7 +203,7 @@ def test_an_admin_may_do_everything_without_any_group(action):
 @pytest.mark.parametrize("action", LNR_ACTIONS + OPEN_ACTIONS + ("audit",))
 def test_an_end_user_is_refused_everything_even_in_the_group(action):
     reason = DEFAULT.refusal(agent(role="end-user", groups=(LICENSE_AND_RENEWALS,)), action)
-    assert reason == f"{action} is for Zendesk agents only"
+    assert reason == f"{workflow_name(action)} is for Zendesk agents only"
 
 
 @pytest.mark.parametrize("role", ["light-agent", "", "Admin"])
@@ -221,7 +222,7 @@ def test_a_group_id_matches_by_id_not_by_name():
     policy = Policy({"force_associate": ("361",)})
     assert policy.refusal(agent(groups=(("Renamed team", 361),)), "force_associate") is None
     assert policy.refusal(agent(groups=(("361", 5),)), "force_associate") == (
-        "force_associate needs membership of the Zendesk group id 361")
+        "Force associate subscription needs membership of the Zendesk group id 361")
 
 
 def test_group_names_compare_without_case_or_blanks():
@@ -234,8 +235,29 @@ def test_any_one_of_several_groups_suffices_and_the_reason_lists_them():
     policy = Policy({"clear_subscription": ("License and Renewals", "4242")})
     assert policy.refusal(agent(groups=(("Billing", 4242),)), "clear_subscription") is None
     assert policy.refusal(agent(groups=(FIRST_LEVEL,)), "clear_subscription") == (
-        "clear_subscription needs membership of one of the Zendesk groups "
+        "Clear subscription needs membership of one of the Zendesk groups "
         "'License and Renewals', id 4242")
+
+
+def test_the_groups_that_may_are_named_for_the_sidebar():
+    policy = Policy({"clear_subscription": ("License and Renewals", "4242")})
+    assert policy.allowed_groups("clear_subscription") == ["License and Renewals", "Zendesk group 4242"]
+    assert policy.allowed_groups("associate") == []  # every agent may
+    assert DEFAULT.allowed_groups("force_associate") == ["License and Renewals"]
+
+
+def test_an_override_with_another_workflows_effect_names_who_may_confirm_it_in_words():
+    refused = DEFAULT.confirmer(agent(groups=(FIRST_LEVEL,)), "subscription_not_linked_elsewhere")
+    assert refused["allowed"] is False and refused["allowed_groups"] == ["License and Renewals"]
+    assert refused["message"] == (
+        "Overriding “Subscription is not linked to another group” has the effect of Clear "
+        "subscription (the old namespace loses its plan), so only an agent who may run Clear "
+        "subscription may confirm it: a member of the Zendesk group 'License and Renewals'. Ask "
+        "one of them to confirm this plan.")
+    allowed = DEFAULT.confirmer(agent(groups=(LICENSE_AND_RENEWALS,)), "subscription_not_linked_elsewhere")
+    assert allowed["allowed"] is True and "you may confirm it" in allowed["message"]
+    anyone = DEFAULT.confirmer(agent(), "subscription_active")
+    assert anyone["allowed"] is True and "subscription_active" not in anyone["message"]
 
 
 def test_an_action_the_map_does_not_name_is_open_to_agents():

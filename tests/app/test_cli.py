@@ -57,7 +57,7 @@ def test_export_of_one_ticket(monkeypatch, migrated_url, trail, tmp_path):
     assert last == {"chain_head": json.loads(out)["chain_head"]}  # the whole chain's head
 
 
-@pytest.mark.parametrize("argv", [[], ["audit-export"], ["audit-export", "--output", "x", "--ticket-id", "-1"],
+@pytest.mark.parametrize("argv", [["audit-export"], ["audit-export", "--output", "x", "--ticket-id", "-1"],
                                   ["nope"]])
 def test_bad_arguments_exit_2_with_one_line(monkeypatch, tmp_path, argv):
     code, out, err = run_cli(monkeypatch, f"sqlite:///{tmp_path}/h.db", *argv)
@@ -146,6 +146,21 @@ def test_a_record_rewritten_without_the_key_breaks_the_chain(monkeypatch, tmp_pa
     engine.dispose()
     code, _, err = run_cli(monkeypatch, url, "audit-verify")
     assert code == 1 and json.loads(err.removeprefix("error: "))["first_broken_record"] == 2
+
+
+def test_no_command_at_all_prints_the_usage_and_exits_2(monkeypatch, tmp_path):
+    code, out, err = run_cli(monkeypatch, f"sqlite:///{tmp_path}/h.db")
+    assert code == 2 and out == ""
+    assert err.startswith("usage: python -m helpdesk_app")
+    for command in ("audit-export", "audit-verify", "triage", "requeue", "plan", "run"):
+        assert command in err
+
+
+def test_the_module_alone_prints_its_usage(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "helpdesk_app"], capture_output=True, text=True,
+                            env={"DATABASE_URL": f"sqlite:///{tmp_path}/h.db"}, timeout=60)
+    assert result.returncode == 2 and result.stdout == "" and "plan" in result.stderr
+    assert result.stderr.startswith("usage: ")
 
 
 def test_the_module_entry_point(tmp_path):

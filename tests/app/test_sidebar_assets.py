@@ -22,6 +22,7 @@ from helpdesk_app.storage.migrate import upgrade
 from helpdesk_app.web import services_of
 from tests.app.test_settings import UPSTREAM_ENV
 from tests.sidebar_auth import mock_agent, zendesk_app_jwt
+from workflows.labels import WORKFLOW_NAMES
 
 ROOT = Path(__file__).resolve().parents[2]
 STATIC = ROOT / "helpdesk_app" / "static" / "sidebar"
@@ -52,14 +53,20 @@ STATIC_CONTROLS = [
     ("lnr-run", "run"),
     ("lnr-run-status", "run-status"),
     ("lnr-run-events", "run-events"),
+    ("lnr-waiting", "waiting"),
+    ("lnr-timeline", "timeline"),
+    ("lnr-workflow-hint", "workflow-hint"),
     ("lnr-result", "result"),
     ("lnr-escalation-link", "escalation-link"),
 ]
 # Built by the script; their test ids must appear in it.
-SCRIPT_TESTIDS = ["decision", "checks", "check", "blocked-reason", "noop-message", "confirm-form",
-                  "reason-input", "reason-error", "confirm-button", "plan-stale", "confirmed",
-                  "outcome", "note-status", "run-event", "triage-findings", "earlier-run",
-                  "open-escalation", "error-message", "error-action"]
+SCRIPT_TESTIDS = ["decision", "next-step", "deciding-checks", "check", "check-id", "passed-checks",
+                  "blocked-reason", "noop-message", "confirm-form", "reason-input",
+                  "reason-error", "confirm-button", "confirm-refused", "override-confirmer",
+                  "plan-stale", "confirmed", "outcome", "failure", "note-status",
+                  "run-event", "triage-findings", "triage-named", "triage-recommended",
+                  "plan-suggested", "earlier-run", "open-escalation", "error-message", "error-code",
+                  "error-action"]
 
 
 @pytest.fixture(scope="module")
@@ -269,6 +276,9 @@ def test_every_form_control_has_a_label_and_status_is_announced(page):
     workflows = [a.get("value") for a in markup.all("option")]
     assert workflows == ["associate", "force_associate", "clear_subscription", "unlink_account",
                          "link_account"]
+    # Each under its one name (workflows/labels.py), never its key.
+    names = re.findall(r'<option value="[a-z_]+">([^<]+)</option>', page.get_data(as_text=True))
+    assert names == [WORKFLOW_NAMES[w] for w in workflows]
     _, button = markup.by_id("lnr-show-plan")
     assert button.get("type") == "submit"
 

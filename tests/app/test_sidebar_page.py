@@ -362,7 +362,7 @@ def test_an_agent_outside_lnr_may_not_force_associate(client, zendesk, app):
     error = assert_error(response, 403, "forbidden")
     assert error == {
         "code": "forbidden",
-        "message": "force_associate needs membership of the Zendesk group 'License and Renewals'",
+        "message": "Force associate subscription needs membership of the Zendesk group 'License and Renewals'",
         "action": "force_associate",
     }
     assert "WWW-Authenticate" not in response.headers

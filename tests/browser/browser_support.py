@@ -31,8 +31,12 @@ from tests.app.sandbox_app import served_sandbox_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = ["--no-sandbox"]
-# The agent page with its 360 px sidebar beside the ticket, as an agent sees it.
+# The agent page with its 320 px sidebar beside the ticket, as an agent sees it.
 VIEWPORT = {"width": 1280, "height": 900}
+# The sidebar's frame is the viewport's height less 8rem (static/agent/agent.css): a viewport
+# of this size makes it Zendesk's apps panel at its smallest, 320 x 600 px.
+PANEL = {"width": 320, "height": 600}
+PANEL_VIEWPORT = {"width": 1280, "height": PANEL["height"] + 128}
 ROOT = Path(__file__).resolve().parents[2]
 
 # How long the page may take for what goes through the service and the sandbox. The agent
@@ -188,51 +192,70 @@ def sidebar_frame(page):
     return frame
 
 
-def open_ticket(page, ticket_id: int):
-    """Open the ticket on the agent page and wait until the sidebar is ready to plan."""
+def open_ticket(page, ticket_id: int, agent_id: int | None = None):
+    """Open the ticket on the agent page (as `agent_id`, else the demo agent) and wait until
+    the sidebar is ready: its context loaded, the ticket read if triage had not, and the
+    plan triage recommends shown when it recommends one."""
     from playwright.sync_api import expect
 
-    page.goto(f"/sandbox/tickets/{ticket_id}")
+    page.goto(f"/sandbox/tickets/{ticket_id}" + (f"?agent={agent_id}" if agent_id else ""))
     expect(page.locator(f"#ticket-{ticket_id}")).to_be_visible()
     app = sidebar(page)
     expect(app.get_by_test_id("ticket-label")).to_have_text(f"Ticket #{ticket_id}")
-    expect(app.get_by_test_id("status")).to_have_text("Ready: choose a workflow and show its plan.")
+    expect(app.locator("#lnr-sidebar")).to_have_attribute("data-ready", "true")
     expect(app.get_by_test_id("show-plan-button")).to_be_enabled()
     return app
 
 
-def fill_plan_form(app, workflow: str, **values: str) -> None:
-    """Choose the workflow; each input triage left empty gets its value (a prefilled one
-    must be the expected value already)."""
+FIELDS = ("subscription", "namespace", "customer", "gitlab_user")
+
+
+def fill_plan_form(app, workflow: str, *, exact: bool = False, **values: str) -> None:
+    """Choose the workflow and give each input its value (whatever triage prefilled);
+    `exact`: the inputs not given are emptied, as for a demo case's inputs."""
     from playwright.sync_api import expect
 
     app.get_by_test_id("workflow-select").select_option(workflow)
+    if exact:
+        values = {name: values.get(name, "") for name in FIELDS}
     for name, value in values.items():
-        field_input = app.get_by_test_id(f"{name}-input")
+        field_input = app.get_by_test_id(f"{name.replace('_', '-')}-input")
+        if exact and not value and not field_input.is_editable():
+            continue  # not an input of this workflow
         expect(field_input).to_be_editable()
-        current = field_input.input_value()
-        if current:
-            assert current == value, f"{name} was prefilled with {current!r}, not {value!r}"
-        else:
+        if field_input.input_value() != value:
             field_input.fill(value)
 
 
-def show_plan(app, workflow: str, *, decision: str, **values: str):
+def show_plan(app, workflow: str, *, decision: str, exact: bool = False, **values: str):
     """Fill the form, press Show plan, and wait for the plan's decision; the decision."""
     from playwright.sync_api import expect
 
-    fill_plan_form(app, workflow, **values)
+    fill_plan_form(app, workflow, exact=exact, **values)
     app.get_by_test_id("show-plan-button").click()
+    # The click marks the app busy at once; a plan shown on opening is replaced after it.
+    expect(app.locator("#lnr-sidebar")).to_have_attribute("aria-busy", "false")
     shown = app.get_by_test_id("decision")
     expect(shown).to_have_attribute("data-decision", decision)
     return shown
 
 
 def check_rows(app) -> list[tuple[str, str]]:
-    """The plan's checks as the sidebar lists them: (check id, verdict), in order."""
-    rows = app.get_by_test_id("check")
+    """The plan's checks as the sidebar lists them, those that decide first, then those
+    folded under "N checks passed": (check id, verdict), in order."""
+    rows = app.get_by_test_id("plan").get_by_test_id("check")
     return [(row.get_attribute("data-check-id"), row.get_attribute("data-verdict"))
             for row in rows.all()]
+
+
+DECIDING = ("block", "override", "warn", "info")
+
+
+def shown_order(checks: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A plan's (check id, verdict) pairs, in its order, as the sidebar lists them: those that
+    decide by verdict (block, override, warn, info), then the others, in the plan's order."""
+    deciding = sorted((c for c in checks if c[1] in DECIDING), key=lambda c: DECIDING.index(c[1]))
+    return deciding + [c for c in checks if c[1] not in DECIDING]
 
 
 def no_horizontal_scroll(frame) -> dict[str, int]:

@@ -40,8 +40,9 @@ def test_the_keyboard_alone_plans_and_confirms_while_buttons_wait_for_requests(a
     agent_page.on("request", lambda r: (plans if r.url.endswith("/api/v1/plans") else
                                         runs if r.url.endswith("/api/v1/runs") else []).append(r.url))
 
-    # From the top of the agent page, Tab reaches the sidebar's workflow choice.
-    for _ in range(12):
+    # From the top of the agent page, Tab reaches the sidebar's workflow choice (past the
+    # plan triage suggested, if any).
+    for _ in range(30):
         agent_page.keyboard.press("Tab")
         if active_id(frame) == "lnr-workflow":
             break
@@ -53,6 +54,7 @@ def test_the_keyboard_alone_plans_and_confirms_while_buttons_wait_for_requests(a
     expect(app.get_by_test_id("namespace-input")).to_be_hidden()
     agent_page.keyboard.press("Tab")
     expect(app.get_by_test_id("subscription-input")).to_be_focused()
+    agent_page.keyboard.press("Control+A")  # over what triage prefilled
     agent_page.keyboard.type("A-S00000009")
     agent_page.keyboard.press("Enter")
 

@@ -83,7 +83,7 @@ def test_a_taken_over_run_records_the_change_its_cut_off_attempt_made(migrated_u
     assert len(puts) == 2 and len({c.request.headers["Idempotency-Key"] for c in puts}) == 1
     assert puts[1].response.headers.get("Idempotent-Replayed") == "true"
     (note,) = zendesk.notes(READY["ticket_id"])
-    assert "done, and verified" in note and "Plan of acme (id 500): free -> premium" in note
+    assert "with acme: done and verified." in note and "- Plan of acme: Free → Premium" in note
 
 
 def test_a_noop_without_a_replayed_answer_is_nothing_changed(migrated_url, world, http, desk):

@@ -96,7 +96,7 @@ def test_a_run_survives_its_worker_being_killed(migrated_url, redis_url, world, 
         # "Executing a run"): changed, with the first before-state, and a note saying so.
         assert row.outcome["changed"] is True and row.outcome["before"]["namespace_plan"] == "free"
         (note,) = upstreams.zendesk.notes(READY["ticket_id"])
-        assert "free -> premium" in note
+        assert "- Plan of acme: Free → Premium" in note
     finally:
         release.set()
         for process in (first, second):

@@ -124,7 +124,7 @@ def test_success_posts_the_note_tags_transaction_type_and_pending(services, http
     assert http.calls[0].request.method == "GET"  # the marker was looked for first
     assert note.endswith(marker)
     assert "https://gitlab.com/groups/acme/-/billings" in note
-    assert "free -> premium" in note
+    assert "- Plan of acme: Free → Premium" in note
 
 
 def test_a_repeated_report_posts_no_second_note(services, http, zendesk):
@@ -165,7 +165,7 @@ def test_an_unmapped_workflow_sets_no_transaction_type(services, http, zendesk):
     report_run(services, run, outcome)
 
     assert writes(http)[1:] == ticket_marks("clear_subscription", field=False)
-    assert "back on the Free plan" in zendesk.notes(TICKET)[0]
+    assert "- Group of A-S00000001: acme → —" in zendesk.notes(TICKET)[0]
 
 
 def test_superseded_notes_the_new_plan_and_changes_nothing_else(services, http, zendesk):
@@ -178,8 +178,8 @@ def test_superseded_notes_the_new_plan_and_changes_nothing_else(services, http, 
 
     (note,) = zendesk.notes(TICKET)
     assert writes(http) == [comment_put(note)]
-    assert "The new plan's decision: blocked." in note
-    assert "- [block] subscription_active:" in note and "confirm again" in note
+    assert "The new plan: Blocked." in note
+    assert "- Blocked: Subscription is active (subscription_active):" in note and "confirm again" in note
     assert note.endswith(services.marker("run", run.id))
 
 
@@ -218,13 +218,18 @@ def test_a_failure_opens_one_confidential_issue_and_notes_it(services, http, zen
     assert description.endswith(row.marker)
     assert f"https://acme.zendesk.com/agent/tickets/{TICKET}" in description
     for expected in ("request id: req-9", "status: 409", "code: namespace_taken", "run.started",
-                     "| `seats_cover_usage` | pass |", "customer confirmed by email", "Agent Smith"):
+                     "| Seats bought cover the seats in use (`seats_cover_usage`) | Passed |",
+                     "customer confirmed by email", "Agent Smith"):
         assert expected in description
     search = next(c for c in http.calls if c.request.method == "GET" and c.request.url.startswith(ISSUES_URL))
     assert "search=%5Blnr%3Aescalation" in search.request.url  # looked for before creating
     (note,) = zendesk.notes(TICKET)
     assert escalation.gitlab_issue_url in note
     assert note.endswith(services.marker("escalation-note", f"{row.id}:{run.id}"))
+    # What failed, in words: the portal refused, so trying again would not help.
+    assert "What failed: The customers portal refused the request (HTTP 409: " in note
+    tags = [sent(c) for c in http.calls if c.request.url.endswith(f"/tickets/{TICKET}/tags.json")]
+    assert tags == [{"tags": ["lnr_escalated"]}]  # views find escalated tickets by it
     (filed,) = events_of(services, "escalation.filed")
     assert (filed.run_id, filed.detail["action"], filed.detail["issue_iid"]) == (run.id, "opened", 14)
 
@@ -254,7 +259,9 @@ def test_a_retried_report_of_a_failed_run_repeats_nothing(services, http, zendes
     again = report_run(services, run, outcome)
 
     later = http.calls[before:]
-    assert [c.request.method for c in later] == ["GET"]  # the ticket's comments, nothing else
+    # The ticket's comments, and the tag again (an idempotent write); nothing else.
+    assert [c.request.method for c in later] == ["GET", "PUT"]
+    assert sent(later[1]) == {"tags": ["lnr_escalated"]}
     assert again.gitlab_issue_iid == 14 and gitlab.notes == {}
     assert len(gitlab.issues) == 1 and len(zendesk.notes(TICKET)) == 1
 

@@ -160,9 +160,11 @@ def test_the_title_shows_only_plain_identifiers():
 def test_success_note_has_changes_and_the_seed_001_reply(scenario):
     outcome = run(scenario)
     note = notes.success_note(outcome, mode="upstream", marker="[lnr:run:3]")
-    assert note.startswith("Associate subscription: done, and verified.")
-    assert "- Namespace linked to A-S00000001: none -> acme (id 500)" in note
-    assert "- Plan of acme (id 500): free -> premium" in note
+    assert note.startswith("Associate subscription A-S00000001 with acme: done and verified.")
+    # Before -> after in words: group paths, plan names, seats; no raw key, no id.
+    assert ("What changed (before → after):\n- Group of A-S00000001: — → acme\n"
+            "- Plan of acme: Free → Premium\n- Seats on acme: 18 in use → 18 in use of 20 bought") in note
+    assert "subscription_namespace_id" not in note and "500" not in note
     assert ("I have successfully provisioned your subscription and it has been associated with your "
             "account and namespace. Please navigate to your group's billing page for confirmation: "
             "https://gitlab.com/groups/acme/-/billings") in note
@@ -181,7 +183,7 @@ def test_force_associate_note_gives_the_true_ups_and_no_reset(scenario):
     note = notes.success_note(run(scenario, "force_associate"), mode="upstream", marker="[lnr:run:1]")
     assert "Compute-minute usage was NOT reset" in note
     assert "True-ups: 4 seat(s) - 14 seats in use exceed the 10 seats bought" in note
-    assert "- [warn] seats_cover_usage:" in note
+    assert "- Warning: Seats bought cover the seats in use (seats_cover_usage): acme has 14 seats" in note
     reply = note.split("Draft reply to the customer (not sent):", 1)[1]
     assert "14 users and the subscription 10 seats: the 4 seat(s) beyond it will appear as true-ups" in reply
 
@@ -197,14 +199,15 @@ def test_clearing_an_add_on_says_its_units_left_and_the_plan_stays(scenario):
     namespace(500, plan="premium")(scenario)
     cleared = run(scenario, "clear_subscription", {"subscription": "A-S00000003", "ticket": 1})
     note = notes.success_note(cleared, mode="upstream", marker="[lnr:run:1]")
-    assert "10000 compute minutes of A-S00000003 left acme (id 500); its plan (premium) is unchanged." in note
+    assert "10000 compute minutes of A-S00000003 left acme (id 500); its plan (Premium) is unchanged." in note
 
 
 def test_the_unlink_note_recommends_linking_the_right_owner_next(scenario):
     sub("A-S00000001", namespace_id=500, status="expired")(scenario)  # lapsed: a warning only
     unlinked = run(scenario, "unlink_account", {"customer": 1, "ticket": 1})
     note = notes.success_note(unlinked, mode="upstream", marker="[lnr:run:1]")
-    assert "(A-S00000001) no longer receive changes" in note and "(link_account)" in note
+    assert "(A-S00000001) no longer receive changes" in note
+    assert "(Link GitLab.com account in the sidebar)" in note
 
 
 @pytest.mark.parametrize("in_use, seats, expected", [
@@ -217,10 +220,12 @@ def test_true_ups_are_in_use_minus_seats_never_negative(in_use, seats, expected)
 def test_clear_and_unlink_notes_say_what_the_customer_loses(scenario):
     sub("A-S00000001", namespace_id=500, status="expired")(scenario)  # lapsed: no override
     cleared = run(scenario, "clear_subscription", {"subscription": "A-S00000001", "ticket": 1})
-    assert "acme (id 500) is back on the Free plan." in notes.success_note(cleared, mode="upstream", marker="[lnr:run:1]")
+    cleared_note = notes.success_note(cleared, mode="upstream", marker="[lnr:run:1]")
+    assert "- Plan of acme: Free (unchanged)" in cleared_note  # the lapsed plan had left already
+    assert "- Group of A-S00000001: acme → —" in cleared_note
     unlinked = run(scenario, "unlink_account", {"customer": 1, "ticket": 1})
     note = notes.success_note(unlinked, mode="upstream", marker="[lnr:run:2]")
-    assert "GitLab.com link is removed" in note and "@ada (GitLab.com user 100) -> none" in note
+    assert "- GitLab.com account linked to the portal account of Ada Owner: @ada → —" in note
     assert "Draft reply" not in note
 
 
@@ -230,8 +235,8 @@ def test_link_note_says_what_changed_and_recommends_the_association_that_follows
                                             "namespace": "acme", "gitlab_user": "ada", "ticket": 1})
     assert linked.status is OutcomeStatus.SUCCEEDED and linked.verified
     note = notes.success_note(linked, mode="upstream", marker="[lnr:run:1]")
-    assert "GitLab.com link of the portal customer: none -> @ada (GitLab.com user 100)" in note
-    assert "portal customer 1 (owner@acme.test) is linked to @ada" in note
+    assert "- GitLab.com account linked to the portal account of Ada Owner: — → @ada" in note
+    assert "Later changes to the customer's subscriptions reach GitLab.com as @ada" in note
     assert "Next: associate A-S00000001 with acme" in note
     assert "Draft reply" not in note  # nothing is provisioned yet
 
@@ -240,7 +245,7 @@ def test_link_note_without_a_subscription_and_namespace_names_no_pair(scenario):
     customer(1, gitlab_user_id=None)(scenario)
     linked = run(scenario, "link_account", {"customer": 1, "ticket": 1})  # ada, by the requester's email
     note = notes.success_note(linked, mode="upstream", marker="[lnr:run:1]")
-    assert "none -> @ada (GitLab.com user 100)" in note
+    assert "— → @ada" in note
     assert "Next: associate the customer's subscription" in note and "A-S00000001" not in note
 
 
@@ -248,16 +253,19 @@ def test_noop_note_says_nothing_to_do(scenario):
     sub("A-S00000001", namespace_id=500)(scenario)
     namespace(500, plan="premium")(scenario)
     note = notes.noop_note(run(scenario), mode="upstream", marker="[lnr:noop:associate:0]")
-    assert "nothing to do" in note and "already linked to acme" in note
+    assert note.startswith("Associate subscription A-S00000001 with acme: already in place; nothing was changed.")
+    assert "already linked to acme" in note and note.count("nothing to do") == 1
 
 
-def test_superseded_note_lists_every_check_and_asks_to_confirm_again(scenario):
+def test_superseded_note_lists_what_decides_and_asks_to_confirm_again(scenario):
     sub("A-S00000001", status="cancelled")(scenario)
     outcome = run(scenario)
     note = notes.superseded_note(outcome, mode="upstream", marker="[lnr:run:1]")
-    assert "The new plan's decision: blocked." in note
-    for check in outcome.plan.checks:
-        assert f"- [{check.verdict}] {check.id}: {check.message}" in note
+    assert "The new plan: Blocked." in note
+    (blocking,) = [c for c in outcome.plan.checks if c.verdict == "block"]
+    assert f"- Blocked: Subscription is active (subscription_active): {blocking.message}" in note
+    passed = sum(1 for c in outcome.plan.checks if c.verdict == "pass")
+    assert f"{passed} other checks passed." in note  # passes are counted, not listed
     assert "confirm again" in note
 
 

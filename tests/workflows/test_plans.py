@@ -245,5 +245,5 @@ def test_v2_messages_say_what_was_found_and_what_follows(scenario):
     assert "lacks admin rights" in assoc.check("linked_user_not_admin").message
     assert "push the plan" in assoc.check("already_linked_here").message
     unlink = workflows.plan("unlink_account", ports, {"customer": 1, "ticket": 1})
-    assert "(link_account)" in unlink.check("customer_subscriptions_linked").message
+    assert "with “Link GitLab.com account”" in unlink.check("customer_subscriptions_linked").message
     assert "2026-01-01 to 2027-01-01; today is 2026-06-15" in assoc.check("subscription_active").message

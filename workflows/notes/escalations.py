@@ -7,9 +7,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from ..labels import CODE
+from ..labels import CODE, decision_label, event_label, verdict_label
 from ..model import Outcome, Plan
-from .words import _compose, fenced, title
+from .words import _compose, check_words, fenced, title
 
 ESCALATION_TITLE = "Console escalation: {title}, Zendesk ticket {ticket_id}{subject}"
 ESCALATION_OPENED_NOTE = (
@@ -57,6 +57,7 @@ class EscalationContext:
     override_reason: str | None = None
     run_id: int | None = None
     outcome: Outcome | None = None
+    attempts: int | None = None  # the run's attempts, when the outcome is a run's
     timeline: tuple[TimelineEntry, ...] = ()
 
 
@@ -97,10 +98,10 @@ def _request_block(ctx: EscalationContext) -> str:
 
 
 def _checks_block(plan: Plan) -> str:
-    rows = "\n".join(f"| `{c.id}` | {c.verdict} |" for c in plan.checks)
-    messages = "\n".join(f"{c.id}: {c.message}" for c in plan.checks)
-    return (f"### Checks (decision: {plan.decision})\n\n| check | verdict |\n|---|---|\n{rows}"
-            f"\n\n{fenced(messages)}")
+    rows = "\n".join(f"| {c.label} (`{c.id}`) | {verdict_label(str(c.verdict))} |" for c in plan.checks)
+    messages = "\n".join(f"{check_words(c.id)}: {c.message}" for c in plan.checks)
+    return (f"### Checks (decision: {decision_label(str(plan.decision))})\n\n| check | verdict |"
+            f"\n|---|---|\n{rows}\n\n{fenced(messages)}")
 
 
 def _error_block(outcome: Outcome) -> str:
@@ -113,11 +114,15 @@ def _error_block(outcome: Outcome) -> str:
     return "### What went wrong\n\n" + fenced("\n".join(lines))
 
 
+def _event_words(kind: str) -> str:
+    return f"{event_label(kind)} ({kind})" if CODE.match(kind.replace(".", "_")) else event_label(kind)
+
+
 def _timeline_block(timeline: tuple[TimelineEntry, ...]) -> str:
     if not timeline:
         return ""
-    lines = [f"{e.at}  {e.kind}  {json.dumps(dict(e.detail), sort_keys=True, default=str)}"
-             if e.detail else f"{e.at}  {e.kind}" for e in timeline]
+    lines = [f"{e.at}  {_event_words(e.kind)}  {json.dumps(dict(e.detail), sort_keys=True, default=str)}"
+             if e.detail else f"{e.at}  {_event_words(e.kind)}" for e in timeline]
     return "### Timeline\n\n" + fenced("\n".join(lines))
 
 
@@ -127,8 +132,8 @@ def _summary_block(summary: str) -> str:
 
 def _facts_lines(ctx: EscalationContext) -> str:
     run = f"\n- Run: {ctx.run_id}" if ctx.run_id is not None else ""
-    name = ctx.workflow if CODE.match(ctx.workflow) else "(not a workflow name)"
-    return f"- Zendesk ticket: {ctx.ticket_link}\n- Workflow: `{name}`{run}"
+    name = f"{title(ctx.workflow)} (`{ctx.workflow}`)" if CODE.match(ctx.workflow) else "(not a workflow name)"
+    return f"- Zendesk ticket: {ctx.ticket_link}\n- Workflow: {name}{run}"
 
 
 def escalation_description(ctx: EscalationContext, *, mode: str, marker: str) -> str:

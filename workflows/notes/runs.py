@@ -6,10 +6,12 @@ from typing import Any, Mapping
 
 from ..associate import ASSOCIATE, FORCE_ASSOCIATE
 from ..clear_subscription import CLEAR_SUBSCRIPTION
+from ..labels import decision_label, plan_name
 from ..link_account import LINK_ACCOUNT
 from ..model import Outcome, OutcomeStatus, Plan, Verdict
 from ..unlink_account import UNLINK_ACCOUNT
-from .words import _check_lines, _compose, title
+from .summary import outcome_changes, plan_title
+from .words import _compose, check_lines
 
 # Seed 001: the group's billing page. A personal namespace has its billing under the
 # user's own settings instead of under /groups/.
@@ -27,8 +29,8 @@ NOOP_CHECKS = {w.name: w.noop_check for w in
 LINK_WORKFLOWS = ("associate", "force_associate", "clear_subscription")
 REPLY_WORKFLOWS = ("associate", "force_associate")
 
-SUCCESS_HEADLINE = "{title}: done, and verified."
-NOOP_HEADLINE = "{title}: nothing to do, the target state already holds. Nothing was changed."
+SUCCESS_HEADLINE = "{title}: done and verified."
+NOOP_HEADLINE = "{title}: already in place; nothing was changed."
 SUPERSEDED_HEADLINE = ("{title} was not carried out: the world changed since the plan was "
                        "confirmed. Nothing was changed.")
 REFUSED_HEADLINE = "{title} was refused: {message} Nothing was changed."
@@ -41,22 +43,18 @@ NO_TRUE_UPS = "No true-ups: {in_use} seats in use, {seats} seats bought."
 REPLY_TRUE_UPS = ("The group has {in_use} users and the subscription {seats} seats: the "
                   "{true_ups} seat(s) beyond it will appear as true-ups on the billing page and "
                   "be billed at the next reconciliation.")
-BACK_TO_FREE = "{namespace} is back on the Free plan."
 ADD_ON_REMOVED = ("{units} of {subscription} left {namespace}; its plan ({plan}) is unchanged.")
 NOT_FREE = ("{namespace} is on the {plan} plan: another seats subscription is still "
             "linked to it.")
-LINK_REMOVED = ("The customer's GitLab.com link is removed: portal customer {customer} is no "
-                "longer linked to {user}.")
 LINK_AGAIN = ("Their subscriptions linked to namespaces ({subscriptions}) no longer receive "
               "changes: link the customer to the right Owner's GitLab.com account now "
-              "(link_account).")
-LINK_MADE = ("The customer's GitLab.com link is made: portal customer {customer} is linked to "
-             "{user}. Later changes to the customer's subscriptions reach GitLab.com as this user.")
+              "(Link GitLab.com account in the sidebar).")
+LINK_MADE = "Later changes to the customer's subscriptions reach GitLab.com as {user}."
 # provisioning-rules.md, link_account: the association that follows, when it is known.
-NEXT_ASSOCIATE = ("Next: associate {subscription} with {namespace} (plan `associate` in the "
-                  "sidebar for this ticket); the link alone does not provision the subscription.")
-NEXT_UNKNOWN = ("Next: associate the customer's subscription with their namespace (plan "
-                "`associate` with both); the link alone does not provision it.")
+NEXT_ASSOCIATE = ("Next: associate {subscription} with {namespace} (Associate subscription in "
+                  "the sidebar for this ticket); the link alone does not provision the subscription.")
+NEXT_UNKNOWN = ("Next: associate the customer's subscription with their namespace (Associate "
+                "subscription with both); the link alone does not provision it.")
 
 
 def billing_url(namespace: Mapping[str, Any]) -> str:
@@ -87,39 +85,12 @@ def _user_label(user_id: Any, facts: Mapping[str, Any]) -> str:
     return f"GitLab.com user {user_id}"
 
 
-def _arrow(before: Any, after: Any) -> str:
-    return f"{before} -> {after}" if before != after else f"{after} (unchanged)"
-
-
-def _seats(snapshot: Mapping[str, Any]) -> str:
-    return f"{snapshot.get('subscription_seats')} bought, {snapshot.get('seats_in_use')} in use"
-
-
-def _link_changes(outcome: Outcome) -> list[str]:
-    facts, before, after = outcome.plan.facts, outcome.before, outcome.after
-    change = outcome.plan.change
-    sub = change.subscription if change else "the subscription"
-    target = _namespace_label(change.namespace_id if change else None, facts)
-    return [
-        f"- Namespace linked to {sub}: " + _arrow(
-            _namespace_label(before.get("subscription_namespace_id"), facts),
-            _namespace_label(after.get("subscription_namespace_id"), facts)),
-        f"- Plan of {target}: " + _arrow(before.get("namespace_plan"), after.get("namespace_plan")),
-        f"- Seats of {sub} on {target}: " + _arrow(_seats(before), _seats(after)),
-    ]
-
-
-def _account_changes(outcome: Outcome) -> list[str]:
-    facts = outcome.plan.facts
-    return ["- GitLab.com link of the portal customer: " + _arrow(
-        _user_label(outcome.before.get("gitlab_user_id"), facts),
-        _user_label(outcome.after.get("gitlab_user_id"), facts))]
-
-
 def changes(outcome: Outcome) -> str:
-    lines = (_link_changes(outcome) if outcome.workflow in LINK_WORKFLOWS
-             else _account_changes(outcome))
-    return "What changed (before -> after):\n" + "\n".join(lines)
+    """What the run changed, row by row (notes.summary.outcome_changes)."""
+    rows = outcome_changes(outcome)
+    lines = [f"- {r['label']}: {r['before']} → {r['after']}" if r["before"] != r["after"]
+             else f"- {r['label']}: {r['after']} (unchanged)" for r in rows]
+    return "What changed (before → after):\n" + "\n".join(lines) if lines else ""
 
 
 def true_ups_line(in_use: int | None, seats: int | None) -> str:
@@ -140,10 +111,7 @@ def _workflow_consequences(outcome: Outcome) -> list[str]:
     if outcome.workflow == "clear_subscription":
         return [_cleared(outcome)]
     if outcome.workflow == "unlink_account":
-        customer = facts.get("customer") or {}
-        label = f"{customer.get('id')} ({customer.get('email')})" if customer else "?"
-        lines = [LINK_REMOVED.format(customer=label, user=_user_label(
-            outcome.before.get("gitlab_user_id"), facts))]
+        lines = []  # the change itself is in "What changed"
         linked = [s["name"] for s in facts.get("customer_subscriptions") or []
                   if s.get("namespace_id") is not None]
         if linked:  # provisioning-rules.md v2, customer_subscriptions_linked
@@ -163,20 +131,14 @@ def _cleared(outcome: Outcome) -> str:
     if sub.get("kind") not in (None, "seats"):
         unit = "compute minutes" if sub["kind"] == "compute_minutes" else "GiB of storage"
         return ADD_ON_REMOVED.format(units=f"{sub.get('units')} {unit}", subscription=sub["name"],
-                                     namespace=label, plan=plan)
-    return (BACK_TO_FREE.format(namespace=label) if plan == "free"
-            else NOT_FREE.format(namespace=label, plan=plan))
-
-
-def _customer_label(facts: Mapping[str, Any]) -> str:
-    customer = facts.get("customer") or {}
-    return f"{customer.get('id')} ({customer.get('email')})" if customer else "?"
+                                     namespace=label, plan=plan_name(plan))
+    # Back to Free is in "What changed"; another plan that remains is worth saying why.
+    return "" if plan == "free" else NOT_FREE.format(namespace=label, plan=plan_name(plan))
 
 
 def _link_made(outcome: Outcome) -> list[str]:
     facts, inputs = outcome.plan.facts, outcome.plan.inputs
-    made = LINK_MADE.format(customer=_customer_label(facts),
-                            user=_user_label(outcome.after.get("gitlab_user_id"), facts))
+    made = LINK_MADE.format(user=_user_label(outcome.after.get("gitlab_user_id"), facts))
     subscription = (inputs.get("subscriptions") or [None])[0]
     namespace = facts.get("namespace") if isinstance(facts.get("namespace"), dict) else None
     if subscription and namespace:
@@ -187,7 +149,7 @@ def _link_made(outcome: Outcome) -> list[str]:
 def _warnings(plan: Plan) -> str:
     if not plan.warnings:
         return ""
-    return "Warnings:\n" + _check_lines(plan.warnings)
+    return "Warnings:\n" + check_lines(plan.warnings)
 
 
 def draft_reply(outcome: Outcome) -> str:
@@ -205,7 +167,7 @@ def draft_reply(outcome: Outcome) -> str:
 def success_note(outcome: Outcome, *, mode: str, marker: str) -> str:
     """A run that changed something and verified it (provisioning-rules.md, "After a run")."""
     return _compose(mode, [
-        SUCCESS_HEADLINE.format(title=title(outcome.workflow)),
+        SUCCESS_HEADLINE.format(title=plan_title(outcome.plan)),
         changes(outcome),
         *_workflow_consequences(outcome),
         _warnings(outcome.plan),
@@ -221,9 +183,9 @@ def noop_note(outcome: Outcome, *, mode: str, marker: str) -> str:
     others = [c for c in plan.checks if c.id != noop_id
               and c.verdict not in (Verdict.PASS, Verdict.SKIPPED)]
     return _compose(mode, [
-        NOOP_HEADLINE.format(title=title(plan.workflow)),
+        NOOP_HEADLINE.format(title=plan_title(plan)),
         "\n".join(c.message for c in held),
-        "Also found:\n" + _check_lines(others) if others else "",
+        "Also found:\n" + check_lines(others) if others else "",
     ], marker)
 
 
@@ -231,12 +193,17 @@ def superseded_note(outcome: Outcome, *, mode: str, marker: str) -> str:
     """Superseded or refused: the new plan's decision and every check, to confirm again."""
     plan = outcome.plan
     if outcome.status is OutcomeStatus.REFUSED:
-        headline = REFUSED_HEADLINE.format(title=title(plan.workflow), message=outcome.message)
+        said = outcome.message.strip()
+        headline = REFUSED_HEADLINE.format(title=plan_title(plan),
+                                           message=said if said.endswith((".", "!", "?")) else said + ".")
     else:
-        headline = SUPERSEDED_HEADLINE.format(title=title(plan.workflow))
+        headline = SUPERSEDED_HEADLINE.format(title=plan_title(plan))
+    deciding = [c for c in plan.checks if c.verdict not in (Verdict.PASS, Verdict.SKIPPED)]
+    passed = sum(1 for c in plan.checks if c.verdict is Verdict.PASS)
     return _compose(mode, [
         headline,
-        f"The new plan's decision: {plan.decision}.",
-        "Checks:\n" + _check_lines(plan.checks),
+        f"The new plan: {decision_label(str(plan.decision))}.",
+        "What decides:\n" + check_lines(deciding) if deciding else "",
+        f"{passed} other checks passed." if passed and deciding else "",
         CONFIRM_AGAIN,
     ], marker)

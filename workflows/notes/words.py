@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-from ..labels import WORKFLOW_NAMES, workflow_name
+from ..labels import WORKFLOW_NAMES, check_label, verdict_label, workflow_name
 from ..model import Check
 
 SANDBOX_LINE = ("SANDBOX MODE: this ran against the local sandbox; no real customer, "
@@ -26,6 +26,14 @@ def ticket_url(subdomain: str | None, ticket_id: int, *, agent_page: str | None 
     return TICKET_URL.format(subdomain=subdomain, ticket_id=int(ticket_id))
 
 
+
+def escalation_url(web_url: str | None, iid: int | None, *, agent_page: str | None = None) -> str | None:
+    """Where an escalation issue opens: GitLab's `web_url` for it; in sandbox mode the agent
+    page's view of the issue (the sandbox's GitLab serves only its API, which answers a
+    browser without a token with 401)."""
+    if agent_page and iid is not None:
+        return f"{agent_page.rstrip('/')}/issues/{int(iid)}"
+    return web_url or None
 
 
 # Invisible, and neither whitespace nor a word character to GitLab's (Ruby) patterns.
@@ -66,6 +74,20 @@ def _compose(mode: str, parts: Iterable[str], marker_token: str) -> str:
     head = [SANDBOX_LINE] if mode == "sandbox" else []
     body = [p for p in (*head, *parts) if p]
     return "\n\n".join([*body, marker_token])
+
+
+def check_words(check_id: str) -> str:
+    """A check as an agent reads it: its label, the id after it as secondary text."""
+    return f"{check_label(check_id)} ({check_id})"
+
+
+def check_line(check: Check) -> str:
+    """A check in a note: verdict and label in words, the id after the label."""
+    return f"- {verdict_label(str(check.verdict))}: {check_words(check.id)}: {check.message}"
+
+
+def check_lines(checks: Iterable[Check]) -> str:
+    return "\n".join(check_line(c) for c in checks)
 
 
 def _check_line(check: Check) -> str:

@@ -188,6 +188,13 @@ export function ticketContext(session, ticketId) {
     .then(({ data }) => data);
 }
 
+// A ticket triage never read: the service reads and diagnoses it now (read only: no note, no
+// tag, nothing written to Zendesk) and answers its findings.
+export function readFindings(session, ticketId) {
+  return session.request("POST", `/api/v1/tickets/${encodeURIComponent(ticketId)}/findings`)
+    .then(({ data }) => data);
+}
+
 export function plan(session, body) {
   return session.request("POST", "/api/v1/plans", { body }).then(({ data }) => data);
 }

@@ -7,15 +7,14 @@
 // (helpdesk_app/web/sidebar.py), whose ids and data-testid attributes stay stable.
 
 import {
-  createSession, getRun, newIdempotencyKey, plan as requestPlan, startRun, ticketContext,
+  createSession, getRun, newIdempotencyKey, plan as requestPlan, readFindings, startRun, ticketContext,
 } from "./api.js";
 import { detectHost } from "./host.js";
 import {
-  DECISION_TEXT, RUN_STATE_TEXT, WORKFLOW_LABELS, blockedReasons, h, outcomeView, planSummary,
-  renderEscalations, renderEvents, renderRuns, renderTriage, replaceChildren, safeUrl, triageOf,
+  RUN_STATE_TEXT, blockedReasons, decisionWords, h, learnWorkflowNames, outcomeView, planChanges,
+  planHead, planTail, renderEscalations, renderEvents, renderRuns, renderTriage, replaceChildren, safeUrl,
+  seconds, triageOf, workflowName,
 } from "./render.js";
-
-const MUTATING = ["associate", "force_associate", "clear_subscription", "unlink_account", "link_account"];
 
 // Which inputs each workflow takes (provisioning-rules.md, "Workflows"): required,
 // optional, or not at all. unlink_account and link_account want a customer or a
@@ -29,8 +28,13 @@ const FIELDS = {
 };
 const NEEDS_CUSTOMER = ["unlink_account", "link_account"];
 const FIELD_LABELS = {
-  subscription: "Subscription", namespace: "Namespace", customer: "Portal customer id",
+  subscription: "Subscription", namespace: "Group", customer: "Portal customer id",
   gitlab_user: "GitLab.com user",
+};
+// A recommendation's inputs (the plan request's names, or the stored plural forms) -> field.
+const RECOMMENDED_FIELDS = {
+  subscription: "subscription", subscriptions: "subscription", namespace: "namespace",
+  namespaces: "namespace", customer: "customer", customer_id: "customer", gitlab_user: "gitlab_user",
 };
 // The API's `field` of a bad_input error -> the input it is about.
 const ERROR_FIELDS = {
@@ -46,6 +50,8 @@ const POLL_MAX_MS = 10000;
 // After a run ends, its post-back (note or escalation) follows; wait this long for it.
 const POST_BACK_WAIT_MS = 180000;
 
+const TICK_MS = 1000; // the waiting countdown
+
 const $ = (id) => document.getElementById(id);
 
 const els = {
@@ -58,6 +64,7 @@ const els = {
   escalations: $("lnr-escalations"),
   planForm: $("lnr-plan-form"),
   workflow: $("lnr-workflow"),
+  workflowHint: $("lnr-workflow-hint"),
   showPlan: $("lnr-show-plan"),
   plan: $("lnr-plan"),
   planTitle: $("lnr-plan-title"),
@@ -66,6 +73,7 @@ const els = {
   runTitle: $("lnr-run-title"),
   runStatus: $("lnr-run-status"),
   runEvents: $("lnr-run-events"),
+  waiting: $("lnr-waiting"),
   result: $("lnr-result"),
   escalation: $("lnr-escalation"),
   escalationLink: $("lnr-escalation-link"),
@@ -85,6 +93,8 @@ const state = {
   pending: null,        // {key, body}: a confirmation that may be retried with its key
   following: null,      // the id of the run being followed
   contextLoaded: false,
+  waiting: null,        // {attempt, of, nextAt, lastAt}: a retry pending, on performance.now()
+  ticker: 0,
 };
 
 // -- status, errors, focus ----------------------------------------------------------------
@@ -99,10 +109,10 @@ function clearError() {
 }
 
 // Show an error in the alert region and move focus there. `action`: {label, run}.
+// The error's code is secondary text (like a check's id): the message says it in words.
 function showError(title, error, action = null) {
   const detail = error && error.detail ? error.detail : {};
   const lines = [];
-  if (error && error.code) lines.push(["Code", error.code]);
   if (detail.upstream) lines.push(["Upstream", String(detail.upstream)]);
   if (detail.request_id) lines.push(["Request id", String(detail.request_id)]);
   if (error && error.retryAfter) lines.push(["Try again in", `${error.retryAfter} s`]);
@@ -111,6 +121,7 @@ function showError(title, error, action = null) {
     error && error.message ? h("p", { dataset: { testid: "error-message" } }, error.message) : null,
     lines.length ? h("dl", { class: "lnr-dl" }, lines.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]))
       : null,
+    error && error.code ? h("p", { class: "lnr-id", dataset: { testid: "error-code" } }, error.code) : null,
     action ? actionButton(action) : null);
   els.error.hidden = false;
   els.error.focus();
@@ -203,6 +214,8 @@ async function start(host) {
 }
 
 // The ticket's context; `quiet` refreshes it in the background (after a run), saying nothing.
+// The first load also reads the ticket when triage has not (read only), and shows the plan
+// triage recommends, so that a triaged ticket is one click from its run.
 async function loadContext({ quiet = false } = {}) {
   if (!quiet) announce("Loading the ticket's context…");
   let context;
@@ -216,28 +229,95 @@ async function loadContext({ quiet = false } = {}) {
               { label: "Load the context again", run: () => loadContext() });
     return;
   }
-  const triage = triageOf(context);
-  renderTriage(els.triage, triage);
+  allowWorkflows(context.workflows);
   renderRuns(els.runs, context.runs);
   renderEscalations(els.escalations, context.escalations);
-  if (!state.contextLoaded) {
-    state.contextLoaded = true;
-    prefill(triage);
+  if (state.contextLoaded) {
+    renderTriage(els.triage, triageOf(context));
+    return;
+  }
+  state.contextLoaded = true;
+  const triage = context.findings ? triageOf(context) : await readTicket();
+  renderTriage(els.triage, triage);
+  prefill(triage);
+  const recommendation = triage && triage.recommendation;
+  if (recommendation && mayRun(recommendation.workflow) && FIELDS[recommendation.workflow]) {
+    await planNow({ shownOnLoad: true });
+  } else {
     announce("Ready: choose a workflow and show its plan.");
+  }
+  els.main.dataset.ready = "true";
+}
+
+// A ticket that triage never read: read it now (the API diagnoses it, read only).
+async function readTicket() {
+  renderTriage(els.triage, null, { reading: true });
+  announce("Reading the ticket…");
+  try {
+    const answer = await whileBusy(() => readFindings(state.session, state.ticketId));
+    return triageOf(answer);
+  } catch (error) {
+    if (!error.sessionEnded) announce("The ticket could not be read; plan by hand.");
+    return null;
   }
 }
 
-// Triage's findings fill the form once; the agent edits from there.
+// Which workflows this agent may run (the context's `workflows`): the others stay in the
+// list, disabled, saying which group may run them.
+function allowWorkflows(workflows) {
+  if (!Array.isArray(workflows)) return;
+  learnWorkflowNames(workflows.map((w) => [w.name, w.label]));
+  const refused = new Map(); // who may -> the workflows only they may run
+  for (const option of els.workflow.options) {
+    const entry = workflows.find((w) => w.name === option.value);
+    if (!entry) continue;
+    const groups = Array.isArray(entry.allowed_groups) ? entry.allowed_groups.map(String) : [];
+    const name = workflowName(entry.name, entry.label);
+    const who = groups.length ? groups.join(" or ") : "a Zendesk admin";
+    option.disabled = entry.allowed === false;
+    option.dataset.allowed = String(entry.allowed !== false);
+    option.textContent = option.disabled ? `${name} (${who} only)` : name;
+    if (option.disabled) refused.set(who, [...(refused.get(who) || []), name]);
+  }
+  els.workflowHint.textContent = [...refused].map(([who, names]) => `Only ${who} may run ${listed(names)}.`)
+    .join(" ");
+  els.workflowHint.hidden = !refused.size;
+  if (!mayRun(els.workflow.value)) {
+    const first = [...els.workflow.options].find((o) => !o.disabled);
+    if (first) els.workflow.value = first.value;
+    showFieldsOf(els.workflow.value);
+  }
+}
+
+function listed(names) {
+  return names.length > 1 ? `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}` : names[0];
+}
+
+function mayRun(workflow) {
+  const option = [...els.workflow.options].find((o) => o.value === workflow);
+  return Boolean(option && !option.disabled);
+}
+
+// Triage's findings fill the form once (its recommendation's inputs first); the agent edits
+// from there.
 function prefill(triage) {
   if (!triage) return;
   options($("lnr-subscription-options"), triage.subscriptions);
   options($("lnr-namespace-options"), triage.namespaces);
-  const recommended = triage.recommended.find((r) => MUTATING.includes(r.workflow));
-  if (recommended) els.workflow.value = recommended.workflow;
-  const subscription = (recommended && recommended.subscription) || triage.subscriptions[0];
-  const namespace = (recommended && recommended.namespace) || triage.namespaces[0];
-  if (subscription && !inputs.subscription.value) inputs.subscription.value = String(subscription);
-  if (namespace && !inputs.namespace.value) inputs.namespace.value = String(namespace);
+  const recommendation = triage.recommendation;
+  const workflow = (recommendation && recommendation.workflow) || triage.recommended;
+  if (workflow && mayRun(workflow) && FIELDS[workflow]) els.workflow.value = workflow;
+  const values = { subscription: triage.subscriptions[0], namespace: triage.namespaces[0] };
+  if (recommendation && recommendation.workflow === els.workflow.value) {
+    for (const [key, value] of Object.entries(recommendation.inputs)) {
+      const field = RECOMMENDED_FIELDS[key];
+      const first = Array.isArray(value) ? value[0] : value;
+      if (field && first !== null && first !== undefined && first !== "") values[field] = String(first);
+    }
+  }
+  for (const [name, value] of Object.entries(values)) {
+    if (value && !inputs[name].value) inputs[name].value = String(value);
+  }
   showFieldsOf(els.workflow.value);
 }
 
@@ -292,7 +372,7 @@ function planRequest() {
     if (value) values[name] = value;
   }
   const missing = Object.entries(fields).filter(([name, mode]) => mode === "required" && !values[name]);
-  for (const [name] of missing) fieldError(name, `${FIELD_LABELS[name]} is required for ${WORKFLOW_LABELS[workflow]}.`);
+  for (const [name] of missing) fieldError(name, `${FIELD_LABELS[name]} is required for ${workflowName(workflow)}.`);
   if (NEEDS_CUSTOMER.includes(workflow) && !values.subscription && !values.customer) {
     fieldError("customer", "Give the portal customer id, or a subscription to find its customer.");
     missing.push(["customer"]);
@@ -318,12 +398,19 @@ function asId(digits) {
 
 async function onShowPlan(event) {
   event.preventDefault();
+  await planNow();
+}
+
+// Plan the form as it is. `shownOnLoad`: triage's recommendation, planned as the sidebar
+// opens; it takes no focus (the agent may be typing in the ticket) and stays at the top.
+async function planNow({ shownOnLoad = false } = {}) {
   if (busy() || !state.ticketId) return;
   clearError();
   clearFieldErrors();
   const request = planRequest();
   if (!request) return;
-  announce(`Planning ${WORKFLOW_LABELS[request.workflow]}…`);
+  const name = workflowName(request.workflow);
+  announce(shownOnLoad ? `Planning ${name}, as triage suggests…` : `Planning ${name}…`);
   let result;
   try {
     result = await whileBusy(() => requestPlan(state.session, request));
@@ -333,25 +420,40 @@ async function onShowPlan(event) {
     if (field && !inputs[field].disabled) {
       fieldError(field, error.message);
       announce("Some inputs need attention.");
-      focusOn(inputs[field]);
+      if (!shownOnLoad) focusOn(inputs[field]);
       return;
     }
     announce("The plan could not be made.");
-    showError("The plan could not be made.", error);
+    if (!shownOnLoad) showError("The plan could not be made.", error);
     return;
   }
   state.plan = { request, result };
   state.pending = null;
-  showPlan(result);
-  announce(`Plan ready. ${DECISION_TEXT[result.decision] || result.decision}`);
-  reveal(els.planTitle);
+  showPlan(result, { shownOnLoad });
+  announce(`Plan ready${shownOnLoad ? " (as triage suggests)" : ""}: ${decisionWords(result).label}.`);
+  if (shownOnLoad) bringToTop(els.planTitle);
+  else reveal(els.planTitle);
 }
 
-function showPlan(result) {
+// Scroll the sidebar's own page (never Zendesk's) so that `element` starts at its top: the
+// decision, what decides it and the confirmation then fit a 600 px high panel. No focus.
+function bringToTop(element) {
+  const root = document.scrollingElement;
+  if (root) root.scrollTop = Math.max(0, element.getBoundingClientRect().top + root.scrollTop);
+}
+
+function showPlan(result, { shownOnLoad = false } = {}) {
   const decision = result.decision;
-  els.planTitle.textContent = `Plan: ${WORKFLOW_LABELS[result.workflow] || result.workflow}`;
-  replaceChildren(els.planBody, planSummary(result), planActions(result));
+  // The API's title says what the plan would do, in words (it names the workflow too).
+  els.planTitle.textContent = typeof result.title === "string" && result.title
+    ? result.title : workflowName(result.workflow, result.workflow_name);
+  const ready = decision === "ready";
+  replaceChildren(els.planBody, planHead(result), ready ? planChanges(result) : null, planActions(result),
+                  ready ? null : planChanges(result), planTail(result));
   els.plan.dataset.decision = decision;
+  els.plan.dataset.suggested = String(shownOnLoad); // the findings above say "planned below"
+  const suggested = $("lnr-triage-planned");
+  if (suggested) suggested.hidden = !shownOnLoad;
   els.plan.hidden = false;
   syncButtons();
 }
@@ -367,7 +469,7 @@ function planActions(result) {
     case "needs_override":
       return confirmForm(result);
     default:
-      return h("p", {}, `Unknown decision ${result.decision}: nothing can be confirmed.`);
+      return h("p", {}, "This plan's decision is unknown here: nothing can be confirmed.");
   }
 }
 
@@ -384,8 +486,8 @@ function confirmers(result) {
   if (!shown.length) return { refused, view: null };
   return {
     refused,
-    view: h("ul", { class: "lnr-confirmers", dataset: { testid: "override-confirmers" } },
-      ...shown.map((c) => h("li", { class: c.allowed ? "lnr-hint" : "lnr-field-error",
+    view: h("div", { class: "lnr-confirmers", dataset: { testid: "override-confirmers" } },
+      ...shown.map((c) => h("p", { class: c.allowed ? "lnr-hint" : "lnr-refusal",
                                     dataset: { testid: "override-confirmer", allowed: String(c.allowed) } },
                             String(c.message)))),
   };
@@ -393,33 +495,31 @@ function confirmers(result) {
 
 function confirmForm(result) {
   const needsReason = result.decision === "needs_override";
-  const warnings = (result.checks || []).filter((c) => c.verdict === "warn");
+  const warned = (result.checks || []).some((c) => c.verdict === "warn");
   const who = confirmers(result);
   if (who.refused.length) {
-    return h("div", { class: "lnr-confirm", dataset: { testid: "confirm-refused" } },
-      who.view, h("p", {}, "You may not confirm this plan; nothing can be run from here."));
+    // The decision's next step already says to ask; this says who, and why.
+    return h("div", { class: "lnr-confirm lnr-refused", dataset: { testid: "confirm-refused" } },
+      who.view || h("p", {}, "You may not confirm this plan."));
   }
   const form = h("form", { id: "lnr-confirm-form", class: "lnr-confirm", novalidate: true,
                            "aria-label": "Confirm the plan", dataset: { testid: "confirm-form" } },
-    warnings.length
-      ? h("p", { class: "lnr-hint" }, "The note on the ticket will state the warnings above.") : null,
     who.view,
-    needsReason ? reasonField(overrideIds(result)) : null,
+    needsReason ? reasonField() : null,
     h("button", { type: "submit", id: "lnr-confirm", class: "lnr-button lnr-button-primary",
                   dataset: { testid: "confirm-button" } },
-      needsReason ? "Override and run" : "Confirm and run"));
+      needsReason ? "Override and run" : "Confirm and run"),
+    warned ? h("p", { class: "lnr-hint" }, "The note on the ticket will state the warnings.") : null);
   form.addEventListener("submit", onConfirm);
   return form;
 }
 
-function reasonField(ids) {
+function reasonField() {
   return h("div", { class: "lnr-field" },
     h("label", { for: "lnr-reason" }, "Reason for the override (required)"),
-    h("textarea", { id: "lnr-reason", name: "reason", rows: 3, maxlength: 2000, required: true,
-                    "aria-required": "true", "aria-describedby": "lnr-reason-hint lnr-reason-error",
+    h("textarea", { id: "lnr-reason", name: "reason", rows: 2, maxlength: 2000, required: true,
+                    "aria-required": "true", "aria-describedby": "lnr-reason-error",
                     dataset: { testid: "reason-input" } }),
-    h("p", { id: "lnr-reason-hint", class: "lnr-hint" },
-      `Overrides ${ids.join(", ")}. Recorded in the audit trail with the run.`),
     h("p", { id: "lnr-reason-error", class: "lnr-field-error", hidden: true,
              dataset: { testid: "reason-error" } }));
 }
@@ -490,13 +590,14 @@ async function onConfirm(event) {
   follow(answer.run, answer.replayed);
 }
 
+// The issue's address: the API's `escalation.url` (GitLab's web_url upstream, a readable
+// page in sandbox mode), else what the escalated event recorded.
 function escalationUrl(run) {
+  const escalation = run.escalation && typeof run.escalation === "object" ? run.escalation : null;
   const event = (run.events || []).find((e) => e.kind === "escalated" && e.detail && e.detail.issue_url);
-  if (event) return { url: event.detail.issue_url, iid: event.detail.issue_iid };
-  if (run.state === "escalated" && run.escalation) {
-    return { url: run.escalation.issue_url, iid: run.escalation.issue_iid };
-  }
-  return null;
+  const iid = (escalation && escalation.issue_iid) || (event && event.detail.issue_iid) || null;
+  const url = (escalation && (escalation.url || escalation.issue_url)) || (event && event.detail.issue_url);
+  return url ? { url, iid } : null;
 }
 
 // Has the run ended, with what it posts to the ticket? {done, reported}
@@ -515,17 +616,18 @@ function progressOf(run) {
 function showRun(run, { done, reported }) {
   els.run.hidden = false;
   els.run.dataset.runId = String(run.id);
-  els.runTitle.textContent = `Run #${run.id}: ${WORKFLOW_LABELS[run.workflow] || run.workflow}`;
+  els.runTitle.textContent = `Run #${run.id}: ${workflowName(run.workflow, run.workflow_name)}`;
   els.runStatus.dataset.state = run.state;
-  els.runStatus.textContent = (RUN_STATE_TEXT[run.state] || run.state)
-    + (run.attempts > 1 ? ` (attempt ${run.attempts})` : "")
+  const retrying = !FINISHED.includes(run.state) && run.waiting;
+  els.runStatus.textContent = (retrying ? "Waiting to try again" : RUN_STATE_TEXT[run.state] || "Recorded")
     + (!done && FINISHED.includes(run.state) ? " — finishing on the ticket…" : "");
   renderEvents(els.runEvents, run.events);
+  wait(FINISHED.includes(run.state) ? null : run.waiting);
   const escalation = escalationUrl(run);
   const href = escalation && safeUrl(escalation.url);
   if (href) {
     replaceChildren(els.escalationLink,
-                    escalation.iid ? `Escalation issue #${escalation.iid}` : "Escalation issue",
+                    escalation.iid ? `Open escalation issue #${escalation.iid}` : "Open the escalation issue",
                     h("span", { class: "lnr-visually-hidden" }, " (opens in a new tab)"));
     els.escalationLink.href = href;
     els.escalation.hidden = false;
@@ -534,13 +636,52 @@ function showRun(run, { done, reported }) {
     els.escalation.hidden = true;
   }
   if (FINISHED.includes(run.state)) {
-    els.result.dataset.outcome = (run.outcome && run.outcome.status) || run.state;
+    els.result.dataset.outcome = (run.outcome && run.outcome.status) || (run.failure ? "failed" : run.state);
     replaceChildren(els.result, h("h3", { id: "lnr-result-title", tabindex: "-1" }, "Result"),
                     outcomeView(run, { reported }));
     els.result.hidden = false;
   } else {
     els.result.hidden = true;
   }
+}
+
+// -- honest waiting: a retry pending, counted down ------------------------------------------
+
+// `waiting`: {attempt, of, next_in_s, longest_wait_left_s} from the run, or null.
+function wait(waiting) {
+  if (!waiting || typeof waiting !== "object" || !Number.isFinite(waiting.next_in_s)) {
+    state.waiting = null;
+    clearInterval(state.ticker);
+    state.ticker = 0;
+    els.waiting.hidden = true;
+    return;
+  }
+  const now = performance.now();
+  state.waiting = {
+    attempt: waiting.attempt, of: waiting.of, nextAt: now + waiting.next_in_s * 1000,
+    lastAt: Number.isFinite(waiting.longest_wait_left_s) ? now + waiting.longest_wait_left_s * 1000 : null,
+  };
+  if (!state.ticker) state.ticker = setInterval(tick, TICK_MS);
+  tick();
+}
+
+function tick() {
+  const w = state.waiting;
+  if (!w) return;
+  const now = performance.now();
+  const next = (w.nextAt - now) / 1000;
+  const attempt = Number.isFinite(w.attempt) && Number.isFinite(w.of) ? `attempt ${w.attempt} of ${w.of}` : "the next attempt";
+  const longest = w.lastAt === null ? "" : ` At most ${seconds((w.lastAt - now) / 1000)} more before it gives up and escalates.`;
+  els.waiting.textContent = `An upstream failed for now. Trying again: ${attempt}, `
+    + `${next > 0 ? `next in ${seconds(next)}` : "under way"}.${longest}`;
+  els.waiting.hidden = false;
+}
+
+// How long to wait before asking for the run again: sooner when a retry is due.
+function pollDelay(delay) {
+  if (!state.waiting) return delay;
+  const due = state.waiting.nextAt - performance.now() + 500;
+  return Math.max(POLL_FIRST_MS, Math.min(delay, due));
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -551,14 +692,14 @@ async function follow(run, replayed) {
   let progress = progressOf(run);
   showRun(run, progress);
   announce(`${replayed ? `This confirmation was already recorded as run #${id}` : `Run #${id} started`}. `
-           + (RUN_STATE_TEXT[run.state] || run.state));
+           + (RUN_STATE_TEXT[run.state] || "Recorded"));
   reveal(els.runTitle);
   let delay = POLL_FIRST_MS;
   let lastState = run.state;
   let finishedAt = null;
   let troubled = false;
   while (!progress.done) {
-    await sleep(delay);
+    await sleep(pollDelay(delay));
     delay = Math.min(delay * POLL_FACTOR, POLL_MAX_MS);
     if (state.following !== id) return;
     try {
@@ -584,11 +725,11 @@ async function follow(run, replayed) {
     showRun(run, progress);
     if (run.state !== lastState && !progress.done) {
       lastState = run.state;
-      announce(`Run #${id}: ${RUN_STATE_TEXT[run.state] || run.state}`);
+      announce(`Run #${id}: ${RUN_STATE_TEXT[run.state] || "recorded"}`);
     }
   }
   state.following = null;
-  announce(`Run #${id} ended: ${RUN_STATE_TEXT[run.state] || run.state}.`);
+  announce(`Run #${id} ended: ${RUN_STATE_TEXT[run.state] || "recorded"}.`);
   reveal($("lnr-result-title") || els.runTitle, els.runTitle); // the run's state, then its result
   loadContext({ quiet: true }); // the earlier runs and escalations have changed
 }
@@ -608,6 +749,7 @@ function readDataBlock() {
 }
 
 function main() {
+  learnWorkflowNames([...els.workflow.options].map((o) => [o.value, o.textContent]));
   els.planForm.addEventListener("submit", onShowPlan);
   els.workflow.addEventListener("change", () => showFieldsOf(els.workflow.value));
   els.planForm.addEventListener("input", onFormEdited);

@@ -5,7 +5,7 @@ from flask import Blueprint, current_app, jsonify, request, url_for
 
 import workflows
 from helpdesk_app import metrics
-from helpdesk_app.engine import failures, postback, runs
+from helpdesk_app.engine import failures, postback, runs, triage_job
 from helpdesk_app.errors import ApiError
 from helpdesk_app.security import json_limits
 from helpdesk_app.storage import audit
@@ -21,8 +21,14 @@ from helpdesk_app.web.api.auth import (
     require_agent,
     require_ticket,
 )
-from helpdesk_app.web.context import escalation_json, run_json, ticket_context
-from workflows import BadInput, Refused
+from helpdesk_app.web.context import (
+    escalation_json,
+    run_json,
+    stored_findings,
+    ticket_context,
+    workflow_choices,
+)
+from workflows import BadInput, Refused, notes
 from workflows.inputs import MAX_ID, positive_id
 
 # `execute`'s refusals, as the API answers them before recording a run.
@@ -59,7 +65,26 @@ def _register_jobs(state) -> None:
 @require_agent
 def ticket(ticket_id: int):
     require_ticket(_db_id(ticket_id, "ticket"))
-    return jsonify(ticket_context(services_of(current_app).db, ticket_id))
+    services = services_of(current_app)
+    context = ticket_context(services.db, ticket_id, services.settings)
+    return jsonify({**context, "workflows": workflow_choices(services.policy, current_agent())})
+
+
+@blueprint.post("/tickets/<int:ticket_id>/findings")
+@require_agent
+def read_findings(ticket_id: int):
+    """The ticket's findings; read and diagnosed now (read only: no note, no tag, no
+    Zendesk write) when it has none, e.g. a ticket from before the service was installed."""
+    authorize("diagnose")
+    limit_agent("plan")
+    require_ticket(_db_id(ticket_id, "ticket"))
+    services = services_of(current_app)
+    found = stored_findings(services.db, ticket_id)
+    if found is None:
+        with trace.capture(), zendesk_pacing.priority():  # the sidebar is waiting on it
+            triage_job.triage_ticket(services, ticket_id, note=False)
+        found = stored_findings(services.db, ticket_id)
+    return jsonify({"ticket_id": ticket_id, "findings": found})
 
 
 @blueprint.post("/plans")
@@ -78,7 +103,9 @@ def plan():
         session.commit()
     # Who may confirm each override: the sidebar explains it and refuses the confirm.
     confirmers = [services.policy.confirmer(current_agent(), check_id) for check_id in made.override_ids]
-    return jsonify({"ticket_id": ticket_id, **made.to_dict(), "override_confirmers": confirmers})
+    refused = next((c for c in confirmers if not c["allowed"]), None)
+    words = notes.plan_summary(made, confirm_groups=refused["allowed_groups"] if refused else None)
+    return jsonify({"ticket_id": ticket_id, **words, **made.to_dict(), "override_confirmers": confirmers})
 
 
 @blueprint.post("/runs")
@@ -99,7 +126,7 @@ def start_run():
     if created:
         services.jobs.dispatch("run", run.id)
         run = runs.load_run(services.db, run.id)
-    response = jsonify(run_json(run, runs.escalation_of(services.db, run)))
+    response = jsonify(run_json(run, runs.escalation_of(services.db, run), services.settings))
     response.status_code = 202
     response.headers["Location"] = url_for(".get_run", run_id=run.id)
     if not created:
@@ -115,7 +142,7 @@ def get_run(run_id: int):
     if run is None:
         raise ApiError(404, "run_not_found", f"there is no run {run_id}")
     require_ticket(run.ticket_id)  # a run is read through its ticket
-    return jsonify(run_json(run, runs.escalation_of(services.db, run)))
+    return jsonify(run_json(run, runs.escalation_of(services.db, run), services.settings))
 
 
 @blueprint.post("/escalations")
@@ -131,7 +158,7 @@ def escalate():
     with trace.capture(), zendesk_pacing.priority():  # the record quotes the request ids
         escalation = postback.escalate(services, ticket_id=ticket_id, workflow=workflow,
                                        summary=summary, agent=agent)
-    return jsonify(escalation_json(escalation)), 201
+    return jsonify(escalation_json(escalation, services.settings)), 201
 
 
 @blueprint.get("/audit")

@@ -312,7 +312,9 @@ def _tell_ticket(services: Any, transition: Transition, hook: IssueHook) -> None
 
 def _note_transition(services: Any, transition: Transition, hook: IssueHook) -> None:
     row, mode, zendesk = transition.escalation, services.settings.mode, services.zendesk
-    url = row.gitlab_issue_url or hook.url or f"issue #{row.gitlab_issue_iid}"
+    agent_page = services.settings.agent_page_url
+    url = (notes.escalation_url(row.gitlab_issue_url or hook.url, row.gitlab_issue_iid, agent_page=agent_page)
+           or f"issue #{row.gitlab_issue_iid}")
     if transition.kind == "closed":
         mark = services.marker("escalation-closed",
                                f"{row.id}:{notes.marker_stamp(hook.closed_at or hook.updated_at)}")
@@ -321,7 +323,8 @@ def _note_transition(services: Any, transition: Transition, hook: IssueHook) -> 
         zendesk.set_status(row.ticket_id, "open")  # so the agent sees it again
         return
     other = transition.other
-    other_url = (other.gitlab_issue_url or f"escalation {other.id}") if other is not None else None
+    other_url = ((notes.escalation_url(other.gitlab_issue_url, other.gitlab_issue_iid, agent_page=agent_page)
+                  or f"escalation {other.id}") if other is not None else None)
     mark = services.marker("escalation-reopened", f"{row.id}:{notes.marker_stamp(hook.updated_at)}")
     zendesk.add_internal_note(row.ticket_id, notes.escalation_reopened_note(
         url=url, iid=row.gitlab_issue_iid, by=hook.username, other_url=other_url, mode=mode,
