@@ -47,7 +47,7 @@ from sqlalchemy.orm import Session, sessionmaker
 import workflows
 from helpdesk_app import sandboxing
 from helpdesk_app.cli.errors import CommandFailed, UsageError
-from helpdesk_app.engine.runs import RUN_STATE
+from helpdesk_app.engine.runs import IDEMPOTENCY_KEY, MAX_REASON, RUN_STATE
 from helpdesk_app.engine.services import _clients
 from helpdesk_app.settings import UPSTREAM_SWITCHES, ConfigError, Settings
 from helpdesk_app.storage import audit
@@ -55,7 +55,6 @@ from helpdesk_app.storage.database import make_engine, make_session_factory
 from helpdesk_app.storage.models import AuditRecord, Run
 from helpdesk_app.upstreams import trace
 from helpdesk_app.upstreams.budgets import Budget, DatabaseBudgets, RedisBudgets
-from helpdesk_app.web.api.bodies import IDEMPOTENCY_KEY, MAX_REASON
 from workflows import (
     BadInput,
     Confirmation,

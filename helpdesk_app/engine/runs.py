@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -50,6 +51,11 @@ RUN_STATE = {
     OutcomeStatus.SUPERSEDED: "superseded",
     OutcomeStatus.REFUSED: "failed",  # nothing changed, and nothing for an engineer to fix
 }
+
+# The grammar of a run's Idempotency-Key and the longest override reason, for the API and
+# the CLI alike: printable, and short enough that "<key>:apply" fits the portal's 255.
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,200}$")
+MAX_REASON = 2000
 
 
 @dataclass(frozen=True)
