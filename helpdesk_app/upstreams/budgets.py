@@ -177,7 +177,7 @@ class DatabaseBudgets(_RemembersRefusals):
 
     Blocks. For the budgets a request spends that allow blocks, one transaction records n
     requests at once, stamped `now + BLOCK_HOLD_S`, and this process spends them until that
-    stamp, then gives back the unspent ones (in its next transaction for those budgets).
+    stamp, then gives back the unspent ones (in its next transaction with the store).
     Why no window of the budget ever sends more than its limit: a request sent at τ from a
     block taken at t with stamp r = t + hold has t <= τ <= r. Rows count from the moment
     they are written (a stamp in the future counts too) until their stamp leaves the window.
@@ -224,9 +224,10 @@ class DatabaseBudgets(_RemembersRefusals):
                     connection.execute(sql.advisory_lock, {"k": zlib.crc32(key.encode())})
             now = self._clock()
             reuse = block is not None and block.live(now)
-            taken = _Taken(returned=block if block is not None and not reuse else None, now=now)
-            if taken.returned is not None and taken.returned.unspent_ids():
-                connection.execute(sql.give_back, {"ids": taken.returned.unspent_ids()})
+            taken = _Taken(now=now, returned=self._blocks.done(now, also=None if reuse else shared))
+            unspent = [i for _, old in taken.returned for i in old.unspent_ids()]
+            if unspent:  # every expired block of this process gives back what it did not spend
+                connection.execute(sql.give_back, {"ids": unspent})
             counted = [b for b in budgets if b.block <= 1 or not reuse]
             room = _room(connection, counted, now)
             waits = [_wait(connection, b, room[b.key], now) if b.key in room and room[b.key] < 1 else 0.0
@@ -267,7 +268,9 @@ class _Taken:
     """What one transaction did to a process's block, applied once it committed."""
 
     now: float
-    returned: _Block | None = None  # the block whose unspent rows it gave back
+    # The blocks it ended, with their budgets: expired ones, whose unspent rows it gave back,
+    # and the one it replaced.
+    returned: list[tuple[tuple[Budget, ...], _Block]] = field(default_factory=list)
     spent: bool = False  # one request spent from the block (the old one, or a new one)
     size: int = 0  # > 0: a new block of this many was recorded
     base: int = 0  # the block size it chose, before the room left capped it
@@ -306,9 +309,17 @@ class _Blocks:
     def size(self, shared: tuple[Budget, ...]) -> int:
         return min(self._sizes.get(shared, FIRST_BLOCK), *(b.block for b in shared))
 
+    def done(self, now: float, also: tuple[Budget, ...] | None) -> list[tuple[tuple[Budget, ...], _Block]]:
+        """The blocks that are over: expired ones, and the one of `also` (to be replaced)."""
+        return [(shared, block) for shared, block in self._current.items()
+                if now >= block.until or shared == also]
+
     def settle(self, shared: tuple[Budget, ...], taken: _Taken) -> None:
-        if taken.returned is not None and self._current.get(shared) is taken.returned:
-            del self._current[shared]
+        for other, old in taken.returned:
+            if self._current.get(other) is old:
+                del self._current[other]
+                if other != shared:
+                    self._sizes[other] = self.next_size(other, old, taken.now)
         if taken.base:
             self._sizes[shared] = taken.base
         if taken.size:

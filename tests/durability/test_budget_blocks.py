@@ -68,6 +68,18 @@ def test_another_process_counts_a_block_as_taken_until_it_is_given_back(sessions
     assert [third.take([budget]) == 0 for _ in range(2)] == [True, False]
 
 
+def test_an_expired_block_gives_back_in_the_next_transaction_of_any_budgets(sessions):
+    clock = Clock()
+    budgets = DatabaseBudgets(sessions, clock=clock)
+    account = Budget("zendesk:account", 100, 60.0, block=8)
+    bulk = Budget("zendesk:account:bulk", 75, 60.0, block=8)
+    assert budgets.take([account]) == 0  # priority work's block: 4, one spent
+    clock.now += 2.0
+    assert budgets.take([account, bulk]) == 0  # bulk work's block, another set of budgets
+    # The first block's three unspent rows went back in the same transaction.
+    assert slots(sessions, "zendesk:account") == 1 + 4
+
+
 def test_a_block_is_all_or_nothing_with_the_ticket_budget(sessions):
     budgets = DatabaseBudgets(sessions, clock=Clock())
     account = Budget("zendesk:account", 100, 60.0, block=8)
