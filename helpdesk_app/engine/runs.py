@@ -12,7 +12,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -34,6 +33,7 @@ from helpdesk_app.engine.leases import (
     release,
     worker_id,
 )
+from helpdesk_app.engine.terms import RUN_STATE
 from helpdesk_app.errors import ApiError
 from helpdesk_app.storage import audit
 from helpdesk_app.storage.models import Escalation, Run, utcnow
@@ -45,17 +45,6 @@ from workflows.model import Change
 
 log = logging.getLogger(__name__)
 
-RUN_STATE = {
-    OutcomeStatus.SUCCEEDED: "succeeded",
-    OutcomeStatus.FAILED: "failed",
-    OutcomeStatus.SUPERSEDED: "superseded",
-    OutcomeStatus.REFUSED: "failed",  # nothing changed, and nothing for an engineer to fix
-}
-
-# The grammar of a run's Idempotency-Key and the longest override reason, for the API and
-# the CLI alike: printable, and short enough that "<key>:apply" fits the portal's 255.
-IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,200}$")
-MAX_REASON = 2000
 
 
 @dataclass(frozen=True)

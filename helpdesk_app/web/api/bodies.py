@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from helpdesk_app.engine.runs import IDEMPOTENCY_KEY, MAX_REASON, RunRequest
+from helpdesk_app.engine.runs import RunRequest
+from helpdesk_app.engine.terms import IDEMPOTENCY_KEY, MAX_REASON
 from workflows import WORKFLOW_NAMES, BadInput, Confirmation, Decision
 from workflows.inputs import Inputs, parse, positive_id
 
