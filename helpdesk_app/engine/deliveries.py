@@ -56,7 +56,10 @@ def record_delivery(
         log.info("webhook.duplicate", extra={"source": source, "delivery_key": key})
         return None
     metrics.DELIVERIES.labels(source, status).inc()
-    log.info("webhook.recorded", extra={"source": source, "delivery_key": key, "status": status})
+    extra = {"source": source, "delivery_key": key, "status": status, "delivery_id": delivery_id}
+    if deferred:  # one line says both: no job is dispatched before then
+        extra["due_in_s"] = round(due_in_s, 3)
+    log.info("webhook.recorded", extra=extra)
     return delivery_id
 
 

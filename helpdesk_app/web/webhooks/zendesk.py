@@ -54,9 +54,7 @@ def receive():
         return jsonify(status="duplicate", delivery_key=delivery.key), 200
     if status == "ignored":
         return jsonify(status="ignored", event=delivery.event), 200
-    if due_in_s > 0:
-        log.info("triage.deferred", extra={"delivery_id": delivery_id, "wait_s": round(due_in_s, 3)})
-    else:
+    if due_in_s <= 0:  # else recorded as due later (its log line says when)
         services.jobs.dispatch(JOB_KIND, delivery_id, noted=True)
     return jsonify(status="accepted", delivery_key=delivery.key, ticket_id=delivery.ticket_id), 202
 
