@@ -53,18 +53,16 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from helpdesk_app.cli import human
 from helpdesk_app.cli.errors import CommandFailed, UsageError
 from helpdesk_app.cli.plan_and_run import add_commands
-from helpdesk_app.engine import failures
+from helpdesk_app.engine.terms import REQUEUE_KINDS
 from helpdesk_app.errors import ApiError
-from helpdesk_app.storage import audit
-from helpdesk_app.storage.audit_chain import chain_head, find_audit_break, holds_head
-from helpdesk_app.storage.database import make_engine, make_session_factory
 from helpdesk_app.storage.migrate import database_url_from_env
 from workflows.triage import MIN_CONFIDENCE, RECOMMENDED, TicketText, triage
+
+# The commands that read the database import it inside: `triage`, and `plan` and `run` with
+# --scenario, load no database machinery (tests/app/test_command_imports.py).
 
 
 class _Parser(argparse.ArgumentParser):
@@ -80,6 +78,12 @@ def _audit_key() -> bytes:
 
 
 def audit_export(args: argparse.Namespace) -> dict[str, Any]:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from helpdesk_app.storage import audit
+    from helpdesk_app.storage.audit_chain import chain_head, find_audit_break
+    from helpdesk_app.storage.database import make_engine, make_session_factory
+
     engine = make_engine(database_url_from_env())
     try:
         sessions = make_session_factory(engine, audit_key=_audit_key())
@@ -98,6 +102,11 @@ def audit_export(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def audit_verify(args: argparse.Namespace) -> dict[str, Any]:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from helpdesk_app.storage.audit_chain import chain_head, find_audit_break, holds_head
+    from helpdesk_app.storage.database import make_engine, make_session_factory
+
     engine = make_engine(database_url_from_env())
     try:
         with make_session_factory(engine, audit_key=_audit_key())() as session:
@@ -117,6 +126,11 @@ def audit_verify(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def requeue_command(args: argparse.Namespace) -> dict[str, Any]:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from helpdesk_app.engine import failures
+    from helpdesk_app.storage.database import make_engine, make_session_factory
+
     engine = make_engine(database_url_from_env())
     actor = {"name": getpass.getuser(), "via": "cli"}  # who ran it, as the shell knows them
     try:
@@ -256,7 +270,7 @@ def parser() -> argparse.ArgumentParser:
     ticket.set_defaults(handler=triage_command)
     again = commands.add_parser("requeue", help="send one failed run or dead delivery back",
                                 parents=shared)
-    again.add_argument("kind", choices=failures.KINDS)
+    again.add_argument("kind", choices=REQUEUE_KINDS)
     again.add_argument("id", type=_positive)
     again.set_defaults(handler=requeue_command)
     add_commands(commands, parents=shared)

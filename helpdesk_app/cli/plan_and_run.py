@@ -12,8 +12,9 @@ just planned (with --reason, if given) and executes; it prints `Outcome.to_dict(
 
 With `--scenario FILE` the upstreams are an ephemeral sandbox loaded from FILE, started for
 the command and stopped before it returns (no thread, file or database is left behind); no
-environment variable is read, and the audit records are made in memory only (an in-memory
-SQLite chain, through audit.py's own functions) and printed under `audit`.
+environment variable is read, and the audit records are made in memory only (a chain in
+memory, with the stored chain's own fields and hashes: storage/audit_fields.py) and printed
+under `audit`. Such a command loads no database machinery (tests/app/test_command_imports.py).
 
 Without it the upstreams are the configured ones (`Settings.from_env()`), and the audit
 records are appended to the database at DATABASE_URL, as the service appends them; the
@@ -41,21 +42,16 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import requests
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
 
 import workflows
 from helpdesk_app import sandboxing
 from helpdesk_app.cli.errors import CommandFailed, UsageError
-from helpdesk_app.engine.runs import RUN_STATE
-from helpdesk_app.engine.services import _clients
+from helpdesk_app.engine.terms import IDEMPOTENCY_KEY, MAX_REASON, RUN_STATE
 from helpdesk_app.settings import UPSTREAM_SWITCHES, ConfigError, Settings
-from helpdesk_app.storage import audit
-from helpdesk_app.storage.database import make_engine, make_session_factory
-from helpdesk_app.storage.models import AuditRecord, Run
+from helpdesk_app.storage.audit_fields import MemoryChain, plan_fields, run_fields
 from helpdesk_app.upstreams import trace
-from helpdesk_app.upstreams.budgets import Budget, DatabaseBudgets, RedisBudgets
-from helpdesk_app.web.api.bodies import IDEMPOTENCY_KEY, MAX_REASON
+from helpdesk_app.upstreams.budgets import Budget
+from helpdesk_app.upstreams.clients import build_clients
 from workflows import (
     BadInput,
     Confirmation,
@@ -244,39 +240,47 @@ class World:
 
 
 class Trail:
-    """The audit trail the command appends to: the database's, or an in-memory one."""
+    """The audit trail the command appends to: the database's (`session_factory`), or one
+    in memory."""
 
-    def __init__(self, db: sessionmaker[Session], agent: dict[str, Any], *, stored: bool) -> None:
-        self._db, self._agent, self._stored = db, agent, stored
+    def __init__(self, agent: dict[str, Any], db: Any = None) -> None:
+        self._agent, self._db = agent, db
+        self._memory = MemoryChain() if db is None else None
 
     def plan(self, made: Plan, ticket_id: int | None, request_ids: list[str]) -> dict[str, Any]:
-        return self._append(lambda session: audit.record_plan(
-            session, agent=self._agent, ticket_id=ticket_id, plan=made, request_ids=request_ids))
+        return self._append(plan_fields(agent=self._agent, ticket_id=ticket_id, plan=made,
+                                        request_ids=request_ids))
 
     def run(self, request: Request, outcome: Outcome, reason: str | None,
             request_ids: tuple[str, ...]) -> dict[str, Any]:
         # The CLI executes inline and keeps no row in `runs` (it has no Zendesk agent id, and
-        # perhaps no ticket): record_run reads these fields of an unsaved Run.
-        run = Run(workflow=request.workflow, ticket_id=request.inputs.ticket_id,
-                  inputs=request.inputs.to_dict(), override_reason=reason, agent=self._agent,
-                  state=RUN_STATE[outcome.status], outcome=outcome.to_dict())
+        # perhaps no ticket): the record has no run id.
+        fields = run_fields(run_id=None, state=RUN_STATE[outcome.status], agent=self._agent,
+                            ticket_id=request.inputs.ticket_id, workflow=request.workflow,
+                            inputs=request.inputs.to_dict(), override_reason=reason,
+                            outcome=outcome.to_dict(), request_ids=list(request_ids))
         try:
-            return self._append(lambda session: audit.record_run(session, run, list(request_ids)))
+            return self._append(fields)
         except UsageError as error:
             changed = str(outcome.changed).lower()
             raise CommandFailed(f"the run ended {outcome.status} (changed: {changed}) but "
                                 f"{error}") from None
 
-    def _append(self, make) -> dict[str, Any]:
+    def _append(self, fields: dict[str, Any]) -> dict[str, Any]:
+        if self._memory is not None:
+            return self._memory.append(**fields)
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from helpdesk_app.storage import audit
+        from helpdesk_app.storage.audit_chain import append_audit
+
         try:
             with self._db() as session:
-                record = make(session)
-                data = audit.as_dict(record)
+                data = audit.as_dict(append_audit(session, **fields))
                 session.commit()
         except SQLAlchemyError as error:
-            hint = "; is it migrated (python -m helpdesk_app.storage.migrate)?" if self._stored else ""
-            raise UsageError(f"cannot write the audit trail: {type(error).__name__}"
-                             f"{hint}") from None
+            raise UsageError(f"cannot write the audit trail: {type(error).__name__}; is it "
+                             "migrated (python -m helpdesk_app.storage.migrate)?") from None
         return data
 
 
@@ -316,25 +320,23 @@ def _sandbox_world(scenario: Path) -> Iterator[World]:
     except ConfigError as error:  # the scenario file is unreadable or not one
         raise UsageError(str(error)) from None
     clients: dict[str, Any] = {}
-    engine = make_engine("sqlite://")  # the audit chain, in memory only
     try:
         settings = Settings.from_env(sandbox.env())  # only the sandbox's: no environment read
-        clients = _clients(settings, _Unlimited(), wait_on_rate_limit=True)
-        AuditRecord.metadata.create_all(engine, tables=[AuditRecord.__table__])  # type: ignore[list-item]
+        clients = build_clients(settings, _Unlimited(), wait_on_rate_limit=True)
         yield World("sandbox", Ports(portal=clients["portal"], gitlab=clients["gitlab"],
                                      tickets=clients["zendesk"], clock=SystemClock()),
-                    settings.rules(),
-                    Trail(make_session_factory(engine), _cli_agent(), stored=False),
-                    where=f"the sandbox of {scenario}")
+                    settings.rules(), Trail(_cli_agent()), where=f"the sandbox of {scenario}")
     finally:
         _close(clients)
         sandbox.stop()
-        engine.dispose()
         _join_threads_since(before)
 
 
 @contextlib.contextmanager
 def _upstream_world() -> Iterator[World]:
+    from helpdesk_app.storage.database import make_engine, make_session_factory
+    from helpdesk_app.upstreams.budgets import DatabaseBudgets, RedisBudgets
+
     try:
         settings = Settings.from_env()
     except ConfigError as error:
@@ -347,12 +349,12 @@ def _upstream_world() -> Iterator[World]:
     try:
         db = make_session_factory(engine, audit_key=settings.audit_key.get_secret_value().encode())
         budgets = RedisBudgets(settings.redis_url) if settings.redis_url else DatabaseBudgets(db)
-        clients = _clients(settings, budgets, wait_on_rate_limit=True)
+        clients = build_clients(settings, budgets, wait_on_rate_limit=True)
         where = (f"portal {settings.portal_api_url}, GitLab {settings.gitlab_url}, "
                  f"Zendesk {settings.zendesk_subdomain}")
         yield World("upstream", Ports(portal=clients["portal"], gitlab=clients["gitlab"],
                                       tickets=clients["zendesk"], clock=SystemClock()),
-                    settings.rules(), Trail(db, _cli_agent(), stored=True), where=where)
+                    settings.rules(), Trail(_cli_agent(), db), where=where)
     finally:
         _close(clients)
         engine.dispose()

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from helpdesk_app.engine.terms import REQUEUE_KINDS
 from helpdesk_app.errors import ApiError
 from helpdesk_app.storage.audit_chain import append_audit
 from helpdesk_app.storage.models import Delivery, Escalation, Run, utcnow
@@ -22,7 +23,7 @@ FAILED_RUN_STATES = ("failed", "report_failed")
 # An escalated run failed too; its escalation lists it while open, and once the cause is
 # fixed an engineer may send it back.
 REQUEUED_RUN_STATES = FAILED_RUN_STATES + ("escalated",)
-KINDS = ("run", "delivery")
+KINDS = REQUEUE_KINDS
 LIMIT = 100
 
 

@@ -34,6 +34,7 @@ from helpdesk_app.engine.leases import (
     release,
     worker_id,
 )
+from helpdesk_app.engine.terms import RUN_STATE
 from helpdesk_app.errors import ApiError
 from helpdesk_app.storage import audit
 from helpdesk_app.storage.models import Escalation, Run, utcnow
@@ -45,12 +46,6 @@ from workflows.model import Change
 
 log = logging.getLogger(__name__)
 
-RUN_STATE = {
-    OutcomeStatus.SUCCEEDED: "succeeded",
-    OutcomeStatus.FAILED: "failed",
-    OutcomeStatus.SUPERSEDED: "superseded",
-    OutcomeStatus.REFUSED: "failed",  # nothing changed, and nothing for an engineer to fix
-}
 
 
 @dataclass(frozen=True)

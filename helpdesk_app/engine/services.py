@@ -14,11 +14,10 @@ from helpdesk_app.engine.leases import Timing
 from helpdesk_app.settings import Settings
 from helpdesk_app.storage.database import make_engine, make_session_factory
 from helpdesk_app.upstreams.budgets import Budgets, DatabaseBudgets, RedisBudgets
+from helpdesk_app.upstreams.clients import build_clients
 from helpdesk_app.upstreams.gitlab import GitLabAdapter
 from helpdesk_app.upstreams.portal import PortalClient
-from helpdesk_app.upstreams.retry import RetryPolicy
 from helpdesk_app.upstreams.zendesk import ZendeskAdapter
-from helpdesk_app.upstreams.zendesk_pacing import ZendeskPacing
 from workflows import Ports, Rules, SystemClock, notes
 
 
@@ -64,51 +63,11 @@ class Services:
     def for_worker(self) -> "Services":
         """The same services with clients of their own, for one job thread or process; they
         wait out a 429's Retry-After, which a web request never does."""
-        clients = _clients(self.settings, self.budgets, wait_on_rate_limit=True)
+        clients = build_clients(self.settings, self.budgets, wait_on_rate_limit=True)
         max_age_s = self.settings.agent_cache_s
         return dataclasses.replace(self, **clients,
                                    agents=AgentDirectory(clients["zendesk"], max_age_s=max_age_s),
                                    tickets=TicketDirectory(clients["zendesk"], max_age_s=max_age_s))
-
-
-def _secret(value) -> str:
-    return value.get_secret_value()
-
-
-def _clients(settings: Settings, budgets: Budgets, *, wait_on_rate_limit: bool = False) -> dict:
-    """The three upstream clients; constructing them makes no network call."""
-    retry = RetryPolicy(
-        wait_on_rate_limit=wait_on_rate_limit,
-        max_attempts=settings.upstream_max_attempts,
-        base_delay_s=settings.upstream_backoff_base_s,
-        max_delay_s=settings.upstream_backoff_cap_s,
-    )
-    timeout = settings.upstream_timeout_s
-    escalation_token = settings.gitlab_escalation_token
-    return dict(
-        portal=PortalClient(str(settings.portal_api_url), _secret(settings.portal_api_token),
-                            timeout_s=timeout, retry=retry),
-        gitlab=GitLabAdapter(
-            str(settings.gitlab_url), _secret(settings.gitlab_token),
-            escalation_project=settings.gitlab_escalation_project,
-            escalation_token=_secret(escalation_token) if escalation_token else None,
-            timeout_s=timeout, retry=retry,
-        ),
-        zendesk=ZendeskAdapter(settings.zendesk_subdomain, settings.zendesk_email,
-                               _secret(settings.zendesk_api_token), timeout_s=timeout, retry=retry,
-                               domain=settings.zendesk_domain, scheme=settings.zendesk_scheme,
-                               pacing=_zendesk_pacing(settings, budgets),
-                               service_user_id=settings.zendesk_service_user_id),
-    )
-
-
-def _zendesk_pacing(settings: Settings, budgets: Budgets) -> ZendeskPacing:
-    return ZendeskPacing(
-        budgets, requests_per_min=settings.zendesk_requests_per_min,
-        ticket_updates_per_min=settings.zendesk_ticket_updates_per_min,
-        updates_per_ticket=settings.zendesk_updates_per_ticket,
-        updates_per_ticket_window_s=settings.zendesk_updates_per_ticket_window_s,
-        reserved_share=settings.zendesk_reserved_share)
 
 
 def build_services(settings: Settings) -> Services:
@@ -117,7 +76,7 @@ def build_services(settings: Settings) -> Services:
     audit_key = settings.audit_key.get_secret_value().encode() if settings.audit_key else None
     db = make_session_factory(make_engine(settings.database_url), audit_key=audit_key)
     budgets = RedisBudgets(settings.redis_url) if settings.redis_url else DatabaseBudgets(db)
-    clients = _clients(settings, budgets)
+    clients = build_clients(settings, budgets)
     jobs = Jobs(db)
     jobs.queue = _queue(settings, jobs)
     return Services(

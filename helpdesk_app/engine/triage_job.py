@@ -17,13 +17,14 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 import workflows
 from helpdesk_app import metrics
 from helpdesk_app.engine.leases import Heartbeat, claim_delivery, release, worker_id
 from helpdesk_app.engine.zendesk_payloads import MalformedDelivery, parse
+from helpdesk_app.storage.group_commit import group_commit
 from helpdesk_app.storage.models import Delivery, TicketFindings, utcnow
 from helpdesk_app.upstreams.retry import RetryPolicy
 from workflows import notes
@@ -189,13 +190,17 @@ def _store(db, ticket_id: int, record: dict[str, Any], digest: str) -> None:
 def _defer(db, delivery_id: int, wait_s: float) -> None:
     """Due again when the budget has room (the sweeper dispatches it then): one write,
     where claiming, being refused and releasing would take four, for every ticket of a
-    backlog."""
-    with db() as session:
-        session.execute(update(Delivery).where(Delivery.id == delivery_id,
-                                               Delivery.status.in_(("received", "failed")))
-                        .values(next_attempt_at=utcnow() + timedelta(seconds=wait_s)))
-        session.commit()
+    backlog; and committed with the deliveries arriving meanwhile (storage/group_commit.py),
+    as a storm of new tickets brings both at once."""
+    due = utcnow() + timedelta(seconds=wait_s)
+    group_commit(db).run(lambda connection: connection.execute(
+        _DEFER, {"delivery_id": delivery_id, "due": due}).rowcount)
     log.info("triage.deferred", extra={"delivery_id": delivery_id, "wait_s": round(wait_s, 3)})
+
+
+_DEFER = (update(Delivery).where(Delivery.id == bindparam("delivery_id"),
+                                 Delivery.status.in_(("received", "failed")))
+          .values(next_attempt_at=bindparam("due")))
 
 
 def _retry_later(services: Any, delivery_id: int, owner: str, error: UpstreamError) -> None:

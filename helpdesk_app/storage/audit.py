@@ -12,34 +12,22 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from helpdesk_app.storage.audit_chain import append_audit, chain_head
+from helpdesk_app.storage.audit_fields import EXPORTED, plan_fields, run_fields
 from helpdesk_app.storage.models import AuditRecord, Run
 from workflows import Plan
-
-# The fields of a record as the API and the export show them.
-EXPORTED = ("id", "at", "kind", "agent", "ticket_id", "workflow", "inputs", "checks",
-            "override_reason", "outcome", "upstream_request_ids", "request_id", "prev_hash",
-            "hash")
 
 
 def record_plan(session: Session, *, agent: dict[str, Any], ticket_id: int | None, plan: Plan,
                 request_ids: list[str]) -> AuditRecord:
-    data = plan.to_dict()
-    return append_audit(
-        session, kind="plan", agent=agent, ticket_id=ticket_id, workflow=plan.workflow,
-        inputs=data["inputs"], checks=data["checks"],
-        outcome={"decision": data["decision"], "recommendations": data.get("recommendations", [])},
-        upstream_request_ids=request_ids,
-    )
+    return append_audit(session, **plan_fields(agent=agent, ticket_id=ticket_id, plan=plan,
+                                               request_ids=request_ids))
 
 
 def record_run(session: Session, run: Run, request_ids: list[str]) -> AuditRecord:
-    outcome = run.outcome or {}
-    return append_audit(
-        session, kind="run", agent=run.agent, ticket_id=run.ticket_id, workflow=run.workflow,
-        inputs=run.inputs, checks=outcome.get("checks"), override_reason=run.override_reason,
-        outcome={"run_id": run.id, "state": run.state, **_outcome_summary(outcome)},
-        upstream_request_ids=request_ids,
-    )
+    return append_audit(session, **run_fields(
+        run_id=run.id, state=run.state, agent=run.agent, ticket_id=run.ticket_id,
+        workflow=run.workflow, inputs=run.inputs, override_reason=run.override_reason,
+        outcome=run.outcome, request_ids=request_ids))
 
 
 def record_report_failed(session: Session, run: Run, error: dict[str, Any]) -> AuditRecord:
@@ -58,11 +46,6 @@ def record_escalation(session: Session, *, agent: dict[str, Any], ticket_id: int
         session, kind="escalation", agent=agent, ticket_id=ticket_id, workflow=workflow,
         inputs={"summary": summary}, outcome=escalation, upstream_request_ids=request_ids,
     )
-
-
-def _outcome_summary(outcome: dict[str, Any]) -> dict[str, Any]:
-    keys = ("status", "decision", "changed", "verified", "message", "before", "after", "error")
-    return {key: outcome.get(key) for key in keys if key in outcome}
 
 
 def as_dict(record: AuditRecord) -> dict[str, Any]:

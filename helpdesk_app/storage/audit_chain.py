@@ -10,40 +10,21 @@ says whether the record with that head is still there.
 """
 from __future__ import annotations
 
-import hashlib
 import hmac
-import json
-from datetime import timezone
-from typing import Any, Mapping
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from helpdesk_app import logs
-from helpdesk_app.storage.models import _AUDIT_JSON_FIELDS, AUDIT_FIELDS, AuditRecord, utcnow
+from helpdesk_app.storage.audit_fields import GENESIS_HASH, audit_hash, audit_values
+from helpdesk_app.storage.models import AuditRecord
 
-GENESIS_HASH = "0" * 64
+__all__ = ["GENESIS_HASH", "append_audit", "audit_hash", "chain_head", "find_audit_break",
+           "holds_head", "verify_audit_chain"]
+
 # Any fixed 64-bit number; every process appending to the audit chain takes this lock.
 AUDIT_CHAIN_LOCK = 0x6C6E72_A0D1  # "lnr" + "audit"
-
-
-def audit_hash(prev_hash: str, record: Mapping[str, Any], key: bytes | None = None) -> str:
-    """HMAC-SHA256 with `key` (SHA-256 without one: rows from before AUDIT_KEY) over the
-    previous hash followed by the canonical JSON of the record."""
-    canonical = json.dumps(_hashed_fields(record), sort_keys=True, separators=(",", ":"),
-                           ensure_ascii=True, allow_nan=False)
-    message = (prev_hash + canonical).encode("ascii")
-    if key:
-        return hmac.new(key, message, hashlib.sha256).hexdigest()
-    return hashlib.sha256(message).hexdigest()
-
-
-def _hashed_fields(record: Mapping[str, Any]) -> dict[str, Any]:
-    fields = {name: record.get(name) for name in AUDIT_FIELDS}
-    if fields["request_id"] is None:
-        del fields["request_id"]  # records written before it existed keep their hash
-    fields["at"] = fields["at"].astimezone(timezone.utc).isoformat(timespec="microseconds")
-    return fields
 
 
 def append_audit(session: Session, **fields: Any) -> AuditRecord:
@@ -57,7 +38,7 @@ def append_audit(session: Session, **fields: Any) -> AuditRecord:
     already holds the write lock (`BEGIN IMMEDIATE`, see `make_engine`).
     """
     fields.setdefault("request_id", logs.current())
-    record = _audit_values(fields)
+    record = audit_values(fields)
     if session.get_bind().dialect.name == "postgresql":
         session.execute(select(func.pg_advisory_xact_lock(AUDIT_CHAIN_LOCK)))
     prev = session.scalar(select(AuditRecord.hash).order_by(AuditRecord.id.desc()).limit(1))
@@ -67,28 +48,6 @@ def append_audit(session: Session, **fields: Any) -> AuditRecord:
     session.add(row)
     session.flush()
     return row
-
-
-def _audit_values(fields: dict[str, Any]) -> dict[str, Any]:
-    unknown = set(fields) - set(AUDIT_FIELDS)
-    if unknown:
-        raise TypeError(f"unknown audit fields: {', '.join(sorted(unknown))}")
-    if not isinstance(fields.get("kind"), str) or not fields["kind"]:
-        raise TypeError("an audit record needs a kind (plan, run, escalation, ...)")
-    ticket_id = fields.get("ticket_id")
-    if ticket_id is not None and (isinstance(ticket_id, bool) or not isinstance(ticket_id, int)):
-        raise TypeError("ticket_id must be an int")
-    for name in ("workflow", "override_reason"):
-        if fields.get(name) is not None and not isinstance(fields[name], str):
-            raise TypeError(f"{name} must be a string")
-    record = {name: fields.get(name) for name in AUDIT_FIELDS}
-    record["at"] = (record["at"] or utcnow()).astimezone(timezone.utc)
-    for name in _AUDIT_JSON_FIELDS:
-        # Hash exactly what the database will give back: tuples become lists, and a value
-        # JSON cannot hold fails here rather than in the chain's verification.
-        if record[name] is not None:
-            record[name] = json.loads(json.dumps(record[name], allow_nan=False))
-    return record
 
 
 def find_audit_break(session: Session, key: bytes | None = None) -> int | None:

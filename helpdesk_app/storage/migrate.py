@@ -12,18 +12,24 @@ import logging
 import os
 import sys
 from pathlib import Path
-
-from alembic import command
-from alembic.config import Config
+from typing import TYPE_CHECKING
 
 from helpdesk_app.settings import Settings
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository: alembic.ini, migrations/
 log = logging.getLogger(__name__)
 
 
 def alembic_config(url: str | None = None) -> Config:
-    """The repository's alembic.ini, pointed at `url` when given."""
+    """The repository's alembic.ini, pointed at `url` when given.
+
+    Alembic is imported here, not with the module: it brings Mako and Pygments, and the
+    commands that only read DATABASE_URL (the CLI's) have no use for them."""
+    from alembic.config import Config
+
     config = Config(str(ROOT / "alembic.ini"))
     # Absolute, so that the working directory does not matter.
     config.set_main_option("script_location", str(ROOT / "migrations"))
@@ -43,6 +49,8 @@ def newest_revision() -> str:
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Upgrade the database at `url` to `revision` (the newest by default)."""
+    from alembic import command
+
     command.upgrade(alembic_config(url), revision)
 
 

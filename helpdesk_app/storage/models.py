@@ -270,12 +270,6 @@ class TicketFindings(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
-# The fields of an audit record that its hash covers, in the order of the columns.
-AUDIT_FIELDS = ("at", "kind", "agent", "ticket_id", "workflow", "inputs", "checks",
-                "override_reason", "outcome", "upstream_request_ids", "request_id")
-_AUDIT_JSON_FIELDS = ("agent", "inputs", "checks", "outcome", "upstream_request_ids")
-
-
 class AuditRecord(Base):
     """Append-only. Each row carries the hash of the one before it, so tampering shows.
 

@@ -228,7 +228,7 @@ class GitLabAdapter:
     # --- one place for HTTP plumbing and error mapping ---------------------------------
 
     def _client(self, url: str, token: str, timeout_s: float) -> gitlab.Gitlab:
-        session = trace.send_request_ids(requests.Session())
+        session = trace.send_request_ids(requests.Session(), url)
         session.hooks["response"].append(self._remember_response)
         return gitlab.Gitlab(
             url, private_token=token, timeout=timeout_s,

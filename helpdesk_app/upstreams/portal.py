@@ -53,7 +53,7 @@ class PortalClient:
         self._token = token
         self._timeout_s = timeout_s
         self._retry = retry or RetryPolicy()
-        self._session = trace.send_request_ids(session or requests.Session())
+        self._session = trace.send_request_ids(session or requests.Session(), self._base_url)
 
     def __repr__(self) -> str:
         # Never the token: this object may end up in a log line or a traceback.

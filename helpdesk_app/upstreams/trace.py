@@ -47,10 +47,27 @@ class RequestIdAdapter(HTTPAdapter):
         return super().send(request, *args, **kwargs)
 
 
-def send_request_ids(session: requests.Session) -> requests.Session:
+def send_request_ids(session: requests.Session, url: str | None = None) -> requests.Session:
+    """Mounts the adapter; given the upstream's `url`, also reads the environment's HTTP
+    settings for it once (`environment_once`)."""
     for prefix in ("https://", "http://"):
         session.mount(prefix, RequestIdAdapter())
+    if url is not None:
+        environment_once(session, url)
     return session
+
+
+def environment_once(session: requests.Session, url: str) -> None:
+    """The proxy (HTTPS_PROXY, NO_PROXY) and CA bundle (REQUESTS_CA_BUNDLE) variables,
+    resolved for the upstream's host once instead of on every call: requests reads them,
+    and ~/.netrc, in `merge_environment_settings` for each request (6 % of a run's CPU in
+    bench/workflow_runs.py). A client talks to one host, so the answer is the same, and
+    configuration is read once. No ~/.netrc: every client sends its own credentials, which
+    a netrc entry for the host would otherwise replace."""
+    found = session.merge_environment_settings(url, {}, None, None, None)
+    session.proxies.update(found["proxies"])
+    session.verify = found["verify"]
+    session.trust_env = False
 def current() -> list[str]:
     """The ids recorded so far in the innermost `capture` (a copy); [] outside one."""
     return list(_request_ids.get() or [])

@@ -73,7 +73,7 @@ class ZendeskAdapter:
         self._retry = retry or RetryPolicy()
         self._pacing = pacing
         self._service_user_id = service_user_id
-        self._session = trace.send_request_ids(requests.Session())
+        self._session = trace.send_request_ids(requests.Session(), f"{scheme}://{subdomain}.{domain}")
         self._session.hooks["response"].append(on_response)
         if pacing is not None:
             for prefix in ("https://", "http://"):

@@ -55,14 +55,17 @@ class ZendeskPacing:
     updates_per_ticket_window_s: float = 600.0
     # The share of requests_per_min that only priority work may spend.
     reserved_share: float = 0.25
+    # The account-wide budgets are taken in blocks of up to this many (budgets.py): every
+    # request spends them. A ticket's own budget is taken one request at a time.
+    block: int = 16
 
     def account(self) -> Budget:
-        return Budget("zendesk:account", self.requests_per_min, 60.0)
+        return Budget("zendesk:account", self.requests_per_min, 60.0, self.block)
 
     def bulk(self) -> Budget:
         """What bulk work may spend of the account's minute: all but the reserved share."""
         limit = max(1, math.floor(self.requests_per_min * (1 - self.reserved_share)))
-        return Budget("zendesk:account:bulk", limit, 60.0)
+        return Budget("zendesk:account:bulk", limit, 60.0, self.block)
 
     def shared(self) -> list[Budget]:
         """The account-wide budgets a request of the current lane spends."""
@@ -71,7 +74,7 @@ class ZendeskPacing:
     def budgets_for(self, method: str, path: str) -> list[Budget]:
         spent = self.shared()
         if method == "PUT" and (m := _UPDATE_TICKET.fullmatch(path)):
-            spent += [Budget("zendesk:update_ticket", self.ticket_updates_per_min, 60.0),
+            spent += [Budget("zendesk:update_ticket", self.ticket_updates_per_min, 60.0, self.block),
                       Budget(f"zendesk:ticket:{m[1]}", self.updates_per_ticket,
                              self.updates_per_ticket_window_s)]
         return spent

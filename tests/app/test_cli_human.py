@@ -32,7 +32,7 @@ def test_at_a_terminal_a_plan_reads_decision_first_then_what_decides(tmp_path, m
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0] == "Associate subscription A-S00000003 with cyan-data"
-    assert lines[1] == "Blocked: Only the normal path is closed: force associate after review."
+    assert lines[1] == "Blocked: Only the normal path is closed: Force associate subscription after review."
     assert lines[3] == "What decides:"
     assert lines[4] == "  ✗ Blocked: No other subscription is on the group (namespace_not_taken)"
     assert "  ✗ Blocked: Seats bought cover the seats in use (seats_cover_usage)" in lines

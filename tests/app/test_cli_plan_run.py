@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import threading
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ import pytest
 from helpdesk_app.cli.commands import main
 from helpdesk_app.settings import REQUIRED_UPSTREAM, UPSTREAM_SWITCHES
 from helpdesk_app.storage.audit import records
-from helpdesk_app.storage.audit_chain import find_audit_break
+from helpdesk_app.storage.audit_chain import GENESIS_HASH, audit_hash, find_audit_break
 from helpdesk_app.storage.database import make_engine, make_session_factory
 from sandbox import DEMO_SCENARIO, Sandbox
 from tests.sandbox.sandbox_support import FAST_RETRIES, start
@@ -163,6 +164,20 @@ def test_run_associate_links_the_subscription(stopped):
     assert outcome["after"]["namespace_plan"] == "premium"
     assert outcome["idempotency_key"] == "cli-test-0001"
     assert stopped[-1]["portal_mutations_per_key"] == {"cli-test-0001:apply": 1}
+
+
+def test_a_scenarios_audit_records_chain_as_the_stored_ones_do(stopped):
+    # Kept in memory (no database loaded), hashed as the database's chain hashes them.
+    code, outcome, _ = scenario_cli("run", "associate", "--subscription", "A-S00000001",
+                                    "--namespace", "acme", "--ticket", "101")
+    assert code == 0
+    prev = GENESIS_HASH
+    for number, record in enumerate(outcome["audit"], start=1):
+        hashed = {**record, "at": datetime.fromisoformat(record["at"])}
+        assert (record["id"], record["prev_hash"]) == (number, prev)
+        assert record["hash"] == audit_hash(prev, hashed)
+        prev = record["hash"]
+    assert [r["outcome"].get("run_id", "none") for r in outcome["audit"]] == ["none", None]
 
 
 def test_each_run_has_a_fresh_idempotency_key():

@@ -20,10 +20,12 @@ EXPECTED = {
                         "lost", "intake_s", "triage_done_s", "peak_updates_per_min",
                         "update_budget_per_min", "peak_requests_per_min", "request_budget_per_min"),
     "webhook_intake.py": ("acked_per_s", "bare_per_s", "ratio", "p50_ms", "p99_ms", "database",
-                          "by_concurrency", "web_rss_mb", "worker_rss_mb"),
+                          "by_concurrency", "web_rss_mb", "worker_rss_mb", "cpu_ms_per_ack",
+                          "load_average"),
     "workflow_runs.py": ("runs_per_s", "overhead_ms_p50", "overhead_ms_p99", "upstream_calls_10_groups",
                          "upstream_calls_10000_groups"),
     "triage.py": ("pure_per_s", "end_to_end_per_s"),
+    "cli_timing.py": ("plan_scenario_ms_p50", "mode_check_ms_p50", "plan_imports_ms", "load_average"),
     "intake_while_plans_wait.py": ("delay_s", "plans", "plans_answered", "webhooks", "webhook_p50_ms",
                                    "webhook_p99_ms", "statuses"),
 }

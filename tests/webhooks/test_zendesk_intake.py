@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 import responses
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 
 from helpdesk_app import create_app
+from helpdesk_app.engine.leases import Timing
+from helpdesk_app.engine.sweeper import due_deliveries
 from helpdesk_app.security.zendesk_webhook import sign_zendesk
 from helpdesk_app.settings import Settings
 from helpdesk_app.storage.models import Delivery
@@ -105,6 +107,26 @@ def test_intake_is_one_write_transaction_then_one_dispatch(client, app):
     assert len(transactions) == 1 and queue.put_calls == [("zendesk_delivery", row.id)]
     assert queue.request_ids[0]  # the job works under the intake request's id
     assert (row.status, row.attempts) == ("received", 0) and row.dispatched_at is not None
+
+
+def test_while_the_budget_is_known_spent_a_delivery_is_recorded_as_due_later_not_dispatched(client, app):
+    # Issue 19, item 4: its triage job would only defer it (one more job, one more write).
+    services = app.extensions["helpdesk"]
+    services.jobs.queue = queue = RecordingQueue()
+    pacing = services.zendesk._pacing
+    pacing.budgets._refusals.note(pacing.bulk().key, 30.0)  # a refusal this process saw
+    body = fixture_body("webhook_ticket_created")
+    assert post(client, body, signed(body)).status_code == 202
+    (row,) = deliveries(app)
+    assert queue.put_calls == [] and (row.status, row.attempts, row.dispatched_at) == ("received", 0, None)
+    assert 25 < (row.next_attempt_at - datetime.now(timezone.utc)).total_seconds() <= 30
+    # Not before it is due; then the sweeper dispatches it.
+    timing = Timing(lease_s=60, redispatch_after_s=120, sweep_every_s=1)
+    assert due_deliveries(services.db, timing) == []
+    with services.db() as session:
+        session.execute(update(Delivery).values(next_attempt_at=datetime.now(timezone.utc)))
+        session.commit()
+    assert due_deliveries(services.db, timing) == [(row.id, "zendesk")]
 
 
 def test_a_repeated_event_answers_200_and_records_nothing_more(client, app):

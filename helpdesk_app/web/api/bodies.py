@@ -9,17 +9,15 @@ import re
 from typing import Any
 
 from helpdesk_app.engine.runs import RunRequest
+from helpdesk_app.engine.terms import IDEMPOTENCY_KEY, MAX_REASON
 from workflows import WORKFLOW_NAMES, BadInput, Confirmation, Decision
 from workflows.inputs import Inputs, parse, positive_id
 
 INPUT_FIELDS = ("subscription", "subscriptions", "namespace", "namespaces", "customer",
                 "gitlab_user")
 MAX_OVERRIDES = 20
-MAX_REASON = 2000
 MAX_SUMMARY = 5000
 CHECK_ID = re.compile(r"^[a-z_]{1,64}$")
-# Printable, and short enough that "<key>:apply" fits the portal's 255 characters.
-IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,200}$")
 
 
 def json_object(body: Any) -> dict[str, Any]:
