@@ -5,6 +5,12 @@ from __future__ import annotations
 from .facts import Facts, Ports
 from .model import Change
 from .unlink_account import check_consistent, snapshot, validate
+
+
+def requester_ahead(facts: Facts) -> None:
+    """requester_is_customer reads the requester once the customer is known to exist; the
+    read needs only the ticket."""
+    facts.requester  # noqa: B018 - read for its answer
 from .workflow import Verification, Workflow
 
 CHECK_IDS = (
@@ -30,5 +36,5 @@ def verify(ports: Ports, change: Change) -> Verification:
 LINK_ACCOUNT = Workflow(
     name="link_account", check_ids=CHECK_IDS, noop_check="customer_link_free",
     validate=validate, change=change, verify=verify, snapshot=snapshot,
-    preflight=check_consistent,
+    preflight=check_consistent, reads_ahead=(requester_ahead,),
 )
