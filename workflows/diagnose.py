@@ -108,7 +108,8 @@ def _side_ids(inputs: Inputs) -> tuple[str, ...]:
 
 
 def _side_parts(inputs: Inputs, rules: Rules, ids: tuple[str, ...]):
-    """The portal side's checks and the linked namespace its recommendation names."""
+    """The portal side's checks and the linked namespace its recommendation names (read
+    with the customer, though only named when no check blocks)."""
     def parts(ports: Ports) -> list:
         facts = Facts(ports, inputs, rules)
         checks = [functools.partial(CHECKS[i], facts, "diagnose") for i in ids]
