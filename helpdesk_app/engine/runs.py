@@ -143,8 +143,9 @@ def _attempt(services, run_id: int, owner: str) -> bool:
             run, OutcomeStatus.FAILED, f"gave up after {run.attempts - 1} attempts that did not finish",
             error={"message": crash, "transient": False}), [])
         return True
-    leased = LeasedPortal(services.ports.portal, lambda: holds_lease(db, Run, run_id, owner))
-    ports = dataclasses.replace(services.ports, portal=leased)
+    ports = services.agent_ports
+    leased = LeasedPortal(ports.portal, lambda: holds_lease(db, Run, run_id, owner))
+    ports = dataclasses.replace(ports, portal=leased)
     with trace.capture() as request_ids:
         try:
             with metrics.RUN_SECONDS.labels(run.workflow).time():

@@ -58,18 +58,39 @@ class GitLabAdapter:
         self._url = url
         self._secrets = tuple(t for t in (token, escalation_token) if t)
         self._retry = retry or RetryPolicy()
+        self._tokens = (token, escalation_token or token)
+        self._timeout_s = timeout_s
         # The hooks of both sessions write here: python-gitlab's exceptions carry no
         # headers, so X-Request-Id and Retry-After are read from the last response seen
         # by this thread.
         self._last = threading.local()
-        self._gl = self._client(url, token, timeout_s)
-        self._issues_gl = self._client(url, escalation_token or token, timeout_s)
-        # Lazy: no request until an issue call is made.
-        self._project = self._issues_gl.projects.get(escalation_project, lazy=True)
+        # python-gitlab's client wraps one requests.Session and says nothing of threads, and
+        # Session is not documented as thread-safe (https://github.com/psf/requests/issues/2766):
+        # each thread gets clients of its own, made on first use.
+        self._clients = threading.local()
         self._escalation_project = escalation_project
 
     def __repr__(self) -> str:  # never the tokens
         return f"GitLabAdapter(url={self._url!r}, escalation_project={self._escalation_project!r})"
+
+    @property
+    def _gl(self) -> gitlab.Gitlab:
+        return self._mine()[0]
+
+    @property
+    def _project(self) -> Any:
+        return self._mine()[2]
+
+    def _mine(self) -> tuple[gitlab.Gitlab, gitlab.Gitlab, Any]:
+        """This thread's reading client, issues client and escalation project."""
+        made = getattr(self._clients, "made", None)
+        if made is None:
+            reader = self._client(self._url, self._tokens[0], self._timeout_s)
+            issues = self._client(self._url, self._tokens[1], self._timeout_s)
+            # Lazy: no request until an issue call is made.
+            project = issues.projects.get(self._escalation_project, lazy=True)
+            made = self._clients.made = (reader, issues, project)
+        return made
 
     # --- the GitLab port (read side) ---------------------------------------------------
 

@@ -71,7 +71,7 @@ def plan():
     require_ticket(ticket_id)
     services = services_of(current_app)
     with trace.capture() as request_ids, metrics.PLAN_SECONDS.labels(workflow).time():
-        made = workflows.plan(workflow, services.ports, inputs, services.rules)
+        made = workflows.plan(workflow, services.agent_ports, inputs, services.rules)
     with services.db() as session:
         audit.record_plan(session, agent=current_agent().to_dict(), ticket_id=ticket_id,
                           plan=made, request_ids=list(request_ids))
