@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
 import requests
@@ -220,6 +221,50 @@ class ZendeskAdapter:
         # would turn "the note is already there" into a failure instead of a success.
         self._retry.call(post_unless_present, name="zendesk.add_internal_note")
 
+    def update_ticket(self, ticket_id: int, *, note: str, marker: str, tags: list[str],
+                      status: str | None = None, custom_fields: dict[int, str] | None = None) -> None:
+        """A run's result as one Update Ticket: the private note (only if no comment of ours
+        holds `marker`), `tags` added to the ticket's, the custom fields and the status.
+
+        Update Ticket replaces a ticket's tags ("Adding tags to tickets without overwriting
+        existing tags": https://developer.zendesk.com/documentation/ticketing/managing-tickets/adding-tags-to-tickets-without-overwriting-existing-tags/),
+        so the update sends the ticket's tags with ours added, as a safe update stamped
+        with the `updated_at` it was read with: if anything changed the ticket since,
+        Zendesk answers 409 and applies nothing, and the ticket is read again
+        (https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#protecting-against-ticket-update-collisions).
+        Each attempt reads the comments and the ticket at once and sends only what differs:
+        a retry after an update that landed sends nothing.
+        """
+        if not marker:
+            raise ValueError("a note needs its marker")
+        text = note if marker in note else f"{note}\n\n{marker}"
+        wanted = _Wanted(text, [t.lower() for t in tags], status, dict(custom_fields or {}))
+
+        def update_once() -> None:
+            for _ in range(CONFLICT_ATTEMPTS):
+                try:
+                    return self._safe_update(ticket_id, marker, wanted)
+                except UpstreamError as error:
+                    if error.status != 409:
+                        raise
+                    conflict = error
+                    log.info("zendesk.update_conflict", extra={"ticket_id": ticket_id})
+            raise conflict
+
+        # Each attempt re-reads, as add_internal_note's do (a timed-out PUT may have landed).
+        self._retry.call(update_once, name="zendesk.update_ticket")
+
+    def _safe_update(self, ticket_id: int, marker: str, wanted: "_Wanted") -> None:
+        noted, shown = settled(self._gather, [
+            lambda: self._attempt(lambda: self._has_marker(ticket_id, marker)),
+            lambda: self._attempt(lambda: self._zenpy.tickets(id=ticket_id))])
+        changes = wanted.changes(answer(shown), noted=answer(noted))
+        if not changes:
+            log.info("zendesk.update_already_made", extra={"ticket_id": ticket_id, "marker": marker})
+            return
+        update = Ticket(id=ticket_id, safe_update=True, updated_stamp=answer(shown).updated_at, **changes)
+        self._attempt(lambda: self._zenpy.tickets.update(update))
+
     def add_tags(self, ticket_id: int, tags: list[str]) -> None:
         """Adds tags, keeping the others (PUT, unlike POST which replaces them). Idempotent.
 
@@ -322,6 +367,36 @@ def _use_scheme(zenpy: Zenpy, scheme: str) -> None:
                 seen.add(id(value))
                 value.protocol = scheme
                 pending.append(value)
+
+
+# A safe update that lost this many races in a row gives up (a transient failure, retried).
+CONFLICT_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class _Wanted:
+    """What a ticket should hold after a run's update."""
+
+    note: str
+    tags: list[str]
+    status: str | None
+    custom_fields: dict[int, str]
+
+    def changes(self, ticket: Ticket, *, noted: bool) -> dict[str, Any]:
+        """The fields of an update that make `ticket` hold it; {} when it does already."""
+        changes: dict[str, Any] = {}
+        if not noted:
+            changes["comment"] = Comment(body=self.note, public=False)
+        has = list(ticket.tags or [])
+        if missing := [t for t in self.tags if t not in has]:
+            changes["tags"] = has + missing
+        if self.status is not None and ticket.status != self.status:
+            changes["status"] = self.status
+        values = {f.get("id"): f.get("value") for f in ticket.custom_fields or []}
+        fields = [{"id": i, "value": v} for i, v in self.custom_fields.items() if values.get(i) != v]
+        if fields:
+            changes["custom_fields"] = fields
+        return changes
 
 
 def _email_verified(identities: list[Any], email: str) -> bool:
