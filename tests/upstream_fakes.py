@@ -147,7 +147,8 @@ class FakeZendesk:
         if self.races and ticket is not None:
             self.races -= 1
             self._apply(ticket, {})  # the other update
-        return ticket is None or stamp != ticket["updated_at"]
+        # A ticket this fake does not serve (another answers Show Ticket) is never stale here.
+        return ticket is not None and stamp != ticket["updated_at"]
 
     def _apply(self, ticket: dict, sent_ticket: dict) -> None:
         for name in ("tags", "status"):
