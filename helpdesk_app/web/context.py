@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from helpdesk_app.engine.runs import version_of
 from helpdesk_app.storage.models import Escalation, Run, TicketFindings
 
 RECENT_RUNS = 20
@@ -38,6 +39,8 @@ def run_json(run: Run, escalation: Escalation | None = None) -> dict[str, Any]:
         "outcome": run.outcome,
         "events": [{"at": _iso(e.at), "kind": e.kind, "detail": e.detail} for e in run.events],
         "escalation": escalation_json(escalation) if escalation else None,
+        # GET /api/v1/runs/<id>?wait=N&seen=<version> answers once this changes.
+        "version": version_of(run),
     }
 
 
