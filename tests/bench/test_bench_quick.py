@@ -26,6 +26,7 @@ EXPECTED = {
     "triage.py": ("pure_per_s", "end_to_end_per_s"),
     "intake_while_plans_wait.py": ("delay_s", "plans", "plans_answered", "webhooks", "webhook_p50_ms",
                                    "webhook_p99_ms", "statuses"),
+    "plan_latency.py": ("delay_ms", "workflows", "worst_ratio"),
 }
 
 
