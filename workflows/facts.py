@@ -26,7 +26,6 @@ from .model import (
 from .ports import GitLab, Portal, Tickets
 from .rules import Rules
 
-
 # Runs each call (calls never raise) and returns when all have returned: how a level of
 # reads that need no answer from each other goes out (workflows/view.py).
 Gather = Callable[[Sequence[Callable[[], None]]], None]

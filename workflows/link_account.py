@@ -5,13 +5,14 @@ from __future__ import annotations
 from .facts import Facts, Ports
 from .model import Change
 from .unlink_account import check_consistent, snapshot, validate
+from .workflow import Verification, Workflow
 
 
 def requester_ahead(facts: Facts) -> None:
     """requester_is_customer reads the requester once the customer is known to exist; the
     read needs only the ticket."""
     facts.requester  # noqa: B018 - read for its answer
-from .workflow import Verification, Workflow
+
 
 CHECK_IDS = (
     "customer_exists", "customer_link_free", "gitlab_user_exists", "gitlab_user_not_admin",

@@ -18,6 +18,7 @@ from typing import Any, Callable, TypeVar
 import gitlab
 import requests
 from gitlab.exceptions import GitlabError
+from gitlab.v4.objects import Project
 
 from helpdesk_app import metrics
 from helpdesk_app.upstreams import trace
@@ -78,10 +79,10 @@ class GitLabAdapter:
         return self._mine()[0]
 
     @property
-    def _project(self) -> Any:
+    def _project(self) -> Project:
         return self._mine()[2]
 
-    def _mine(self) -> tuple[gitlab.Gitlab, gitlab.Gitlab, Any]:
+    def _mine(self) -> tuple[gitlab.Gitlab, gitlab.Gitlab, Project]:
         """This thread's reading client, issues client and escalation project."""
         made = getattr(self._clients, "made", None)
         if made is None:
