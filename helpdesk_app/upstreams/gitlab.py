@@ -13,18 +13,20 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import gitlab
 import requests
 from gitlab.exceptions import GitlabError
-from gitlab.v4.objects import Project
 
 from helpdesk_app import metrics
 from helpdesk_app.upstreams import trace
 from helpdesk_app.upstreams.retry import RetryPolicy, is_transient_status, parse_retry_after
 from workflows.errors import UpstreamError
 from workflows.model import GitLabUser, Namespace
+
+if TYPE_CHECKING:  # loaded by python-gitlab when a client is made, not before
+    from gitlab.v4.objects import Project
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -79,10 +81,10 @@ class GitLabAdapter:
         return self._mine()[0]
 
     @property
-    def _project(self) -> Project:
+    def _project(self) -> "Project":
         return self._mine()[2]
 
-    def _mine(self) -> tuple[gitlab.Gitlab, gitlab.Gitlab, Project]:
+    def _mine(self) -> tuple[gitlab.Gitlab, gitlab.Gitlab, "Project"]:
         """This thread's reading client, issues client and escalation project."""
         made = getattr(self._clients, "made", None)
         if made is None:
