@@ -15,6 +15,7 @@ from .associate import ASSOCIATE, FORCE_ASSOCIATE
 from .checks import CHECKS
 from .facts import Facts, Ports
 from .inputs import MAX_PAIRS, Inputs
+from .labels import check_label, workflow_name
 from .model import Check, Decision, Plan, Verdict
 from .rules import Rules
 from .view import View
@@ -34,9 +35,10 @@ def recommend(plan: Plan, force: Plan | None = None) -> tuple[str | None, str]:
     if plan.decision is Decision.NOOP:
         return None, "Already linked: nothing to do."
     if plan.decision is Decision.READY:
-        return "associate", "Every check passes: associate."
+        return "associate", f"Every check passes: {workflow_name('associate')}."
     if plan.decision is Decision.NEEDS_OVERRIDE:
-        return "associate", "Associate once the agent confirms the override: " + plan.override_ids[0]
+        return "associate", (f"{workflow_name('associate')} once the agent confirms the override: "
+                             + check_label(plan.override_ids[0]))
     return after_blocks(plan.checks, plan.facts, force)
 
 
@@ -60,7 +62,8 @@ def after_blocks(checks: tuple[Check, ...], facts: dict[str, Any],
         return "escalate", ("Another customer's active plan is on the group: force association "
                             "must not take it. Escalate to find out who owns the group's billing.")
     if blocked_by <= FORCE_FIXABLE:
-        return "force_associate", "Only the normal path is closed: force associate after review."
+        return "force_associate", (f"Only the normal path is closed: {workflow_name('force_associate')} "
+                                   "after review.")
     return None, blocks[0].message
 
 
@@ -131,6 +134,10 @@ def _portal_side(ports: Ports, inputs: Inputs, rules: Rules) -> Plan:
     elif sub is not None and sub.namespace_id is not None:
         ns = facts.linked_namespace
         why = f"{sub.name} is linked to {ns.full_path if ns else sub.namespace_id}."
+    elif inputs.namespaces:
+        # the customer was found (by id or by the requester's email) but no subscription named
+        why = (f"No subscription was named for {inputs.namespaces[0]}: ask the customer which one, "
+               "or find it among this customer's in the portal.")
     else:
         why = "No namespace was named: ask the customer for the group's full path."
     recommendation = {"subscription": inputs.subscription, "namespace": None,

@@ -11,6 +11,8 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
+from .labels import check_label
+
 
 class Verdict(StrEnum):
     PASS = "pass"
@@ -129,8 +131,13 @@ class Check:
     verdict: Verdict
     message: str
 
+    @property
+    def label(self) -> str:
+        return check_label(self.id)
+
     def to_dict(self) -> dict[str, str]:
-        return {"id": self.id, "verdict": str(self.verdict), "message": self.message}
+        return {"id": self.id, "label": self.label, "verdict": str(self.verdict),
+                "message": self.message}
 
 
 @dataclass(frozen=True)

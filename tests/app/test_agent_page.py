@@ -51,7 +51,7 @@ def post_note(app, ticket_id: int, body: str) -> None:
 def open_issue(app, ticket_id: int = 101) -> int:
     """An escalation issue in the sandbox's GitLab and its row, as postback.py files them."""
     issue = sandbox_of(app).state.create_issue(
-        {"title": f"Console escalation: Associate namespace, Zendesk ticket {ticket_id}",
+        {"title": f"Console escalation: Associate subscription, Zendesk ticket {ticket_id}",
          "description": f"The run failed.\n\n{ESCALATION_MARKER}", "confidential": True},
         {"id": 990002, "username": "project_4_bot", "name": "Escalations project bot"})
     with app.extensions["helpdesk"].db() as session:
@@ -71,8 +71,8 @@ def test_the_list_shows_every_demo_ticket_with_its_demo_case(client):
     row_103 = html[html.index('id="ticket-row-103"'):html.index('id="ticket-row-104"')]
     assert "Cannot link subscription: more users than seats" in row_103
     assert "Cyd Chen" in row_103 and ">new<" in row_103
-    assert "Associate namespace: blocked (seats_cover_usage)" in row_103
-    assert "Force associate namespace: ready" in row_103
+    assert "Associate subscription: blocked (seats_cover_usage)" in row_103
+    assert "Force associate subscription: ready" in row_103
     assert 'data-testid="mode-banner" data-mode="sandbox"' in html
 
 

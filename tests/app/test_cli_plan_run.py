@@ -109,7 +109,7 @@ def test_plan_decides_every_demo_case_as_the_rules_say(case):
     assert code == 0, err
     assert plan["decision"] == case["decision"], plan["checks"]
     assert PLAN_KEYS <= set(plan) and plan["workflow"] == case["workflow"]
-    assert all(set(c) == {"id", "verdict", "message"} for c in plan["checks"])
+    assert all(set(c) == {"id", "label", "verdict", "message"} for c in plan["checks"])
     if "check" in case:
         (deciding,) = [c for c in plan["checks"] if c["id"] == case["check"]]
         assert deciding["verdict"] == case.get("verdict", DECIDING.get(case["decision"]))

@@ -50,7 +50,7 @@ def test_the_ticket_list_leads_to_the_ticket(agent_page):
     agent_page.goto("/sandbox/")
     expect(agent_page.get_by_test_id("mode-banner")).to_have_attribute("data-mode", "sandbox")
     row = agent_page.locator("#ticket-row-101")
-    expect(row).to_contain_text("Associate namespace: ready")
+    expect(row).to_contain_text("Associate subscription: ready")
     row.get_by_test_id("ticket-link").click()
     expect(agent_page).to_have_url(re.compile(r"/sandbox/tickets/101$"))
     expect(agent_page.locator("#ticket-101")).to_be_visible()

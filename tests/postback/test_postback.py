@@ -235,7 +235,7 @@ def test_a_failure_opens_one_confidential_issue_and_notes_it(services, http, zen
     assert escalation.gitlab_issue_url == "https://gitlab.example.test/support/escalations/-/issues/14"
     assert re.fullmatch(rf"\[lnr:escalation:{TICKET}:associate:[0-9a-f]{{12}}:[0-9a-f]{{16}}\]", row.marker)
     (posted,) = issue_posts(http)
-    assert posted == {"title": f"Console escalation: Associate namespace, Zendesk ticket {TICKET} "
+    assert posted == {"title": f"Console escalation: Associate subscription, Zendesk ticket {TICKET} "
                                "(A-S00000001 -> acme)",
                       "description": posted["description"], "labels": [LABEL], "confidential": True}
     description = posted["description"]

@@ -375,9 +375,7 @@ def test_a_1_mb_description_returns():
     assert findings.category in CATEGORIES
 
 
-def test_triage_imports_only_the_standard_library_and_inputs():
-    # Loading it is checked with the other pure modules (tests/workflows/test_pure.py).
-    package = pathlib.Path(triage_module.__file__).parent
+def _imports(package: pathlib.Path) -> set[str]:
     imported: set[str] = set()
     for source in package.glob("*.py"):
         tree = ast.parse(source.read_text(encoding="utf-8"))
@@ -385,6 +383,20 @@ def test_triage_imports_only_the_standard_library_and_inputs():
                      for alias in node.names}
         imported |= {("." * node.level) + (node.module or "") for node in ast.walk(tree)
                      if isinstance(node, ast.ImportFrom)}
-    own = {"." + source.stem for source in package.glob("*.py")}
-    assert imported - own <= {"__future__", "hashlib", "json", "re", "unicodedata", "dataclasses",
-                              "typing", "..inputs"}
+    return imported - {"." + source.stem for source in package.glob("*.py")}
+
+
+def test_triage_imports_only_the_standard_library_inputs_and_the_reply_parser():
+    # Loading it is checked with the other pure modules (tests/workflows/test_pure.py).
+    imported = _imports(pathlib.Path(triage_module.__file__).parent)
+    assert imported <= {"__future__", "hashlib", "json", "re", "unicodedata", "dataclasses",
+                        "typing", "..inputs", "html.parser", "mailparser_reply.constants",
+                        "mailparser_reply.parser"}
+
+
+def test_the_reply_parser_is_pure_python_that_does_no_io():
+    # mail-parser-reply may stay in the pure domain only while it is regular expressions
+    # over a string: no files, network or processes (the developers' guide).
+    import mailparser_reply
+    imported = _imports(pathlib.Path(mailparser_reply.__file__).parent)
+    assert imported <= {"logging", "re", "dataclasses", "itertools", "typing"}

@@ -135,6 +135,49 @@ def test_words_that_name_no_namespace(text):
     assert namespaces(text) == ()
 
 
+@pytest.mark.parametrize("text, expected", [
+    # each language's way of introducing a name, and its quotation marks (issue 18, item 2)
+    ("Unsere Gruppe heißt „brandt-it“ und ist ausgegraut", "brandt-it"),
+    ("die Gruppe »werk7« fehlt", "werk7"),
+    ("la Gruppe lautet kern", "kern"),
+    ("Nuestro grupo se llama «logistica» y no aparece", "logistica"),
+    ("el grupo «tres-rios» está atenuado", "tres-rios"),
+    ("notre groupe « atelier » est grisé", "atelier"),
+    ("le groupe s'appelle lumiere", "lumiere"),
+    ("O grupo se chama “arara” e não aparece", "arara"),
+    ("o grupo chamado ipe é nosso", "ipe"),
+    ("グループ名：kumo-dev", "kumo-dev"),
+    ("グループ名: kumo", "kumo"),
+    ("「hoshi」というグループに適用してください", "hoshi"),
+    ("新しいグループ「tsuki-platform」へ移動", "tsuki-platform"),
+    ("『mizu』のグループ", "mizu"),
+    ("my personal namespace jdoe instead of the group", "jdoe"),
+])
+def test_namespaces_named_in_the_six_languages(text, expected):
+    assert namespaces(text) == (expected,)
+
+
+@pytest.mark.parametrize("text", [
+    # a word is a namespace only where the text names it as a group (issue 18, item 3)
+    "we have the group 2FA enforcement switched on", "the namespace SAML2 settings", "group SHA256 keys",
+    "in the group IPv6 allowlist", "Gruppe 2 fehlt", "la Gruppe ist ausgegraut", "el grupo se ve gris",
+    "my personal namespace instead of the group", "the namespace already has a subscription",
+    "grupo no portal", "グループがグレーアウト",
+])
+def test_a_setting_or_a_word_of_the_sentence_is_no_namespace(text):
+    assert namespaces(text) == ()
+
+
+@pytest.mark.parametrize("text", [
+    "Order #502-88431", "PO 4500123456", "Quote Q-88123", "Invoice INV-00502118", "Zuora account A00502118",
+    "Tel +1 (415) 502-7734", "502 Howard Street, Suite 300", "VAT DE502118845", "pedido nº 502-9932",
+    "Rechnung 4500502211", "devis n° D-2026-0502", "〒150-0002 東京都渋谷区渋谷2-15-1 502号室",
+    "Our customer number for Kestrel is 100234", "Unsere Kundennummer für Optik: 88213",
+])
+def test_numbers_of_other_kinds_are_no_subscription_namespace_or_customer_id(text):
+    assert found(text) == {"subscriptions": (), "namespaces": (), "emails": (), "customer_ids": ()}
+
+
 def test_a_namespace_in_a_url_and_in_words_counts_once_case_insensitively():
     assert namespaces("group: acme, https://gitlab.com/ACME and https://gitlab.com/groups/acme/-/billings") == ("acme",)
 

@@ -56,16 +56,50 @@ def test_the_table_and_the_last_line(corpus):
     assert summary["per_category"]["namespace_taken"] == {"correct": 1, "total": 1, "accuracy": 1.0}
     assert summary["per_category"]["account_link"] == {"correct": 0, "total": 1, "accuracy": 0.0}
     assert summary["per_category"]["portal_502"] == {"correct": 0, "total": 0, "accuracy": None}
-    assert summary["fields"]["subscriptions"] == {"precision": 1.0, "recall": 0.5}
-    assert summary["fields"]["namespaces"] == {"precision": 0.5, "recall": 1.0}
-    assert summary["fields"]["emails"] == {"precision": 1.0, "recall": 1.0}
-    assert summary["fields"]["customer_ids"] == {"precision": 1.0, "recall": 1.0}
+    assert summary["fields"]["subscriptions"] == {"precision": 1.0, "recall": 0.5, "f1": 0.667}
+    assert summary["fields"]["namespaces"] == {"precision": 0.5, "recall": 1.0, "f1": 0.667}
+    assert summary["fields"]["emails"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0}
+    assert summary["fields"]["customer_ids"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0}
     assert set(summary) == {"tickets", "category_accuracy", "per_category", "fields"}
     text = "\n".join(lines[:-1])
     assert "003_other.json: expected account_link, got other" in text
     assert "002_associate.json: missing ['A-S00000002'], extra []" in text
     assert "002_associate.json: missing [], extra ['acme/dev']" in text
     assert "001_grayed.json" not in text.split("Misclassified")[1]
+
+
+def split_corpus(tmp_path):
+    tickets = {"001_old.json": ticket("Hello there", "account_link"),
+               "002_tune.json": {**ticket("Hi again", "portal_502"), "split": "tune"},
+               "003_held.json": {**ticket("Our group 'acme' is grayed out", "account_link",
+                                          namespaces=["acme"]), "split": "held_out"}}
+    for name, data in tickets.items():
+        (tmp_path / name).write_text(json.dumps(data), encoding="utf-8")
+    return tmp_path
+
+
+@pytest.mark.parametrize("split, files", [("all", 3), ("old", 1), ("tune", 1), ("held_out", 1), ("new", 2)])
+def test_a_split_scores_its_part_only(tmp_path, split, files):
+    code, out, _ = run("--corpus", str(split_corpus(tmp_path)), "--split", split)
+    assert code == 0 and json.loads(out.rstrip().split("\n")[-1])["tickets"] == files
+
+
+def test_held_out_misreadings_are_counted_but_named_only_when_asked(tmp_path):
+    corpus = str(split_corpus(tmp_path))
+    code, out, _ = run("--corpus", corpus, "--split", "held_out")
+    summary = json.loads(out.rstrip().split("\n")[-1])
+    assert code == 0 and summary["category_accuracy"] == 0.0  # misread, and counted
+    assert "003_held.json" not in out and "not listed" in out
+    code, out, _ = run("--corpus", corpus, "--split", "all")
+    assert "001_old.json" in out and "002_tune.json" in out and "003_held.json" not in out
+    code, out, _ = run("--corpus", corpus, "--split", "held_out", "--show-held-out")
+    assert "003_held.json: expected account_link, got namespace_taken" in out
+
+
+def test_an_unknown_split_value_names_its_file(tmp_path):
+    (tmp_path / "bad.json").write_text(json.dumps({**ticket("x", "other"), "split": "train"}))
+    code, out, err = run("--corpus", str(tmp_path))
+    assert code == 2 and "bad.json: split must be one of tune, held_out" in err
 
 
 @pytest.mark.parametrize("make", [lambda d: d / "missing", lambda d: d])

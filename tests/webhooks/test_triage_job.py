@@ -6,6 +6,7 @@ so the test sees that triage changes nothing there.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -158,3 +159,57 @@ def test_the_sidebar_shows_the_latest_findings(app, zendesk):
                                     headers=session_header(app, AGENT.id)).get_json()
     assert context["findings"]["category"] == "associate_subscription"
     assert context["findings"]["recommended"] == "associate"
+
+
+def requester_in_the_world(world, requester_id: int = 9100) -> None:
+    """Diagnose asks Zendesk for the ticket's requester through the world's Zendesk (the
+    job's own reads go to FakeZendesk): both are one Zendesk in production."""
+    world.tickets[TICKET] = {**world.tickets[1], "id": TICKET, "requester_id": requester_id}
+
+
+def stored_findings(app) -> dict:
+    with services_of(app).db() as session:
+        return session.scalars(select(TicketFindings)).one().findings
+
+
+def test_a_ticket_naming_no_customer_is_diagnosed_on_the_requesters_portal_customer(app, world, zendesk):
+    # Rules v2, diagnose: with nothing written, the portal customer whose email is the
+    # ticket requester's verified email (requester 9100: owner@acme.test, customer 1).
+    requester_in_the_world(world)
+    zendesk.add_ticket(TICKET, "Subscription not showing", "We bought Premium but it does not show on "
+                                                           "our group gitlab.com/acme. Please help.")
+    deliver(app, "webhook_ticket_created", "ev-1")
+    stored = stored_findings(app)
+    assert stored["category"] == "associate_subscription" and stored["customer_ids"] == []
+    diagnosis = stored["diagnosis"]
+    assert diagnosis["inputs"]["customer_id"] == 1
+    assert {c["id"]: c["verdict"] for c in diagnosis["checks"]}["customer_exists"] == "pass"
+    assert "No subscription was named for acme" in diagnosis["recommendations"][0]["reason"]
+    (note,) = internal_notes(zendesk)
+    assert "Diagnosis (read only" in note and "No subscription was named for acme" in note
+
+
+def test_a_portal_502_is_diagnosed_on_the_linked_account_and_an_admin_is_unlinked(app, world, zendesk):
+    # Rules v2: a portal_502 ticket is diagnosed on the customer's linked account and never
+    # recommends associate while that account is an admin (seed 001's 502).
+    world.customers[1] = dataclasses.replace(world.customers[1], gitlab_user_id=300)
+    requester_in_the_world(world)
+    zendesk.add_ticket(TICKET, "502 in the customers portal",
+                       "Every time I open the group list in the customers portal to link our "
+                       "subscription I get 502 Bad Gateway.\n\nAda\nAcme, 502 Market Street")
+    deliver(app, "webhook_ticket_created", "ev-1")
+    stored = stored_findings(app)
+    assert stored["category"] == "portal_502" and stored["recommended"] == "unlink_account"
+    checks = {c["id"]: c["verdict"] for c in stored["diagnosis"]["checks"]}
+    assert stored["diagnosis"]["inputs"]["customer_id"] == 1 and checks["linked_user_not_admin"] == "block"
+    (note,) = internal_notes(zendesk)
+    assert "linked_user_not_admin" in note and "Unlink GitLab.com account. An admin account" in note
+
+
+def test_an_unverified_requester_is_not_looked_up(app, world, zendesk):
+    requester_in_the_world(world, requester_id=9300)  # owner@acme.test, not verified
+    zendesk.add_ticket(TICKET, "Subscription not showing", "Our subscription is not on gitlab.com/acme.")
+    deliver(app, "webhook_ticket_created", "ev-1")
+    diagnosis = stored_findings(app)["diagnosis"]
+    assert diagnosis["inputs"]["customer_id"] is None and diagnosis["checks"] == []
+    assert "no verified email" in diagnosis["recommendations"][0]["reason"]

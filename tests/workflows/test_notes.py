@@ -117,7 +117,7 @@ def test_escalation_text_keeps_upstream_and_ticket_text_fenced(scenario):
         visible = outside_fences(text)
         assert "/close" not in visible and "/label" not in visible and "@" not in visible
         assert "request id: req-9" in text and "status: 409" in text and "run.failed" in text
-    assert notes.escalation_title(ctx) == ("Console escalation: Associate namespace, Zendesk ticket 1 "
+    assert notes.escalation_title(ctx) == ("Console escalation: Associate subscription, Zendesk ticket 1 "
                                            "(A-S00000001 -> acme)")
 
 
@@ -151,7 +151,7 @@ def test_no_gitlab_version_reads_a_quick_action_or_mention_in_customer_text(scen
 def test_the_title_shows_only_plain_identifiers():
     ctx = notes.EscalationContext(ticket_id=1, workflow="escalate", ticket_link="x",
                                   inputs={"subscription": "@all /close", "namespace": "acme"})
-    assert notes.escalation_title(ctx) == "Console escalation: Manual escalation, Zendesk ticket 1 (acme)"
+    assert notes.escalation_title(ctx) == "Console escalation: Escalate to engineers, Zendesk ticket 1 (acme)"
 
 
 # -- after a run -----------------------------------------------------------------------------
@@ -160,7 +160,7 @@ def test_the_title_shows_only_plain_identifiers():
 def test_success_note_has_changes_and_the_seed_001_reply(scenario):
     outcome = run(scenario)
     note = notes.success_note(outcome, mode="upstream", marker="[lnr:run:3]")
-    assert note.startswith("Associate namespace: done, and verified.")
+    assert note.startswith("Associate subscription: done, and verified.")
     assert "- Namespace linked to A-S00000001: none -> acme (id 500)" in note
     assert "- Plan of acme (id 500): free -> premium" in note
     assert ("I have successfully provisioned your subscription and it has been associated with your "

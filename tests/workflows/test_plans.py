@@ -45,7 +45,7 @@ def test_plan_serialises_with_checks_in_order_and_the_facts_used(world):
                                                 {"subscription": "A-S00000001", "namespace": "acme"}).to_dict()))
     assert data["workflow"] == "associate" and data["decision"] == "ready"
     assert [c["id"] for c in data["checks"]] == list(workflows.MUTATING["associate"].check_ids)
-    assert set(data["checks"][0]) == {"id", "verdict", "message"}
+    assert set(data["checks"][0]) == {"id", "label", "verdict", "message"}
     assert data["facts"]["namespace"]["billable_members_count"] == 18
     assert data["facts"]["subscription"]["seats"] == 20
     assert data["change"] == {"action": "link_subscription", "subscription": "A-S00000001",
@@ -191,6 +191,13 @@ def test_diagnose_with_nothing_written_finds_the_customer_by_the_requesters_veri
     unverified = workflows.plan("diagnose", World(scenario).ports, {"ticket": 3})
     assert unverified.recommendations[0]["recommended"] is None
     assert "verified email" in unverified.recommendations[0]["reason"]
+
+
+def test_diagnose_with_only_a_namespace_finds_the_customer_and_asks_for_the_subscription(scenario):
+    plan = workflows.plan("diagnose", World(scenario).ports, {"namespace": "acme", "ticket": 1})
+    assert plan.inputs["customer_id"] == 1 and plan.check("customer_exists").verdict == "pass"
+    (entry,) = plan.recommendations
+    assert entry["recommended"] is None and entry["reason"].startswith("No subscription was named for acme")
 
 
 @pytest.mark.parametrize("is_admin, expected", [(True, True), (None, None), (False, False)])

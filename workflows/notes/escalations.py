@@ -7,8 +7,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from ..labels import CODE
 from ..model import Outcome, Plan
-from .words import _WORKFLOW_NAME, _compose, fenced, title
+from .words import _compose, fenced, title
 
 ESCALATION_TITLE = "Console escalation: {title}, Zendesk ticket {ticket_id}{subject}"
 ESCALATION_OPENED_NOTE = (
@@ -126,7 +127,7 @@ def _summary_block(summary: str) -> str:
 
 def _facts_lines(ctx: EscalationContext) -> str:
     run = f"\n- Run: {ctx.run_id}" if ctx.run_id is not None else ""
-    name = ctx.workflow if _WORKFLOW_NAME.match(ctx.workflow) else "(not a workflow name)"
+    name = ctx.workflow if CODE.match(ctx.workflow) else "(not a workflow name)"
     return f"- Zendesk ticket: {ctx.ticket_link}\n- Workflow: `{name}`{run}"
 
 

@@ -5,29 +5,15 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
+from ..labels import WORKFLOW_NAMES, workflow_name
 from ..model import Check
 
 SANDBOX_LINE = ("SANDBOX MODE: this ran against the local sandbox; no real customer, "
                 "portal, GitLab or Zendesk data was changed.")
 TICKET_URL = "https://{subdomain}.zendesk.com/agent/tickets/{ticket_id}"
-WORKFLOW_TITLES = {
-    "associate": "Associate namespace",
-    "force_associate": "Force associate namespace",
-    "clear_subscription": "Clear subscription",
-    "unlink_account": "Unlink GitLab.com account",
-    "link_account": "Link GitLab.com account",
-    "diagnose": "Diagnose",
-    "escalate": "Manual escalation",
-}
-
-_WORKFLOW_NAME = re.compile(r"^[a-z][a-z_]{0,63}$")
-
-
-def title(workflow: str) -> str:
-    """The workflow's name for people; an unknown odd value is never echoed into Markdown."""
-    if workflow in WORKFLOW_TITLES:
-        return WORKFLOW_TITLES[workflow]
-    return workflow if _WORKFLOW_NAME.match(workflow) else "unnamed workflow"
+# One name per workflow everywhere (workflows/labels.py); these names stay for the notes' callers.
+WORKFLOW_TITLES = WORKFLOW_NAMES
+title = workflow_name
 
 
 def ticket_url(subdomain: str | None, ticket_id: int, *, agent_page: str | None = None) -> str:

@@ -23,7 +23,7 @@ from typing import Any
 from .categories import CATEGORIES, MIN_CONFIDENCE, RECOMMENDED
 from .classify import _classify, classify
 from .extract import Extracted, _extract, extract
-from .text import MAX_TEXT, TicketText, _parts
+from .text import MAX_TEXT, TicketText, _readings
 
 __all__ = ["CATEGORIES", "MAX_TEXT", "MIN_CONFIDENCE", "RECOMMENDED", "Extracted", "Findings",
            "TicketText", "classify", "extract", "triage"]
@@ -62,9 +62,9 @@ class Findings:
 
 
 def triage(text: TicketText) -> Findings:
-    parts = _parts(text)
-    found = _extract(parts)
-    category, confidence, cues = _classify(parts, found)
+    readings = _readings(text)
+    found = _extract(readings)
+    category, confidence, cues = _classify(readings, found)
     subscriptions, namespaces, emails, customer_ids = found
     return Findings(category=category, confidence=confidence, subscriptions=subscriptions,
                     namespaces=namespaces, emails=emails, customer_ids=customer_ids, cues=cues)

@@ -28,7 +28,8 @@ from .cues import (
     Cue,
 )
 from .extract import Extracted, _extract
-from .text import TicketText, _fold, _parts
+from .mail import Mail
+from .text import TicketText, _fold, _readings
 
 NO_CUE_CONFIDENCE = 0.3  # `other` because nothing matched at all
 
@@ -41,9 +42,17 @@ class _Evidence:
     cues: list[str] = field(default_factory=list)
 
 
+SNIPPET_WORDS = 2  # words kept at each end of a long match
+
+
 def _snippet(text: str) -> str:
-    """A matched phrase for people: short, on one line, and never a marker's brackets."""
-    text = re.sub(r"[\[\]<>\x00-\x1f\x7f]", " ", text).strip()
+    """The words that made a cue, for people: a pattern that spans a window ("bought ...
+    not applied") keeps the first and last words and drops the customer's words between
+    them; on one line, never a marker's brackets, at most 60 characters."""
+    words = re.sub(r"[\[\]<>\x00-\x1f\x7f]", " ", text).split()
+    if len(words) > 2 * SNIPPET_WORDS:
+        words = [*words[:SNIPPET_WORDS], "...", *words[-SNIPPET_WORDS:]]
+    text = " ".join(words)
     return text if len(text) <= 60 else text[:57].rstrip() + "..."
 
 
@@ -51,11 +60,19 @@ def _blank(match: re.Match[str]) -> str:
     return " " * len(match.group(0))
 
 
+def _first(cue: Cue, text: str) -> re.Match[str] | None:
+    """The cue's first match that means it where it stands (`Cue.rejects`)."""
+    if not cue.rejects:
+        return cue.pattern.search(text)
+    return next((m for m in cue.pattern.finditer(text)
+                 if not any(reject(text, m.start(), m.end()) for reject in cue.rejects)), None)
+
+
 def _hits(cues: Iterable[Cue], folded: str) -> dict[str, tuple[float, str]]:
     found = {}
     for cue in cues:
         text = cue.unless.sub(_blank, folded) if cue.unless else folded
-        match = cue.pattern.search(text)
+        match = _first(cue, text)
         if match:
             found[cue.label] = (cue.weight, f'{cue.label}: "{_snippet(match.group(0))}"')
     return found
@@ -175,14 +192,16 @@ def _decide(evidence: Mapping[str, _Evidence]) -> tuple[str, float, tuple[str, .
     return winner, round(confidence, 2), tuple(chosen.cues + notes)
 
 
-def _classify(parts: list[str], found: Extracted) -> tuple[str, float, tuple[str, ...]]:
-    folded = "\n".join(_fold(p) for p in parts)  # cue windows never cross two texts
+def _classify(readings: list[Mail], found: Extracted) -> tuple[str, float, tuple[str, ...]]:
+    # Only the requester's words are cues (their own and what they forward); cue windows
+    # never cross two texts.
+    folded = "\n".join(_fold(mail.words) for mail in readings)
     return _decide(_evaluate(folded, found))
 
 
 def classify(text: TicketText) -> tuple[str, float, tuple[str, ...]]:
     """(category, confidence 0..1, cues): the first category of CATEGORIES that applies."""
-    parts = _parts(text)
-    return _classify(parts, _extract(parts))
+    readings = _readings(text)
+    return _classify(readings, _extract(readings))
 
 

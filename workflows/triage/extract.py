@@ -6,7 +6,8 @@ import re
 from typing import Any, Iterable
 
 from ..inputs import MAX_ID
-from .text import TicketText, _parts
+from .mail import Mail
+from .text import TicketText, _readings
 
 # Mail clients turn "-" into typographic dashes; the name is written back with "-".
 _SUBSCRIPTION = re.compile(r"(?<![A-Za-z0-9])a[-\u2010-\u2015\u2212]s(\d{8})(?!\d)", re.IGNORECASE)
@@ -33,16 +34,27 @@ RESERVED_PATHS = frozenset({
 # Routes written before GitLab moved them under `/-/` (e.g. `/acme/app/issues/1`).
 _LEGACY_ROUTES = frozenset({"issues", "merge_requests", "tree", "blob", "commits", "commit",
                             "pipelines", "jobs", "raw", "wikis", "settings", "edit"})
-_GROUP_WORD = r"(?:groups?|namespaces?|name space|gruppen?|groupes?|grupos?|gruppo|groep|namensraum)"
-_QUOTE = "\"'`\u2018\u2019\u201c\u201d\u00ab\u00bb"
+_GROUP_WORD = (r"(?:groups?|namespaces?|name space|gruppen?|groupes?|grupos?|gruppo|groep|namensraum|"
+               r"グループ|ネームスペース|名前空間)")
+# Each language's quotation marks (triage.md: "our group 'acme'"): „…“ and »…« in German,
+# «…» in Spanish and Portuguese, « … » (spaces inside) in French, “…”, 「…」 and 『…』.
+_QUOTE = "\"'`\u2018\u2019\u201a\u201c\u201d\u201e\u00ab\u00bb\u2039\u203a\u300c\u300d\u300e\u300f"
+# "called" in the six languages: the word after it is a name, whatever it looks like
+_CALLED = (r"called|named|se llama|se chama|heißt|heisst|lautet|namens|genannt|s'appelle|nommée?|"
+           r"appelée?|llamado|chamado|denominado")
 _NAMED_AFTER = re.compile(
-    r"(?<![A-Za-z0-9_/.-])" + _GROUP_WORD + r"(?P<what>\s{1,3}(?:path|name|url|slug))?"
-    r"(?P<sep>\s{0,3}[:=]\s{0,3}|\s{1,3}(?:is|was|called|named)\s{1,3}|\s{1,3})"
-    r"(?P<q>[(" + _QUOTE + r"]?)"  # "(": "my personal namespace (jdoe-dev)", read as bare
+    # "my personal namespace jdoe": a personal namespace is named by its user's name
+    r"(?<![A-Za-z0-9_/.-])(?:(?P<personal>personal|persönliche[nrs]?|personnel|pessoal)\s{1,3})?"
+    + _GROUP_WORD + r"(?P<what>\s{1,3}(?:path|name|url|slug)|名|パス)?"
+    r"(?P<sep>\s{0,3}[:=]\s{0,3}|\s{1,3}(?:is|was|ist|war|es|est|é|era)\s{1,3}|"
+    r"\s{1,3}(?P<called>" + _CALLED + r")\s{1,3}|\s{1,3}|(?=[" + _QUOTE + r"]))"
+    r"(?:(?P<q>[(" + _QUOTE + r"])\s?)?"  # "(": "my personal namespace (jdoe-dev)", read as bare
     r"(?P<path>[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}(?:/[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}){0,20})",
     re.IGNORECASE)
+# "'acme' group", "«acme» group", 「suzuki-ai」というグループ
 _NAMED_BEFORE = re.compile(
-    r"[" + _QUOTE + r"](?P<path>[A-Za-z0-9_][A-Za-z0-9_./-]{0,254})[" + _QUOTE + r"]\s{1,3}"
+    r"[" + _QUOTE + r"]\s?(?P<path>[A-Za-z0-9_][A-Za-z0-9_./-]{0,254})\s?[" + _QUOTE + r"]"
+    r"(?:\s{1,3}|\s{0,3}(?:という|との|の)\s{0,3}|(?=グループ|ネームスペース))"
     + _GROUP_WORD + r"(?![A-Za-z])", re.IGNORECASE)
 # Words that follow "group"/"namespace" but name none.
 _NOT_A_NAME = frozenset({
@@ -52,6 +64,19 @@ _NOT_A_NAME = frozenset({
     "i.e", "etc", "sign-in", "re-link", "drop-down", "dropdown", "grayed-out", "greyed-out",
     "group", "groups", "namespace", "namespaces",
 })
+# Words of a sentence that follow "group"/"namespace" without naming one ("my personal
+# namespace instead of ...", "the namespace already has ..."): no name unless quoted.
+_FUNCTION_WORDS = frozenset("""
+to by we us our my your their his her its it instead already also too and or but of for with in
+on at from into onto as so then than there here which who what when where why how if because
+while until since after before about again still just only even now can could will would should
+may might must do does did have has had be been are were am i you he she they them me all any
+some each every both other another such more most very please thanks und oder aber von für mit
+im auf an zu wir uns unser unsere unseren ich er der die das den dem des ein eine einen noch
+schon auch nicht bitte y o pero de del para con en nosotros nuestro nuestra yo el la los las
+un una ya tambien también que et ou mais du des pour avec nous notre je le les une déjà aussi
+ne pas qui e mas do da dos das com em nós nosso nossa eu os as um uma já não
+""".split())
 _CUSTOMER_ID = re.compile(
     r"(?<![A-Za-z0-9])(?:customers?(?:\s?(?:portal|dot))?(?:\s?account)?\s?"
     r"(?:id|#|no\.?|nr\.?|number)|portal\s+customer|kunden-?(?:id|nummer|nr\.?)|"
@@ -83,23 +108,29 @@ def _clean_path(raw: str) -> str | None:
 
 
 def _named_path(match: re.Match[str]) -> str | None:
-    """A path named in words: quoted, after `:`/`=`/"is"/"called", or bare (or in brackets)
-    when it looks like a path (has `_ - . /` or a digit); "namespace acme" alone, or
-    "group (Maintainer)", is too often a word."""
+    """A path named in words: quoted, after `:`/`=`/"called" (in any of the six languages),
+    after "personal namespace", or bare (or in brackets) when it looks like a path (has
+    `_ - . /`). A bare word is too often no name: "namespace acme" alone, "group
+    (Maintainer)", or a setting ("the group 2FA enforcement", "namespace SAML2 settings").
+    """
     path, end = match.group("path"), match.end("path")
     after = match.string[end:end + 1]
     if after in (":", "@") or _SUBSCRIPTION.fullmatch(path):
         return None  # a URL's scheme, an address, or a subscription name
     if "/" in path and "." in path.split("/")[0]:
         return None  # host/path: another host than gitlab.com (e.g. a self-managed one)
-    # A quote closes a quote; a bracket is no quote ("groups (I'm in ~1,200)" names none).
-    quoted = match.group("q") not in ("", "(") and after != "" and after in _QUOTE
-    sep = match.group("sep").strip()
-    strong = quoted or sep in (":", "=", "called", "named") or (sep and match.group("what"))
+    # A quote closes a quote (French puts a space inside); a bracket is no quote ("groups
+    # (I'm in ~1,200)" names none).
+    closing = match.string[end:end + 2].lstrip()[:1]
+    quoted = match.group("q") not in (None, "(") and closing != "" and closing in _QUOTE
+    strong = (quoted or match.group("sep").strip() in (":", "=") or match.group("called")
+              or match.group("personal") or (match.group("sep") and match.group("what")))
     path = path.rstrip(".")
     if not path or path.lower() in _NOT_A_NAME or path.isdigit():
         return None
-    if strong or re.search(r"[_\-./0-9]", path):
+    if not quoted and path.lower() in _FUNCTION_WORDS:
+        return None
+    if strong or re.search(r"[_\-./]", path):
         return path
     return None
 
@@ -132,29 +163,35 @@ def _named_path_any(match: re.Match[str]) -> str | None:
     return path if path and path.lower() not in _NOT_A_NAME and not path.isdigit() else None
 
 
-def _namespaces(parts: list[str]) -> tuple[str, ...]:
+def _namespaces(readings: list[Mail]) -> tuple[str, ...]:
+    """Named where a group may be named: not in an agent's quoted reply, whose examples
+    ("gitlab.com/groups/your-group") are no one's group, nor in a signature."""
     found = []
-    for part in parts:
-        found += [p for _, p in sorted(_url_paths(part) + _word_paths(part))]
+    for mail in readings:
+        text = mail.naming
+        found += [p for _, p in sorted(_url_paths(text) + _word_paths(text))]
     return _unique(found, key=str.casefold)  # GitLab paths are case-insensitive
 
 
-def _customer_ids(parts: list[str]) -> tuple[int, ...]:
-    ids = (int(m.group(1)) for part in parts for m in _CUSTOMER_ID.finditer(part))
+def _customer_ids(texts: list[str]) -> tuple[int, ...]:
+    ids = (int(m.group(1)) for text in texts for m in _CUSTOMER_ID.finditer(text))
     return _unique(i for i in ids if 0 < i <= MAX_ID)
 
 
 Extracted = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[int, ...]]
 
 
-def _extract(parts: list[str]) -> Extracted:
-    subscriptions = _unique(f"A-S{m.group(1)}" for p in parts for m in _SUBSCRIPTION.finditer(p))
-    emails = _unique(m.group(0).lower() for p in parts for m in _EMAIL.finditer(p))
-    return subscriptions, _namespaces(parts), emails, _customer_ids(parts)
+def _extract(readings: list[Mail]) -> Extracted:
+    """Subscription names, addresses and customer ids count wherever the ticket has them
+    (a quoted provisioning mail names the subscription); namespaces see `_namespaces`."""
+    texts = [mail.whole for mail in readings]
+    subscriptions = _unique(f"A-S{m.group(1)}" for t in texts for m in _SUBSCRIPTION.finditer(t))
+    emails = _unique(m.group(0).lower() for t in texts for m in _EMAIL.finditer(t))
+    return subscriptions, _namespaces(readings), emails, _customer_ids(texts)
 
 
 def extract(text: TicketText) -> Extracted:
     """(subscriptions, namespaces, emails, customer_ids), each in order of first appearance."""
-    return _extract(_parts(text))
+    return _extract(_readings(text))
 
 

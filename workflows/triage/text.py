@@ -1,11 +1,14 @@
 """The ticket's text as triage reads it: subject, description and comments, normalised and
-cut to `MAX_TEXT` characters, and folded for the cue patterns."""
+cut to `MAX_TEXT` characters, each read as mail (`mail.py`), and folded for the cue
+patterns."""
 from __future__ import annotations
 
 import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
+
+from .mail import Mail, forwarded_subject, read_mail
 
 MAX_TEXT = 200_000  # characters read per ticket; the rest is cut
 
@@ -52,6 +55,19 @@ def _parts(text: TicketText) -> list[str]:
         budget -= len(piece)
         parts.append(unicodedata.normalize("NFKC", piece))
     return parts
+
+
+def _readings(text: TicketText) -> list[Mail]:
+    """Each part read as mail: the subject is the requester's own; a forward's subject makes
+    the description's first header a forwarded mail."""
+    parts = _parts(text)
+    if not parts:
+        return []
+    forward = forwarded_subject(parts[0])
+    readings = [Mail(whole=parts[0], own=parts[0])]
+    for index, part in enumerate(parts[1:]):
+        readings.append(read_mail(part, forwarded=forward and index == 0))
+    return readings
 
 
 _FOLD = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'", "\u201c": '"',
