@@ -15,7 +15,12 @@ import sys
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))  # one per core
 worker_class = "gthread"
-# Requests are mostly waiting on upstreams (up to 10 s a call), not on the CPU.
+# Requests are mostly waiting on upstreams (up to 10 s a call), not on the CPU. A sidebar
+# following a run long-polls it (GET /api/v1/runs/<id>?wait=25): each such request holds
+# one of these threads for up to 25 s, and at most 8 of a worker's threads wait at once
+# (engine/run_watch.py), so at least 8 stay for webhooks and plans; past that a waiter is
+# answered at once and asks again a second later. A plan's reads that go out together run
+# on a pool of 32 threads per worker beside these (upstreams/gather.py), at most 12 a plan.
 threads = int(os.environ.get("WEB_THREADS", "16"))
 # A request that has not answered in 60 s is stuck: its worker is restarted. A plan's
 # slowest honest path is three dependent upstream calls at their 10 s timeout, plus retries.

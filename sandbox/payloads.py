@@ -211,6 +211,15 @@ def zendesk_invalid(description: str) -> dict[str, Any]:
             "details": {"base": [{"description": description}]}}
 
 
+def zendesk_update_conflict() -> dict[str, Any]:
+    """Update Ticket's 409 for a `safe_update` whose `updated_stamp` is not the ticket's
+    `updated_at` (https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#protecting-against-ticket-update-collisions);
+    the service relies only on the status."""
+    return {"error": "UpdateConflict",
+            "description": "Safe Update prevented the update due to outdated ticket data. "
+                           "Please fetch the latest ticket data and try again."}
+
+
 def ticket(record: dict[str, Any], base: str) -> dict[str, Any]:
     """Show Ticket's `ticket`; scenario defaults stand in for fields a record lacks."""
     tid, subject = record["id"], record.get("subject", "")

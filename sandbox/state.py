@@ -42,6 +42,10 @@ class Invalid(Exception):
     """A request the vendor would refuse as invalid (Zendesk 422, GitLab 400)."""
 
 
+class Conflict(Exception):
+    """A Zendesk safe update of a ticket changed since its `updated_stamp` (409)."""
+
+
 class State:
     """Load with a checked scenario (scenario.load); `reset()` goes back to it."""
 
@@ -475,6 +479,8 @@ class State:
             ticket = self._ticket(ticket_id)
             if ticket["status"] == "closed":
                 raise Invalid("Status: closed prevents ticket update")
+            if changes.get("safe_update") and changes.get("updated_stamp") != ticket["updated_at"]:
+                raise Conflict(ticket_id)  # nothing of the update is applied
             _check_update(changes)
             events = self._apply_update(ticket, changes, actor_id)
             ticket["updated_at"] = self._clock()

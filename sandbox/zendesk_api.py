@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 from sandbox import payloads
 from sandbox.faults import Fault
 from sandbox.server import BadRequest, Request, Response, Router
-from sandbox.state import Invalid, NotFound, State
+from sandbox.state import Conflict, Invalid, NotFound, State
 
 TICKET = r"/api/v2/tickets/(\d+)"
 USER = r"/api/v2/users/(\d+)"
@@ -65,6 +65,8 @@ class ZendeskApi:
             return _not_found()
         except (Invalid, BadRequest) as error:
             return Response(422, payloads.zendesk_invalid(str(error)))
+        except Conflict:
+            return Response(409, payloads.zendesk_update_conflict())
 
     def _actor(self, request: Request) -> dict[str, Any] | None:
         """The agent whose `{email}/token` came with the account's API token."""

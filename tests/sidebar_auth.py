@@ -116,9 +116,11 @@ def mock_agent(
 
 
 def mock_unknown_user(responses_mock, user_id: int) -> None:
-    """Zendesk's 404 for a user that does not exist (Show User)."""
-    responses_mock.get(f"{ZENDESK_URL}/api/v2/users/{user_id}.json", status=404,
-                       json=_fixture("error__record_not_found"))
+    """Zendesk's 404 for a user that does not exist (Show User, and List Groups, which
+    the directory asks at the same time)."""
+    for path in (f"users/{user_id}.json", f"users/{user_id}/groups.json"):
+        responses_mock.get(f"{ZENDESK_URL}/api/v2/{path}", status=404,
+                           json=_fixture("error__record_not_found"))
 
 
 def session_header(

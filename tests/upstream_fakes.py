@@ -57,6 +57,10 @@ class FakeZendesk:
         # When set, the answer to every request about a ticket: (status, body), e.g. the
         # 404 of a deleted ticket or a 503 of Zendesk down.
         self.answer_all: tuple[int, Any] | None = None
+        # Updates of a ticket between a read and a safe update: each makes the next safe
+        # update answer 409 (someone else changed the ticket meanwhile).
+        self.races = 0
+        self.updates = 0
 
     def install(self, mock: responses.RequestsMock) -> "FakeZendesk":
         tickets = re.escape(ZENDESK_API) + r"/tickets/(\d+)"
@@ -75,7 +79,8 @@ class FakeZendesk:
                    requester_id: int = 9100) -> None:
         """A ticket whose first comment is its description, as Zendesk makes it."""
         self.tickets[ticket_id] = {"subject": subject, "description": description,
-                                   "requester_id": requester_id}
+                                   "requester_id": requester_id, "tags": [], "status": "open",
+                                   "custom_fields": [], "updated_at": CREATED_AT}
         self.comments.setdefault(ticket_id, []).insert(0, {
             "id": 4000, "body": description, "public": True, "author_id": requester_id,
             "created_at": CREATED_AT})
@@ -84,7 +89,8 @@ class FakeZendesk:
         """Show Ticket answers for `ticket_id` (no comments added): Zendesk's example ticket
         with `fields` (e.g. group_id, assignee_id, organization_id) over it."""
         self.tickets[ticket_id] = {"subject": f"Ticket {ticket_id}", "description": "",
-                                   "requester_id": 9100, **fields}
+                                   "requester_id": 9100, "tags": [], "status": "open",
+                                   "custom_fields": [], "updated_at": CREATED_AT, **fields}
 
     def add_comment(self, ticket_id: int, body: str, author_id: int = 9100) -> None:
         stored = self.comments.setdefault(ticket_id, [])
@@ -121,14 +127,37 @@ class FakeZendesk:
         comment = sent_ticket.get("comment")
         if comment is not None and self.note_failures:
             return _reply(*self.note_failures.pop(0))
+        ticket = self.tickets.get(ticket_id)
+        if sent_ticket.get("safe_update") and self._raced(ticket, sent_ticket.get("updated_stamp")):
+            # https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#protecting-against-ticket-update-collisions
+            return _reply(409, {"error": "UpdateConflict", "description": "Safe Update prevented "
+                                "the update due to outdated ticket data."})
         if comment is not None:
             stored = self.comments.setdefault(ticket_id, [])
             stored.append({"id": 5000 + len(stored), "body": comment["body"],
                            "author_id": self.service_user_id,
                            "public": comment["public"], "created_at": CREATED_AT})
+        if ticket is not None:
+            self._apply(ticket, sent_ticket)
         body = fixture("zendesk", "update_ticket")
         body["ticket"]["id"] = ticket_id
         return _reply(200, body)
+
+    def _raced(self, ticket: dict | None, stamp: str | None) -> bool:
+        if self.races and ticket is not None:
+            self.races -= 1
+            self._apply(ticket, {})  # the other update
+        # A ticket this fake does not serve (another answers Show Ticket) is never stale here.
+        return ticket is not None and stamp != ticket["updated_at"]
+
+    def _apply(self, ticket: dict, sent_ticket: dict) -> None:
+        for name in ("tags", "status"):
+            if name in sent_ticket:
+                ticket[name] = sent_ticket[name]
+        for field in sent_ticket.get("custom_fields", []):
+            ticket["custom_fields"] = [f for f in ticket["custom_fields"] if f["id"] != field["id"]] + [field]
+        self.updates += 1  # every update moves updated_at on
+        ticket["updated_at"] = f"2026-06-15T10:{self.updates:02d}:00Z"
 
     def _tags(self, request):
         return _reply(200, fixture("zendesk", "add_tags"))

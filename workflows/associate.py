@@ -36,6 +36,27 @@ def _change(force: bool):
     return change
 
 
+def owner_ahead(facts: Facts) -> None:
+    """linked_user_is_owner asks GitLab whether the linked user owns the group once the user
+    is read; the user's id is the customer's link, so the question goes with the user read
+    (wasted only when the linked account no longer exists)."""
+    ns, customer = facts.namespace, facts.customer
+    if ns is not None and ns.kind == "group" and customer is not None \
+            and customer.gitlab_user_id is not None:
+        facts.ports.gitlab.access_level(ns.id, customer.gitlab_user_id)
+
+
+def requester_ahead(facts: Facts) -> None:
+    """subscription_not_linked_elsewhere asks about the requester after the old namespace's
+    read, which the requester's read does not need: both go out once the link is known."""
+    sub, ns = facts.subscription, facts.namespace
+    if sub is not None and sub.namespace_id is not None and (ns is None or sub.namespace_id != ns.id):
+        facts.requester  # noqa: B018 - read for its answer
+
+
+READS_AHEAD = (owner_ahead, requester_ahead)
+
+
 def verify(ports: Ports, change: Change) -> Verification:
     """The namespace's plan on GitLab equals the subscription's plan."""
     sub = ports.portal.subscription(change.subscription)
@@ -48,8 +69,10 @@ def verify(ports: Ports, change: Change) -> Verification:
 ASSOCIATE = Workflow(
     name="associate", check_ids=CHECK_IDS, noop_check="already_linked_here",
     validate=validate, change=_change(False), verify=verify, snapshot=link_snapshot,
+    reads_ahead=READS_AHEAD,
 )
 FORCE_ASSOCIATE = Workflow(
     name="force_associate", check_ids=CHECK_IDS, noop_check="already_linked_here",
     validate=validate, change=_change(True), verify=verify, snapshot=link_snapshot,
+    reads_ahead=READS_AHEAD,
 )

@@ -27,6 +27,19 @@ def change(facts: Facts) -> Change | None:
     return Change(action="unlink_subscription", subscription=sub.name, namespace_id=sub.namespace_id)
 
 
+def requester_ahead(facts: Facts) -> None:
+    """requester_owns_namespace asks about the requester after reading the namespace; the
+    requester's read needs only the ticket, and a linked subscription always asks it."""
+    facts.requester  # noqa: B018 - read for its answer
+
+
+def verify_ahead(ports: Ports, change: Change) -> None:
+    """A seats subscription's verification reads the namespace's subscriptions and plan,
+    which need only the change: they go with the subscription's read (wasted for an add-on)."""
+    ports.portal.namespace_subscriptions(change.namespace_id)
+    ports.gitlab.namespace(change.namespace_id)
+
+
 def verify(ports: Ports, change: Change) -> Verification:
     """The portal shows the subscription unlinked and, for a seats subscription, GitLab's
     plan for the namespace is that of the newest active seats subscription still linked to
@@ -49,4 +62,5 @@ def verify(ports: Ports, change: Change) -> Verification:
 CLEAR_SUBSCRIPTION = Workflow(
     name="clear_subscription", check_ids=CHECK_IDS, noop_check="subscription_linked",
     validate=validate, change=change, verify=verify, snapshot=link_snapshot,
+    reads_ahead=(requester_ahead,), verify_ahead=verify_ahead,
 )

@@ -7,6 +7,7 @@ nothing written, it finds the portal customer by the ticket requester's verified
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 from typing import Any
 
@@ -17,7 +18,8 @@ from .inputs import MAX_PAIRS, Inputs
 from .labels import check_label, workflow_name
 from .model import Check, Decision, Plan, Verdict
 from .rules import Rules
-from .workflow import decide, make_plan
+from .view import View
+from .workflow import decide, make_plan, plan_parts
 
 FORCE_FIXABLE = {"program_allows_self_serve", "namespace_not_taken", "seats_cover_usage"}
 SUBSCRIPTION_SIDE = (
@@ -67,7 +69,7 @@ def after_blocks(checks: tuple[Check, ...], facts: dict[str, Any],
 
 
 def _pair(ports: Ports, inputs: Inputs, rules: Rules, sub: str, ns: int | str) -> dict[str, Any]:
-    pair_inputs = replace(inputs, subscriptions=(sub,), namespaces=(ns,))
+    pair_inputs = _pair_inputs(inputs, sub, ns)
     plan = make_plan(ASSOCIATE, ports, pair_inputs, rules)
     force = None
     if plan.decision is Decision.BLOCKED and \
@@ -93,9 +95,38 @@ def _summary(entries: list[dict[str, Any]]) -> Decision:
     return Decision.NOOP if all(d is Decision.NOOP for d in decisions) else Decision.BLOCKED
 
 
+def _pair_inputs(inputs: Inputs, sub: str, ns: int | str) -> Inputs:
+    return replace(inputs, subscriptions=(sub,), namespaces=(ns,))
+
+
+def _pairs_parts(inputs: Inputs, rules: Rules, subs, namespaces):
+    """Every pair's associate checks, for one `View.warm`: all pairs' reads of a level go
+    out together, and each subscription and namespace is read once for all its pairs (the
+    force plan, when one is made, reads what its associate plan read)."""
+    pairs = [plan_parts(ASSOCIATE, _pair_inputs(inputs, s, n), rules) for s in subs for n in namespaces]
+    return lambda ports: [part for parts in pairs for part in parts(ports)]
+
+
+def _side_ids(inputs: Inputs) -> tuple[str, ...]:
+    return SUBSCRIPTION_SIDE if inputs.subscription else CUSTOMER_SIDE
+
+
+def _side_parts(inputs: Inputs, rules: Rules, ids: tuple[str, ...]):
+    """The portal side's checks and the linked namespace its recommendation names (read
+    with the customer, though only named when no check blocks)."""
+    def parts(ports: Ports) -> list:
+        facts = Facts(ports, inputs, rules)
+        checks = [functools.partial(CHECKS[i], facts, "diagnose") for i in ids]
+        return [*checks, lambda: facts.linked_namespace]
+
+    return parts
+
+
 def _portal_side(ports: Ports, inputs: Inputs, rules: Rules) -> Plan:
-    facts = Facts(ports, inputs, rules)
-    ids = SUBSCRIPTION_SIDE if inputs.subscription else CUSTOMER_SIDE
+    ids = _side_ids(inputs)
+    view = View.of(ports)
+    view.warm(_side_parts(inputs, rules, ids))
+    facts = Facts(view.ports, inputs, rules)
     checks = tuple(CHECKS[i](facts, "diagnose") for i in ids)
     sub = facts.subscription
     workflow: str | None = None
@@ -120,8 +151,12 @@ def _portal_side(ports: Ports, inputs: Inputs, rules: Rules) -> Plan:
 
 
 def plan(ports: Ports, inputs: Inputs, rules: Rules) -> Plan:
+    """One view for the whole diagnosis: what two pairs both read is read once."""
+    view = View.of(ports)
+    ports = view.ports
     subs, namespaces = inputs.subscriptions[:MAX_PAIRS], inputs.namespaces[:MAX_PAIRS]
     if subs and namespaces:
+        view.warm(_pairs_parts(inputs, rules, subs, namespaces))
         entries = [_pair(ports, inputs, rules, s, n) for s in subs for n in namespaces]
         return Plan(
             workflow="diagnose", inputs=inputs.to_dict(), checks=(),

@@ -8,6 +8,7 @@ confirmed with a written reason, then reads the state back until it holds or
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from typing import Callable
 
@@ -17,6 +18,7 @@ from .inputs import Inputs
 from .model import Change, Decision, Outcome, OutcomeStatus, Plan
 from .ports import Portal
 from .rules import Rules
+from .view import View
 from .workflow import Verification, Workflow, decide, make_plan
 
 
@@ -110,6 +112,26 @@ def poll(
         delay = min(delay * 2, rules.verify_max_delay_s)
 
 
+def verifying(workflow: Workflow, ports: Ports, change: Change
+              ) -> tuple[Callable[[], Verification], list[View]]:
+    """One read-back of the change, each on a view of its own (the state moves between
+    polls), its independent reads sent together; `seen` holds the last one's view, whose
+    answers are the after-state."""
+    seen: list[View] = []
+
+    def parts(p: Ports) -> list[Callable[[], object]]:
+        ahead = [functools.partial(workflow.verify_ahead, p, change)] if workflow.verify_ahead else []
+        return [*ahead, functools.partial(workflow.verify, p, change)]
+
+    def check() -> Verification:
+        view = View.of(ports).fresh()
+        view.warm(parts)
+        seen[:] = [view]
+        return workflow.verify(view.ports, change)
+
+    return check, seen
+
+
 def execute(
     workflow: Workflow,
     ports: Ports,
@@ -125,10 +147,15 @@ def execute(
 ) -> Outcome:
     """`pending`: what an earlier attempt of this run recorded before its portal call, if
     any; `record_before` keeps the before-state durably before the first portal call.
-    `clock` and `sleep` default to the ports' clock (tests may give a faster one)."""
+    `clock` and `sleep` default to the ports' clock (tests may give a faster one).
+
+    Nothing is read twice: the before-state is read from the fresh plan's answers (one
+    view), the after-state from the last verification's (a view of its own each time)."""
     clock = clock or ports.clock
     sleep = sleep or ports.clock.sleep
     refuse_upfront(workflow, confirmation)
+    view = View.of(ports)
+    ports = view.ports
     fresh = make_plan(workflow, ports, inputs, rules)
     if fresh.decision is Decision.NOOP and pending is not None:
         return resume(workflow, ports, fresh, pending, rules, confirmation=confirmation,
@@ -154,13 +181,14 @@ def execute(
 
 def _act(workflow: Workflow, ports: Ports, plan: Plan, change: Change, before: dict,
          rules: Rules, idempotency_key: str, clock, sleep) -> Outcome:
+    check, seen = verifying(workflow, ports, change)
     try:
         apply(ports.portal, change, idempotency_key)
-        verification = poll(lambda: workflow.verify(ports, change), rules, clock, sleep)
+        verification = poll(check, rules, clock, sleep)
     except UpstreamError as error:
         return Outcome(workflow.name, OutcomeStatus.FAILED, plan, before=before,
                        error=error.to_dict(), message=f"{error.upstream} failed: {error.message}")
-    after = workflow.snapshot(ports, change)
+    after = workflow.snapshot(seen[-1].ports, change)
     if not verification.held:
         return Outcome(workflow.name, OutcomeStatus.FAILED, plan, changed=True, verified=False,
                        before=before, after=after, message=(
@@ -200,8 +228,9 @@ def resume(workflow: Workflow, ports: Ports, fresh: Plan, pending: Pending, rule
         return Outcome(workflow.name, OutcomeStatus.SUCCEEDED, fresh, message=NOTHING_CHANGED)
     # The noop plan names no change; the outcome carries the one this run made.
     made = dataclasses.replace(fresh, change=pending.change)
-    verification = poll(lambda: workflow.verify(ports, pending.change), rules, clock, sleep)
-    after = workflow.snapshot(ports, pending.change)
+    check, seen = verifying(workflow, ports, pending.change)
+    verification = poll(check, rules, clock, sleep)
+    after = workflow.snapshot(seen[-1].ports, pending.change)
     return Outcome(workflow.name, OutcomeStatus.SUCCEEDED if verification.held else OutcomeStatus.FAILED,
                    made, changed=True, verified=verification.held, before=pending.before,
                    after=after, message=(

@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
-from typing import Any
+from typing import Any, Callable, Sequence
 
 from .clock import Clock
 from .inputs import Inputs
@@ -26,17 +26,29 @@ from .model import (
 from .ports import GitLab, Portal, Tickets
 from .rules import Rules
 
+# Runs each call (calls never raise) and returns when all have returned: how a level of
+# reads that need no answer from each other goes out (workflows/view.py).
+Gather = Callable[[Sequence[Callable[[], None]]], None]
+
+
+def one_by_one(calls: Sequence[Callable[[], None]]) -> None:
+    for call in calls:
+        call()
+
 
 @dataclass(frozen=True)
 class Ports:
     """The read side of the world a plan needs; `execute` uses the portal's mutations.
 
-    The clock is the world's too: what "today" is decides which subscriptions are active."""
+    The clock is the world's too: what "today" is decides which subscriptions are active.
+    `gather` sends a level of independent reads: one by one here, at once with the
+    service's pool (helpdesk_app/upstreams/gather.py), which owns the threads."""
 
     portal: Portal
     gitlab: GitLab
     tickets: Tickets
     clock: Clock
+    gather: Gather = one_by_one
 
 
 class Facts:
@@ -63,11 +75,16 @@ class Facts:
         name = self.inputs.subscription
         return self.ports.portal.subscription(name) if name else None
 
+    @property
+    def customer_id(self) -> int | None:
+        """The portal customer the plan is about: the one given, else the subscription's."""
+        if self.inputs.customer_id is None and self.subscription is not None:
+            return self.subscription.customer_id
+        return self.inputs.customer_id
+
     @cached_property
     def customer(self) -> Customer | None:
-        customer_id = self.inputs.customer_id
-        if customer_id is None and self.subscription is not None:
-            customer_id = self.subscription.customer_id
+        customer_id = self.customer_id
         return self.ports.portal.customer(customer_id) if customer_id else None
 
     @cached_property

@@ -7,6 +7,13 @@ from .model import Change
 from .unlink_account import check_consistent, snapshot, validate
 from .workflow import Verification, Workflow
 
+
+def requester_ahead(facts: Facts) -> None:
+    """requester_is_customer reads the requester once the customer is known to exist; the
+    read needs only the ticket."""
+    facts.requester  # noqa: B018 - read for its answer
+
+
 CHECK_IDS = (
     "customer_exists", "customer_link_free", "gitlab_user_exists", "gitlab_user_not_admin",
     "gitlab_user_owns_namespace", "requester_is_customer", "requester_is_gitlab_user",
@@ -30,5 +37,5 @@ def verify(ports: Ports, change: Change) -> Verification:
 LINK_ACCOUNT = Workflow(
     name="link_account", check_ids=CHECK_IDS, noop_check="customer_link_free",
     validate=validate, change=change, verify=verify, snapshot=snapshot,
-    preflight=check_consistent,
+    preflight=check_consistent, reads_ahead=(requester_ahead,),
 )

@@ -70,11 +70,11 @@ class TicketWriter(Protocol):
 
     def add_internal_note(self, ticket_id: int, body: str, *, marker: str) -> None: ...
 
-    def add_tags(self, ticket_id: int, tags: list[str]) -> None: ...
-
-    def set_custom_field(self, ticket_id: int, field_id: int, value: str) -> None: ...
-
-    def set_status(self, ticket_id: int, status: str) -> None: ...
+    def update_ticket(self, ticket_id: int, *, note: str, marker: str, tags: list[str],
+                      status: str | None = None, custom_fields: dict[int, str] | None = None) -> None:
+        """One ticket update: the note (unless a comment holds `marker`), the tags added,
+        the custom fields and the status; a repeat changes nothing already there."""
+        ...
 
 
 class IssueTracker(Protocol):

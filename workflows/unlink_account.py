@@ -37,6 +37,14 @@ def check_consistent(facts: Facts) -> None:
             )
 
 
+def customer_ahead(facts: Facts) -> None:
+    """The checks read the customer's subscriptions and the requester once the customer is
+    known to exist; both reads need only the customer's id and the ticket."""
+    if facts.customer_id is not None:
+        facts.ports.portal.customer_subscriptions(facts.customer_id)
+    facts.requester  # noqa: B018 - read for its answer
+
+
 def snapshot(ports: Ports, change: Change) -> dict:
     customer = ports.portal.customer(change.customer_id)
     return {"gitlab_user_id": customer.gitlab_user_id if customer else None}
@@ -51,5 +59,5 @@ def verify(ports: Ports, change: Change) -> Verification:
 UNLINK_ACCOUNT = Workflow(
     name="unlink_account", check_ids=CHECK_IDS, noop_check="customer_has_link",
     validate=validate, change=change, verify=verify, snapshot=snapshot,
-    preflight=check_consistent,
+    preflight=check_consistent, reads_ahead=(customer_ahead,),
 )

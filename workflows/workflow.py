@@ -1,8 +1,9 @@
 """What a workflow is, how a plan is made, and how a decision follows from the checks."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterable
 
 from .checks import CHECKS
 from .errors import BadInput
@@ -10,6 +11,7 @@ from .facts import Facts, Ports
 from .inputs import Inputs
 from .model import Change, Check, Decision, Plan, Verdict
 from .rules import Rules
+from .view import View
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,11 @@ class Workflow:
     snapshot: Callable[[Ports, Change], dict] | None = None
     # Consistency rules between inputs that need a lookup to judge (raises BadInput).
     preflight: Callable[[Facts], None] | None = None
+    # Reads the checks reach only after an answer they do not need for them, named so that
+    # they go out a level earlier (workflows/view.py); a plan's result never depends on them.
+    reads_ahead: tuple[Callable[[Facts], object], ...] = ()
+    # The same for a verification.
+    verify_ahead: Callable[[Ports, Change], object] | None = None
 
     @property
     def mutating(self) -> bool:
@@ -51,9 +58,28 @@ def decide(checks: tuple[Check, ...], noop_check: str | None) -> Decision:
     return Decision.READY
 
 
+def plan_parts(workflow: Workflow, inputs: Inputs, rules: Rules):
+    """What a plan reads, part by part, for `View.warm`: its preflight, the reads it names
+    ahead, and each check on its own (one that needs an answer does not hold up the next)."""
+    def parts(ports: Ports) -> Iterable[Callable[[], object]]:
+        facts = Facts(ports, inputs, rules)
+        if workflow.preflight is not None:
+            yield functools.partial(workflow.preflight, facts)
+        for ahead in workflow.reads_ahead:
+            yield functools.partial(ahead, facts)
+        for check_id in workflow.check_ids:
+            yield functools.partial(CHECKS[check_id], facts, workflow.name)
+
+    return parts
+
+
 def make_plan(workflow: Workflow, ports: Ports, inputs: Inputs, rules: Rules) -> Plan:
+    """The plan, its independent reads sent level by level (`View.warm`) before the checks
+    run, in their order, against the answers (the request's view when `ports` is one)."""
     workflow.validate(inputs)
-    facts = Facts(ports, inputs, rules)
+    view = View.of(ports)
+    view.warm(plan_parts(workflow, inputs, rules))
+    facts = Facts(view.ports, inputs, rules)
     if workflow.preflight is not None:
         workflow.preflight(facts)
     checks = tuple(CHECKS[check_id](facts, workflow.name) for check_id in workflow.check_ids)

@@ -67,6 +67,12 @@ class AgentDirectory:
         self._entries: dict[int, tuple[float, Agent | None]] = {}
         self._lock = threading.Lock()
 
+    def reading_with(self, zendesk: Any) -> "AgentDirectory":
+        """The same cache, its misses read through another client (a job thread's own)."""
+        other = AgentDirectory(zendesk, max_age_s=self._max_age_s, clock=self._clock)
+        other._entries, other._lock = self._entries, self._lock
+        return other
+
     def get(self, user_id: int) -> Agent | None:
         """The agent, or None when Zendesk has no such user. UpstreamError when Zendesk fails."""
         started = self._clock()

@@ -48,6 +48,12 @@ class TicketDirectory:
         self._entries: dict[int, tuple[float, dict[str, Any]]] = {}
         self._lock = threading.Lock()
 
+    def reading_with(self, zendesk: Any) -> "TicketDirectory":
+        """The same cache, its misses read through another client (a job thread's own)."""
+        other = TicketDirectory(zendesk, max_age_s=self._max_age_s, clock=self._clock)
+        other._entries, other._lock = self._entries, self._lock
+        return other
+
     def get(self, ticket_id: int) -> dict[str, Any] | None:
         """The ticket's fields, or None when Zendesk has no such ticket (UpstreamError
         when Zendesk fails: nothing is allowed on a guess)."""
@@ -61,3 +67,18 @@ class TicketDirectory:
             with self._lock:
                 self._entries[ticket_id] = (started, ticket)
         return ticket
+
+
+class RequesterByDirectory:
+    """The `Tickets` port of an agent's plan or run: the ticket is read through the
+    directory, so the read that checked the agent may see it (web/api/auth.py,
+    `require_ticket`) also gives its requester, and only the requester's user and
+    identities are read. The ticket's requester is then as old as that read: at most
+    AGENT_CACHE_S, as for the access decision itself."""
+
+    def __init__(self, zendesk: Any, directory: TicketDirectory) -> None:
+        self._zendesk, self._directory = zendesk, directory
+
+    def requester(self, ticket_id: int) -> Any:
+        ticket = self._directory.get(ticket_id)
+        return None if ticket is None else self._zendesk.requester_of(ticket)

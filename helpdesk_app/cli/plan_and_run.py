@@ -365,11 +365,22 @@ def _close(clients: dict[str, Any]) -> None:
     thread serving one) outlives the command. The adapters have no close() of their own:
     this closes every requests.Session they hold, directly or in a library client."""
     for client in clients.values():
-        for value in vars(client).values():
-            session = (value if isinstance(value, requests.Session)
-                       else getattr(value, "session", None))
+        for session in _sessions(vars(client).values()):
+            _close_session(session)
+
+
+def _sessions(values: Any) -> Iterator[requests.Session]:
+    """The sessions among `values`: direct, in a library client (its `session`), or in this
+    thread's part of a threading.local (the adapters keep their clients per thread)."""
+    for value in values:
+        if isinstance(value, threading.local):
+            yield from _sessions(vars(value).values())
+        elif isinstance(value, tuple):
+            yield from _sessions(value)
+        else:
+            session = value if isinstance(value, requests.Session) else getattr(value, "session", None)
             if isinstance(session, requests.Session):
-                _close_session(session)
+                yield session
 
 
 def _close_session(session: requests.Session) -> None:

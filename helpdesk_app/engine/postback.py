@@ -4,7 +4,9 @@ provisioning-rules.md, "After a run"; architecture.md, "Effects once". Every ste
 repeated after a crash without repeating its effect:
 
 - notes end with a marker, and the Zendesk adapter posts one only if no comment holds it;
-- tags, the transaction-type field and the status are idempotent writes;
+- a succeeded run's note, tags, transaction-type field and status go as one ticket update
+  (one of Zendesk's ticket updates a minute, not four), which sends only what the ticket
+  does not hold yet: a retried report finds its note and changes nothing twice;
 - the escalation row is written first (one open per ticket and workflow, enforced by a
   partial unique index); its issue is created only if a search of the escalation project
   for the row's marker finds none, while the row is locked, so two failures at once make
@@ -78,27 +80,25 @@ def _report_success(services: Any, run: Run, outcome: Outcome) -> None:
     else:
         mark = noop_marker(services, outcome)
         body = notes.noop_note(outcome, mode=mode, marker=mark)
-    services.zendesk.add_internal_note(run.ticket_id, body, marker=mark)
-    _mark_ticket(services, run.ticket_id, run.workflow)
+    services.zendesk.update_ticket(run.ticket_id, note=body, marker=mark,
+                                   tags=ticket_tags(run.workflow), status=PENDING,
+                                   custom_fields=transaction_type(services, run.workflow))
     log.info("postback.succeeded", extra={"run_id": run.id, "ticket_id": run.ticket_id,
                                           "changed": outcome.changed, "marker": mark})
 
 
 def ticket_tags(workflow: str, *, escalated: bool = False) -> list[str]:
-    """The tags a run's result puts on its ticket: the workflow's once it is done (seed
-    001), `lnr_escalated` once it failed and went to the engineers."""
+    """The tags a run's result adds to its ticket (every tag decided here): the workflow's
+    once it is done (seed 001), `lnr_escalated` once it failed and went to the engineers."""
     return [ESCALATED_TAG] if escalated else [f"lnr_{workflow}"]
 
 
-def _mark_ticket(services: Any, ticket_id: int, workflow: str) -> None:
-    """Seed 001: tag it, set the transaction type ("Associate namespace"), set it Pending."""
+def transaction_type(services: Any, workflow: str) -> dict[int, str]:
+    """Seed 001: the transaction-type field ("Associate namespace"), when configured."""
     settings = services.settings
-    services.zendesk.add_tags(ticket_id, ticket_tags(workflow))
     field_id = settings.zendesk_transaction_type_field_id
     value = settings.zendesk_transaction_types.get(workflow)
-    if field_id and value:
-        services.zendesk.set_custom_field(ticket_id, field_id, value)
-    services.zendesk.set_status(ticket_id, PENDING)
+    return {field_id: value} if field_id and value else {}
 
 
 # -- escalations ---------------------------------------------------------------------------

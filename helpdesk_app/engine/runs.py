@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 import workflows
 from helpdesk_app import metrics
 from helpdesk_app.access.agents import Agent
-from helpdesk_app.engine import postback
+from helpdesk_app.engine import postback, run_watch
 from helpdesk_app.engine.leases import (
     Heartbeat,
     LeasedPortal,
@@ -37,7 +37,7 @@ from helpdesk_app.engine.leases import (
 from helpdesk_app.engine.terms import RUN_STATE
 from helpdesk_app.errors import ApiError
 from helpdesk_app.storage import audit
-from helpdesk_app.storage.models import Escalation, Run, utcnow
+from helpdesk_app.storage.models import Escalation, Run, RunEvent, utcnow
 from helpdesk_app.upstreams import trace, zendesk_pacing
 from helpdesk_app.upstreams.retry import RetryPolicy
 from workflows import BadInput, Confirmation, Decision, Outcome, OutcomeStatus, Pending, Plan, Refused
@@ -109,6 +109,23 @@ def load_run(db, run_id: int) -> Run | None:
                                .where(Run.id == run_id)).one_or_none()
 
 
+def version(state: str, events: int, reported: bool) -> str:
+    """What changes with anything the sidebar shows of a run (run_watch.py)."""
+    return f"{state}.{events}.{int(reported)}"
+
+
+def version_of(run: Run) -> str:
+    return version(run.state, len(run.events), run.reported_at is not None)
+
+
+def stored_version(db, run_id: int) -> str | None:
+    """The run's version as stored now, in one query; None when there is no such run."""
+    events = select(func.count(RunEvent.id)).where(RunEvent.run_id == Run.id).scalar_subquery()
+    with db() as session:
+        row = session.execute(select(Run.state, events, Run.reported_at).where(Run.id == run_id)).one_or_none()
+    return None if row is None else version(row[0], row[1], row[2] is not None)
+
+
 def perform_run(services, run_id: int) -> None:
     """The job: take the run's lease, execute it (or only report it), give the lease back.
 
@@ -121,10 +138,14 @@ def perform_run(services, run_id: int) -> None:
     if kind is None:
         log.info("run.not_claimed", extra={"run_id": run_id})
         return
-    with Heartbeat(db, Run, run_id, owner, timing.lease_s):
-        if kind == "execute" and not _attempt(services, run_id, owner):
-            return
-        _report(services, run_id, owner)
+    run_watch.moved()
+    try:
+        with Heartbeat(db, Run, run_id, owner, timing.lease_s):
+            if kind == "execute" and not _attempt(services, run_id, owner):
+                return
+            _report(services, run_id, owner)
+    finally:
+        run_watch.moved()  # reported, scheduled again, or given up: the sidebar hears now
 
 
 def _attempt(services, run_id: int, owner: str) -> bool:
@@ -139,8 +160,9 @@ def _attempt(services, run_id: int, owner: str) -> bool:
             run, OutcomeStatus.FAILED, f"gave up after {run.attempts - 1} attempts that did not finish",
             error={"message": crash, "transient": False}), [])
         return True
-    leased = LeasedPortal(services.ports.portal, lambda: holds_lease(db, Run, run_id, owner))
-    ports = dataclasses.replace(services.ports, portal=leased)
+    ports = services.agent_ports
+    leased = LeasedPortal(ports.portal, lambda: holds_lease(db, Run, run_id, owner))
+    ports = dataclasses.replace(ports, portal=leased)
     with trace.capture() as request_ids:
         try:
             with metrics.RUN_SECONDS.labels(run.workflow).time():
@@ -293,6 +315,7 @@ def _finish(db, run_id: int, outcome: Outcome, request_ids: list[str]) -> Run:
         run.record(str(outcome.status), {"message": outcome.message, "request_ids": list(request_ids)})
         audit.record_run(session, run, list(request_ids))
         session.commit()
+    run_watch.moved()
     metrics.RUNS_FINISHED.labels(run.workflow, run.state).inc()
     log.info("run.finished", extra={"run_id": run_id, "status": str(outcome.status)})
     return load_run(db, run_id)
@@ -305,6 +328,7 @@ def _add_event(db, run_id: int, kind: str, detail: dict, *, state: str | None) -
         if state is not None:
             run.state = state
         session.commit()
+    run_watch.moved()
 
 
 def escalation_of(db, run: Run) -> Escalation | None:

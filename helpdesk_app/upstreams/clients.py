@@ -9,13 +9,15 @@ from helpdesk_app.upstreams.portal import PortalClient
 from helpdesk_app.upstreams.retry import RetryPolicy
 from helpdesk_app.upstreams.zendesk import ZendeskAdapter
 from helpdesk_app.upstreams.zendesk_pacing import ZendeskPacing
+from workflows.facts import Gather, one_by_one
 
 
 def _secret(value) -> str:
     return value.get_secret_value()
 
 
-def build_clients(settings: Settings, budgets: Budgets, *, wait_on_rate_limit: bool = False) -> dict:
+def build_clients(settings: Settings, budgets: Budgets, *, wait_on_rate_limit: bool = False,
+                  gather: Gather = one_by_one) -> dict:
     """The three upstream clients; constructing them makes no network call."""
     retry = RetryPolicy(
         wait_on_rate_limit=wait_on_rate_limit,
@@ -38,7 +40,8 @@ def build_clients(settings: Settings, budgets: Budgets, *, wait_on_rate_limit: b
                                _secret(settings.zendesk_api_token), timeout_s=timeout, retry=retry,
                                domain=settings.zendesk_domain, scheme=settings.zendesk_scheme,
                                pacing=_zendesk_pacing(settings, budgets),
-                               service_user_id=settings.zendesk_service_user_id),
+                               service_user_id=settings.zendesk_service_user_id,
+                               gather=gather),
     )
 
 

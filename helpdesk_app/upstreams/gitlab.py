@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import gitlab
 import requests
@@ -24,6 +24,9 @@ from helpdesk_app.upstreams import trace
 from helpdesk_app.upstreams.retry import RetryPolicy, is_transient_status, parse_retry_after
 from workflows.errors import UpstreamError
 from workflows.model import GitLabUser, Namespace
+
+if TYPE_CHECKING:  # loaded by python-gitlab when a client is made, not before
+    from gitlab.v4.objects import Project
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -58,18 +61,39 @@ class GitLabAdapter:
         self._url = url
         self._secrets = tuple(t for t in (token, escalation_token) if t)
         self._retry = retry or RetryPolicy()
+        self._tokens = (token, escalation_token or token)
+        self._timeout_s = timeout_s
         # The hooks of both sessions write here: python-gitlab's exceptions carry no
         # headers, so X-Request-Id and Retry-After are read from the last response seen
         # by this thread.
         self._last = threading.local()
-        self._gl = self._client(url, token, timeout_s)
-        self._issues_gl = self._client(url, escalation_token or token, timeout_s)
-        # Lazy: no request until an issue call is made.
-        self._project = self._issues_gl.projects.get(escalation_project, lazy=True)
+        # python-gitlab's client wraps one requests.Session and says nothing of threads, and
+        # Session is not documented as thread-safe (https://github.com/psf/requests/issues/2766):
+        # each thread gets clients of its own, made on first use.
+        self._clients = threading.local()
         self._escalation_project = escalation_project
 
     def __repr__(self) -> str:  # never the tokens
         return f"GitLabAdapter(url={self._url!r}, escalation_project={self._escalation_project!r})"
+
+    @property
+    def _gl(self) -> gitlab.Gitlab:
+        return self._mine()[0]
+
+    @property
+    def _project(self) -> "Project":
+        return self._mine()[2]
+
+    def _mine(self) -> tuple[gitlab.Gitlab, gitlab.Gitlab, "Project"]:
+        """This thread's reading client, issues client and escalation project."""
+        made = getattr(self._clients, "made", None)
+        if made is None:
+            reader = self._client(self._url, self._tokens[0], self._timeout_s)
+            issues = self._client(self._url, self._tokens[1], self._timeout_s)
+            # Lazy: no request until an issue call is made.
+            project = issues.projects.get(self._escalation_project, lazy=True)
+            made = self._clients.made = (reader, issues, project)
+        return made
 
     # --- the GitLab port (read side) ---------------------------------------------------
 

@@ -7,6 +7,7 @@ retries and maps HTTP failures to `UpstreamError`.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -38,7 +39,9 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 
 
 class PortalClient:
-    """One instance per configured portal; safe to share between calls of one worker."""
+    """One instance per configured portal, shared by threads: each thread sends on a
+    requests.Session of its own (Session is not documented as thread-safe, and its
+    maintainers advise one per thread: https://github.com/psf/requests/issues/2766)."""
 
     def __init__(
         self,
@@ -53,11 +56,22 @@ class PortalClient:
         self._token = token
         self._timeout_s = timeout_s
         self._retry = retry or RetryPolicy()
-        self._session = trace.send_request_ids(session or requests.Session(), self._base_url)
+        # A given session (tests) is used by every thread; else one per thread, on first use.
+        self._shared = trace.send_request_ids(session, self._base_url) if session is not None else None
+        self._local = threading.local()
 
     def __repr__(self) -> str:
         # Never the token: this object may end up in a log line or a traceback.
         return f"PortalClient({self._base_url!r})"
+
+    @property
+    def _session(self) -> requests.Session:
+        if self._shared is not None:
+            return self._shared
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = trace.send_request_ids(requests.Session(), self._base_url)
+        return session
 
     # --- reads -----------------------------------------------------------------------
 

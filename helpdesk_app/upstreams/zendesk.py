@@ -19,6 +19,8 @@ because this service has other rules:
 from __future__ import annotations
 
 import logging
+import threading
+from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
 import requests
@@ -28,10 +30,12 @@ from zenpy.lib.api_objects import Comment, Ticket
 from zenpy.lib.exception import APIException, ZenpyException
 
 from helpdesk_app.upstreams import trace
+from helpdesk_app.upstreams.gather import answer, settled
 from helpdesk_app.upstreams.retry import RetryPolicy
 from helpdesk_app.upstreams.zendesk_errors import HttpFailure, on_response, upstream_error
 from helpdesk_app.upstreams.zendesk_pacing import PacedAdapter, ZendeskPacing
 from workflows.errors import UpstreamError
+from workflows.facts import Gather, one_by_one
 from workflows.model import Requester
 
 log = logging.getLogger(__name__)
@@ -56,10 +60,12 @@ class ZendeskAdapter:
         scheme: str = "https",
         pacing: ZendeskPacing | None = None,
         service_user_id: int | None = None,
+        gather: Gather = one_by_one,
     ) -> None:
         """`domain` may carry a port and `scheme` may be "http", for a local double.
         `service_user_id` is this service's own Zendesk user (ZENDESK_SERVICE_USER_ID);
-        when not given it is read once from `GET /api/v2/users/me`.
+        when not given it is read once from `GET /api/v2/users/me`. `gather` sends reads
+        that need no answer from each other (a user and their identities) at once.
 
         zenpy always puts the subdomain in front of the domain, so a loopback double needs a
         host name that resolves (e.g. subdomain "zendesk", domain "sandbox.test:8025" with a
@@ -73,21 +79,38 @@ class ZendeskAdapter:
         self._retry = retry or RetryPolicy()
         self._pacing = pacing
         self._service_user_id = service_user_id
-        self._session = trace.send_request_ids(requests.Session(), f"{scheme}://{subdomain}.{domain}")
-        self._session.hooks["response"].append(on_response)
-        if pacing is not None:
-            for prefix in ("https://", "http://"):
-                self._session.mount(prefix, PacedAdapter(pacing))
-        self._zenpy = Zenpy(
-            subdomain=subdomain,
-            domain=domain,
-            email=email,
-            token=api_token,
-            session=self._session,
-            timeout=timeout_s,
-            disable_cache=True,
-        )
-        _use_scheme(self._zenpy, scheme)
+        self._gather = gather
+        self._zenpy_args = dict(subdomain=subdomain, domain=domain, email=email, token=api_token,
+                                timeout=timeout_s, disable_cache=True)
+        self._scheme = scheme
+        self._url = f"{scheme}://{subdomain}.{domain}"
+        # zenpy keeps per-call state on its Api objects (BaseApi._serialize sets
+        # `self._dirty_object`, `callsafety` is rewritten after each response), and
+        # requests.Session is not documented as thread-safe: each thread gets its own
+        # session and Zenpy, made on first use.
+        self._local = threading.local()
+        self._mine()  # the construction's own checks (zenpy's) fail here, not at first use
+
+    def _mine(self) -> tuple[requests.Session, Zenpy]:
+        made = getattr(self._local, "made", None)
+        if made is None:
+            session = trace.send_request_ids(requests.Session(), self._url)
+            session.hooks["response"].append(on_response)
+            if self._pacing is not None:
+                for prefix in ("https://", "http://"):
+                    session.mount(prefix, PacedAdapter(self._pacing))
+            zenpy = Zenpy(session=session, **self._zenpy_args)
+            _use_scheme(zenpy, self._scheme)
+            made = self._local.made = (session, zenpy)
+        return made
+
+    @property
+    def _session(self) -> requests.Session:
+        return self._mine()[0]
+
+    @property
+    def _zenpy(self) -> Zenpy:
+        return self._mine()[1]
 
     def budget_wait(self) -> float:
         """Seconds until the account's request budget has room again, as far as this
@@ -134,10 +157,15 @@ class ZendeskAdapter:
         https://developer.zendesk.com/api-reference/ticketing/users/user_identities/#list-identities
         """
         ticket = self._show_ticket(ticket_id)
-        if ticket is None:
-            return None
-        user_id = ticket["requester_id"]
-        user = self._show_user(user_id)
+        return None if ticket is None else self.requester_of(ticket)
+
+    def requester_of(self, ticket: dict[str, Any]) -> Requester:
+        """The requester of a ticket already read (`ticket_access`): the user and their
+        identities, read at once (the identities need only the user's id)."""
+        ticket_id, user_id = ticket["id"], ticket["requester_id"]
+        found, identities = settled(self._gather, [lambda: self._show_user(user_id),
+                                                   lambda: self._identities(user_id)])
+        user = answer(found)
         email = user.get("email") if user else None
         if user is None or not email:
             # A deleted or email-less requester is a fact: nobody verified to match on.
@@ -146,7 +174,7 @@ class ZendeskAdapter:
             ticket_id=ticket_id,
             user_id=user_id,
             email=email,
-            verified=self._email_verified(user_id, email),
+            verified=_email_verified(answer(identities), email),
             name=user.get("name") or "",
         )
 
@@ -157,10 +185,13 @@ class ZendeskAdapter:
         https://developer.zendesk.com/api-reference/ticketing/groups/groups/#list-groups
         (`GET /api/v2/users/{user_id}/groups`)
         """
-        user = self._show_user(user_id)
-        if user is None:
+        found, listed = settled(self._gather, [
+            lambda: self._show_user(user_id),
+            lambda: self._retried("list_user_groups", lambda: self._groups(user_id))])
+        user = answer(found)
+        if user is None:  # the groups of no user: whatever their read answered, unused
             return None
-        groups = self._retried("list_user_groups", lambda: self._groups(user_id))
+        groups = answer(listed)
         user["groups"] = groups
         user["group_ids"] = [group["id"] for group in groups]
         return user
@@ -190,6 +221,50 @@ class ZendeskAdapter:
         # Safe to repeat only because each attempt re-checks; RetryPolicy's `before_retry`
         # would turn "the note is already there" into a failure instead of a success.
         self._retry.call(post_unless_present, name="zendesk.add_internal_note")
+
+    def update_ticket(self, ticket_id: int, *, note: str, marker: str, tags: list[str],
+                      status: str | None = None, custom_fields: dict[int, str] | None = None) -> None:
+        """A run's result as one Update Ticket: the private note (only if no comment of ours
+        holds `marker`), `tags` added to the ticket's, the custom fields and the status.
+
+        Update Ticket replaces a ticket's tags ("Adding tags to tickets without overwriting
+        existing tags": https://developer.zendesk.com/documentation/ticketing/managing-tickets/adding-tags-to-tickets-without-overwriting-existing-tags/),
+        so the update sends the ticket's tags with ours added, as a safe update stamped
+        with the `updated_at` it was read with: if anything changed the ticket since,
+        Zendesk answers 409 and applies nothing, and the ticket is read again
+        (https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#protecting-against-ticket-update-collisions).
+        Each attempt reads the comments and the ticket at once and sends only what differs:
+        a retry after an update that landed sends nothing.
+        """
+        if not marker:
+            raise ValueError("a note needs its marker")
+        text = note if marker in note else f"{note}\n\n{marker}"
+        wanted = _Wanted(text, [t.lower() for t in tags], status, dict(custom_fields or {}))
+
+        def update_once() -> None:
+            for _ in range(CONFLICT_ATTEMPTS):
+                try:
+                    return self._safe_update(ticket_id, marker, wanted)
+                except UpstreamError as error:
+                    if error.status != 409:
+                        raise
+                    conflict = error
+                    log.info("zendesk.update_conflict", extra={"ticket_id": ticket_id})
+            raise conflict
+
+        # Each attempt re-reads, as add_internal_note's do (a timed-out PUT may have landed).
+        self._retry.call(update_once, name="zendesk.update_ticket")
+
+    def _safe_update(self, ticket_id: int, marker: str, wanted: "_Wanted") -> None:
+        noted, shown = settled(self._gather, [
+            lambda: self._attempt(lambda: self._has_marker(ticket_id, marker)),
+            lambda: self._attempt(lambda: self._zenpy.tickets(id=ticket_id))])
+        changes = wanted.changes(answer(shown), noted=answer(noted))
+        if not changes:
+            log.info("zendesk.update_already_made", extra={"ticket_id": ticket_id, "marker": marker})
+            return
+        update = Ticket(id=ticket_id, safe_update=True, updated_stamp=answer(shown).updated_at, **changes)
+        self._attempt(lambda: self._zenpy.tickets.update(update))
 
     def add_tags(self, ticket_id: int, tags: list[str]) -> None:
         """Adds tags, keeping the others (PUT, unlike POST which replaces them). Idempotent.
@@ -240,15 +315,9 @@ class ZendeskAdapter:
                 return True
         return False
 
-    def _email_verified(self, user_id: int, email: str) -> bool:
-        identities = self._retried(
-            "list_identities", lambda: list(self._zenpy.users.identities(id=user_id))
-        )
-        wanted = email.casefold()
-        return any(
-            i.type == "email" and (i.value or "").casefold() == wanted and i.verified is True
-            for i in identities
-        )
+    def _identities(self, user_id: int) -> list[Any]:
+        return self._retried(
+            "list_identities", lambda: list(self._zenpy.users.identities(id=user_id)))
 
     def _groups(self, user_id: int) -> list[dict[str, Any]]:
         # One call gives ids and names (the policy may name a group either way), where group
@@ -299,6 +368,44 @@ def _use_scheme(zenpy: Zenpy, scheme: str) -> None:
                 seen.add(id(value))
                 value.protocol = scheme
                 pending.append(value)
+
+
+# A safe update that lost this many races in a row gives up (a transient failure, retried).
+CONFLICT_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class _Wanted:
+    """What a ticket should hold after a run's update."""
+
+    note: str
+    tags: list[str]
+    status: str | None
+    custom_fields: dict[int, str]
+
+    def changes(self, ticket: Ticket, *, noted: bool) -> dict[str, Any]:
+        """The fields of an update that make `ticket` hold it; {} when it does already."""
+        changes: dict[str, Any] = {}
+        if not noted:
+            changes["comment"] = Comment(body=self.note, public=False)
+        has = list(ticket.tags or [])
+        if missing := [t for t in self.tags if t not in has]:
+            changes["tags"] = has + missing
+        if self.status is not None and ticket.status != self.status:
+            changes["status"] = self.status
+        values = {f.get("id"): f.get("value") for f in ticket.custom_fields or []}
+        fields = [{"id": i, "value": v} for i, v in self.custom_fields.items() if values.get(i) != v]
+        if fields:
+            changes["custom_fields"] = fields
+        return changes
+
+
+def _email_verified(identities: list[Any], email: str) -> bool:
+    wanted = email.casefold()
+    return any(
+        i.type == "email" and (i.value or "").casefold() == wanted and i.verified is True
+        for i in identities
+    )
 
 
 def _ticket_fields(ticket: Ticket) -> dict[str, Any]:

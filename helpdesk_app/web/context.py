@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from helpdesk_app.access.agents import Agent
 from helpdesk_app.access.policy import Policy
-from helpdesk_app.engine.runs import waiting
+from helpdesk_app.engine.runs import version_of, waiting
 from helpdesk_app.settings import Settings
 from helpdesk_app.storage.models import Escalation, Run, TicketFindings, utcnow
 from workflows import Outcome, notes
@@ -76,6 +76,8 @@ def run_json(run: Run, escalation: Escalation | None = None,
         "waiting": waiting(run, settings, utcnow()) if settings is not None else None,
         **_words(run, escalation),
         "escalation": escalation_json(escalation, settings) if escalation else None,
+        # GET /api/v1/runs/<id>?wait=N&seen=<version> answers once this changes.
+        "version": version_of(run),
     }
 
 

@@ -198,8 +198,8 @@ def test_a_run_is_recorded_executed_and_reported_back(client, app, world, desk):
     assert [m[1] for m in world.mutations()] == ["link_subscription"]
     assert len(desk.zendesk.notes(TICKET)) == 1
     assert desk.ticket_updates(TICKET, "status") == ["pending"]
-    tags = [body for method, url, body in writes(desk.http) if url.endswith("/tags.json")]
-    assert tags == [{"tags": ["lnr_associate"]}]
+    # One ticket update carries the note, the tag and the status (postback.py).
+    assert desk.ticket_updates(TICKET, "tags") == [["lnr_associate"]]
     fetched = client.get(f"/api/v1/runs/{run['id']}", headers=as_agent(app, OTHER_AGENT))
     assert fetched.status_code == 200 and fetched.get_json()["id"] == run["id"]
 

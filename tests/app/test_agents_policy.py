@@ -112,7 +112,8 @@ def test_an_unknown_user_is_none_and_not_read_twice_within_max_age(directory, ze
     assert directory.get(404404) is None
     clock.now += 30
     assert directory.get(404404) is None
-    assert len(zendesk.calls) == 1  # the user read only: no groups call for nobody
+    # Read once: the user and their groups at once (the groups' 404 is not used).
+    assert len(zendesk.calls) == 2
 
 
 def test_an_upstream_failure_propagates_and_is_not_cached(directory, zendesk):

@@ -28,6 +28,7 @@ EXPECTED = {
     "cli_timing.py": ("plan_scenario_ms_p50", "mode_check_ms_p50", "plan_imports_ms", "load_average"),
     "intake_while_plans_wait.py": ("delay_s", "plans", "plans_answered", "webhooks", "webhook_p50_ms",
                                    "webhook_p99_ms", "statuses"),
+    "plan_latency.py": ("delay_ms", "workflows", "worst_ratio"),
 }
 
 

@@ -18,6 +18,7 @@ from tests.app.test_settings import UPSTREAM_ENV
 from tests.conftest import BASE
 from tests.scenario_edits import namespace, sub
 from tests.upstream_fakes import (
+    CREATED_AT,
     ISSUES_URL,
     ZENDESK_API,
     FakeGitLab,
@@ -100,13 +101,20 @@ def comment_put(body: str, ticket_id=TICKET) -> tuple:
             {"ticket": {"id": ticket_id, "comment": {"body": body, "public": False}}})
 
 
-def ticket_marks(workflow="associate", field=True) -> list[tuple]:
-    marks = [("PUT", f"{ZENDESK_API}/tickets/{TICKET}/tags.json", {"tags": [f"lnr_{workflow}"]})]
+def result_put(body: str, workflow="associate", field=True, stamp=CREATED_AT, tags=()) -> tuple:
+    """A succeeded run's one ticket update: note, tags, transaction type, Pending."""
+    ticket = {"id": TICKET, "comment": {"body": body, "public": False},
+              "tags": [*tags, f"lnr_{workflow}"], "status": "pending",
+              "safe_update": True, "updated_stamp": stamp}
     if field:
-        marks.append(("PUT", ticket_url(), {"ticket": {"id": TICKET, "custom_fields": [
-            {"id": FIELD_ID, "value": "associate_namespace"}]}}))
-    marks.append(("PUT", ticket_url(), {"ticket": {"id": TICKET, "status": "pending"}}))
-    return marks
+        ticket["custom_fields"] = [{"id": FIELD_ID, "value": "associate_namespace"}]
+    return ("PUT", ticket_url(), {"ticket": ticket})
+
+
+@pytest.fixture(autouse=True)
+def ticket(zendesk):
+    """The ticket the runs report to, as Show Ticket answers it."""
+    zendesk.serve_ticket(TICKET)
 
 
 # -- success, noop, superseded ---------------------------------------------------------------
@@ -120,7 +128,7 @@ def test_success_posts_the_note_tags_transaction_type_and_pending(services, http
 
     marker = services.marker("run", run.id)
     note = notes.success_note(outcome, mode="upstream", marker=marker)
-    assert writes(http) == [comment_put(note), *ticket_marks()]
+    assert writes(http) == [result_put(note)]  # one of Zendesk's ticket updates, not four
     assert http.calls[0].request.method == "GET"  # the marker was looked for first
     assert note.endswith(marker)
     assert "https://gitlab.com/groups/acme/-/billings" in note
@@ -136,9 +144,9 @@ def test_a_repeated_report_posts_no_second_note(services, http, zendesk):
     report_run(services, run, outcome)
 
     again = [(c.request.method, c.request.url, sent(c)) for c in http.calls[first:]]
-    assert again[0][0] == "GET"
-    assert again[0][1].startswith(f"{ZENDESK_API}/tickets/{TICKET}/comments.json?")
-    assert [w for w in again if w[0] != "GET"] == ticket_marks()  # idempotent writes only
+    assert {url.split("?")[0] for _, url, _ in again} == {
+        f"{ZENDESK_API}/tickets/{TICKET}/comments.json", ticket_url()}
+    assert [w for w in again if w[0] != "GET"] == []  # the ticket holds it all already
     assert len(zendesk.notes(TICKET)) == 1
 
 
@@ -152,8 +160,7 @@ def test_noop_twice_posts_one_note_keyed_by_the_inputs(services, http, zendesk):
     (note,) = zendesk.notes(TICKET)
     assert re.search(r"\[lnr:noop:associate:[0-9a-f]{12}:[0-9a-f]{16}\]$", note)  # key, MAC
     assert "nothing to do" in note
-    assert [w for w in writes(http) if "comment" in str(w[2])] == [comment_put(note)]
-    assert writes(http).count(ticket_marks()[-1]) == 2  # status pending both times
+    assert writes(http) == [result_put(note)]  # the second run's update found it all there
 
 
 def test_an_unmapped_workflow_sets_no_transaction_type(services, http, zendesk):
@@ -164,8 +171,25 @@ def test_an_unmapped_workflow_sets_no_transaction_type(services, http, zendesk):
 
     report_run(services, run, outcome)
 
-    assert writes(http)[1:] == ticket_marks("clear_subscription", field=False)
-    assert "- Group of A-S00000001: acme → —" in zendesk.notes(TICKET)[0]
+    note = zendesk.notes(TICKET)[0]
+    assert writes(http) == [result_put(note, "clear_subscription", field=False)]
+    assert "- Group of A-S00000001: acme → —" in note
+
+
+def test_an_update_made_meanwhile_is_kept_and_the_result_sent_once(services, http, zendesk):
+    zendesk.serve_ticket(TICKET, tags=["vip"], custom_fields=[{"id": 77, "value": "x"}])
+    zendesk.races = 1  # an agent's update lands between the service's read and its update
+    outcome = outcome_of()
+    run = stored_run(services, outcome)
+
+    report_run(services, run, outcome)
+
+    note = zendesk.notes(TICKET)[0]
+    refused, made = writes(http)
+    assert refused == result_put(note, tags=["vip"])  # 409: nothing of it was applied
+    assert made == result_put(note, tags=["vip"], stamp="2026-06-15T10:01:00Z")
+    assert zendesk.tickets[TICKET]["tags"] == ["vip", "lnr_associate"]
+    assert len(zendesk.notes(TICKET)) == 1
 
 
 def test_superseded_notes_the_new_plan_and_changes_nothing_else(services, http, zendesk):
@@ -350,7 +374,7 @@ def test_force_associate_note_states_the_true_ups(services, http, zendesk):
 
     note = zendesk.notes(TICKET)[0]
     assert "NOT reset" in note and "True-ups: 4 seat(s)" in note
-    assert writes(http)[1:] == ticket_marks("force_associate")
+    assert writes(http) == [result_put(note, "force_associate")]
 
 
 def test_two_failures_at_once_make_one_issue_and_one_comment(services, http, zendesk, gitlab):

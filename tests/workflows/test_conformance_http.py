@@ -120,8 +120,9 @@ def test_a_plan_that_never_reached_the_group_is_repaired_through_the_adapters(sc
     (put,) = portal_mutations(mock)
     assert put.method == "PUT" and json.loads(put.body) == {"namespace_id": 500, "force": False}
     assert outcome.status is OutcomeStatus.SUCCEEDED and outcome.verified
-    plans = gitlab_plans_read(mock, 500)
-    assert plans[0] == "free" and plans[-1] == "premium"
+    # The before-state is the plan's own read of the group (by path), not a second read.
+    assert outcome.before["namespace_plan"] == "free"
+    assert gitlab_plans_read(mock, 500)[-1] == "premium"
 
 
 def test_link_account_executes_through_the_adapters(scenario, mock):

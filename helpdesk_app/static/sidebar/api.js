@@ -214,6 +214,24 @@ export function getRun(session, runId) {
     .then(({ data }) => data);
 }
 
+const RUN_WAIT_S = 25;          // the service waits at most this long (run_watch.MAX_WAIT_S)
+const RUN_BUSY_PAUSE_MS = 1000; // an unchanged answer at once: a busy service; ask later
+
+// waitForRun(session, run) -> the run once it has moved on from `run` (a new state, event
+// or report), or `run` as it still is after RUN_WAIT_S: call it again until the run is
+// reported. A long poll (GET /api/v1/runs/<id>?wait=&seen=<version>): the service answers
+// as soon as the run changes, so a run is shown done when it is, not at the next poll.
+export async function waitForRun(session, run) {
+  const path = `/api/v1/runs/${encodeURIComponent(run.id)}`
+    + `?wait=${RUN_WAIT_S}&seen=${encodeURIComponent(run.version)}`;
+  const asked = monotonicNow();
+  const { data } = await session.request("GET", path);
+  if (data.version === run.version && monotonicNow() - asked < RUN_BUSY_PAUSE_MS) {
+    await new Promise((resolve) => setTimeout(resolve, RUN_BUSY_PAUSE_MS));
+  }
+  return data;
+}
+
 // One fresh key per confirmation (the service's grammar: 8-200 of [A-Za-z0-9_.:-]).
 export function newIdempotencyKey() {
   if (typeof crypto.randomUUID === "function") return crypto.randomUUID();

@@ -8,6 +8,7 @@
 
 import {
   createSession, getRun, newIdempotencyKey, plan as requestPlan, readFindings, startRun, ticketContext,
+  waitForRun,
 } from "./api.js";
 import { detectHost } from "./host.js";
 import {
@@ -699,11 +700,16 @@ async function follow(run, replayed) {
   let finishedAt = null;
   let troubled = false;
   while (!progress.done) {
-    await sleep(pollDelay(delay));
-    delay = Math.min(delay * POLL_FACTOR, POLL_MAX_MS);
+    // The service answers a long poll as soon as the run moves (GET /runs/<id>?wait=&seen=);
+    // after a failed request, and for a run without a version, it is polled with backoff.
+    const longPoll = run.version !== undefined && !troubled;
+    if (!longPoll) {
+      await sleep(pollDelay(delay));
+      delay = Math.min(delay * POLL_FACTOR, POLL_MAX_MS);
+    }
     if (state.following !== id) return;
     try {
-      run = await getRun(state.session, id);
+      run = longPoll ? await waitForRun(state.session, run) : await getRun(state.session, id);
     } catch (error) {
       if (error.sessionEnded || state.following !== id) return;
       if (error.retryable) {

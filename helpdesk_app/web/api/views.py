@@ -5,7 +5,7 @@ from flask import Blueprint, current_app, jsonify, request, url_for
 
 import workflows
 from helpdesk_app import metrics
-from helpdesk_app.engine import failures, postback, runs, triage_job
+from helpdesk_app.engine import failures, postback, run_watch, runs, triage_job
 from helpdesk_app.errors import ApiError
 from helpdesk_app.security import json_limits
 from helpdesk_app.storage import audit
@@ -96,7 +96,7 @@ def plan():
     require_ticket(ticket_id)
     services = services_of(current_app)
     with trace.capture() as request_ids, metrics.PLAN_SECONDS.labels(workflow).time():
-        made = workflows.plan(workflow, services.ports, inputs, services.rules)
+        made = workflows.plan(workflow, services.agent_ports, inputs, services.rules)
     with services.db() as session:
         audit.record_plan(session, agent=current_agent().to_dict(), ticket_id=ticket_id,
                           plan=made, request_ids=list(request_ids))
@@ -137,12 +137,31 @@ def start_run():
 @blueprint.get("/runs/<int:run_id>")
 @require_agent
 def get_run(run_id: int):
+    """The run; with `wait` (seconds, at most run_watch.MAX_WAIT_S) and `seen` (the
+    `version` the sidebar has), answered once the run has moved on from `seen`."""
     services = services_of(current_app)
+    wait, seen = _wait_s(), request.args.get("seen")
     run = runs.load_run(services.db, _db_id(run_id, "run"))
     if run is None:
         raise ApiError(404, "run_not_found", f"there is no run {run_id}")
     require_ticket(run.ticket_id)  # a run is read through its ticket
+    if wait and seen is not None and runs.version_of(run) == seen:
+        run_watch.wait_for_change(lambda: runs.stored_version(services.db, run_id), seen, wait)
+        run = runs.load_run(services.db, run_id) or run
     return jsonify(run_json(run, runs.escalation_of(services.db, run), services.settings))
+
+
+def _wait_s() -> float:
+    raw = request.args.get("wait")
+    if raw is None:
+        return 0.0
+    try:
+        wait = float(raw)
+    except ValueError:
+        wait = -1.0
+    if not 0 <= wait <= run_watch.MAX_WAIT_S:  # NaN fails this too
+        raise BadInput(f"wait must be seconds from 0 to {run_watch.MAX_WAIT_S:g}", field="wait")
+    return wait
 
 
 @blueprint.post("/escalations")
