@@ -3,9 +3,7 @@ for every demo case, what the sidebar's JSON says in words (the plan's title, ne
 change; a run's headline, failure and change), every ticket note a run can leave (done,
 nothing to do, superseded, refused, the escalation's), and what the CLI prints at a
 terminal. A check id may appear only right after its label, in parentheses: `Label (id)`.
-
-The triage note is the triage's own (workflows/notes/triage_note.py) and is held to its
-words by its tests.
+The triage note too: its checks by label, its workflows by name.
 """
 from __future__ import annotations
 
@@ -119,3 +117,17 @@ def test_the_check_finds_a_bare_id_and_a_raw_key_and_allows_the_secondary_id():
     assert codes_in("Seats bought cover the seats in use (seats_cover_usage): 30 in use") == []
     assert codes_in("| Seats bought cover the seats in use (`seats_cover_usage`) | Passed |") == []
     assert codes_in("[lnr:escalation-note:1:2]") == []
+
+
+@pytest.mark.parametrize("case", [c for c in DEMO["demo_cases"] if c["workflow"] == "associate"],
+                         ids=case_id)
+def test_the_triage_note_names_checks_and_workflows_in_words(case):
+    from workflows.triage import CATEGORIES, Findings
+
+    inputs = {k: v for k, v in case["inputs"].items() if k in ("subscription", "namespace")}
+    diagnosis = workflows.plan("diagnose", World(DEMO).ports, {**inputs, "ticket": case["ticket"]})
+    for category in CATEGORIES:
+        found = Findings(category, 0.9, (inputs["subscription"],), (inputs["namespace"],), (), (), ("cue",))
+        note = notes.triage_note(found, diagnosis, min_confidence=0.5, mode="sandbox",
+                                 marker="[lnr:triage:1:0123456789ab]")
+        assert codes_in(note.replace(f"({category},", "(")) == [], note
