@@ -6,6 +6,7 @@ import logging
 import math
 
 from flask import Flask, g, jsonify, request
+from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from helpdesk_app import logs, metrics
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                       MAX_CONTENT_LENGTH=settings.webhook_max_bytes,
                       # Only the sandbox's agent page uses Flask's session (its CSRF token).
                       SESSION_COOKIE_SAMESITE="Lax")
+    app.session_interface = SessionOnlyWhereUsed()
     services = services or build_services(settings)
     services.jobs.bind(services)
     app.extensions[SERVICES] = services
@@ -64,6 +66,18 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.after_request(static_nosniff)
     log.info("app.created", extra={"mode": settings.mode, "executor": settings.executor})
     return app
+
+
+class SessionOnlyWhereUsed(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, opened only under the paths that use it (listed in
+    `app.config["SESSION_PATHS"]`: the sandbox's agent page). Every other request, webhooks
+    above all, gets Flask's null session instead of a serializer built and a cookie looked
+    for. By path, because Flask opens the session before it matches the URL to a view."""
+
+    def open_session(self, app: Flask, request):
+        if request.path.startswith(tuple(app.config.get("SESSION_PATHS", ()))):
+            return super().open_session(app, request)
+        return None  # Flask then uses make_null_session: reading works, writing raises
 
 
 def start_sweeper(app: Flask) -> None:

@@ -96,9 +96,20 @@ def configure(level: str, stream: IO[str] | None = None) -> logging.Handler:
     elif stream is not None:
         handler.setStream(stream)
     root.setLevel(level)
+    _record_only_what_is_written()
     for name in QUIET:
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))
     return handler
+
+
+def _record_only_what_is_written() -> None:
+    """A line holds its time, level, logger, event and fields, never the caller's file and
+    line, thread or process: so a record does not look them up (the logging HOWTO's
+    "Optimization" table). Per webhook that lookup cost more than the JSON (docs/performance.md)."""
+    logging._srcfile = None  # no caller frame walk (findCaller)
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
 
 
 class _AccessFormatter(JsonFormatter):

@@ -57,6 +57,14 @@ blueprint = Blueprint("agent_page", __name__, url_prefix="/sandbox", template_fo
                       static_folder="static")
 
 CSRF_FIELD = "csrf_token"
+
+
+@blueprint.record_once
+def _uses_the_session(state) -> None:
+    """Its forms' CSRF token lives in Flask's session, which the app opens only under the
+    paths that ask (helpdesk_app.app.SessionOnlyWhereUsed)."""
+    used = state.app.config.get("SESSION_PATHS", ())
+    state.app.config["SESSION_PATHS"] = (*used, f"{state.url_prefix}/")
 # What the page may load: its own scripts, styles and frames (the sidebar), nothing inline;
 # its forms post to this service only (the sidebar's form included); nobody frames it.
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

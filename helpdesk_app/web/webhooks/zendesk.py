@@ -54,7 +54,7 @@ def receive():
         return jsonify(status="duplicate", delivery_key=delivery.key), 200
     if status == "ignored":
         return jsonify(status="ignored", event=delivery.event), 200
-    if due_in_s <= 0:  # else recorded as due later (its log line says when)
+    if due_in_s <= 0:  # else recorded as due later (the row's next_attempt_at)
         services.jobs.dispatch(JOB_KIND, delivery_id, noted=True)
     return jsonify(status="accepted", delivery_key=delivery.key, ticket_id=delivery.ticket_id), 202
 
