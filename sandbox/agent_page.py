@@ -51,7 +51,7 @@ from helpdesk_app.web import services_of
 from sandbox.mode import EXTENSION, RunningSandbox
 from sandbox.state import NotFound
 from workflows import notes
-from workflows.labels import check_label, decision_label
+from workflows.labels import check_label, decision_label, workflow_name
 
 blueprint = Blueprint("agent_page", __name__, url_prefix="/sandbox", template_folder="templates",
                       static_folder="static")
@@ -239,7 +239,7 @@ def case_labels(demo_cases: list[dict[str, Any]]) -> dict[int, list[str]]:
     """`demo_cases` of the scenario (demo.json) as words, by ticket."""
     labels: dict[int, list[str]] = defaultdict(list)
     for case in demo_cases:
-        text = f"{notes.title(str(case.get('workflow', '')))}: {decision_label(str(case.get('decision')))}"
+        text = f"{workflow_name(str(case.get('workflow', '')))}: {decision_label(str(case.get('decision')))}"
         if case.get("check"):
             text += f", by “{check_label(case['check'])}” ({case['check']})"
         if case.get("run") == "escalates":

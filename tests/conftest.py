@@ -94,3 +94,12 @@ def zendesk(http):
 # Database fixtures (each backend, migrated for real) for every test directory.
 from tests.databases import database_url, engine, migrated_url, sessions  # noqa: E402,F401
 from tests.redis_service import redis_url  # noqa: E402,F401
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """A test that takes the real Redis (`redis_url`) carries the `redis` marker, as the
+    PostgreSQL ones carry `postgres`, so `-m "not redis"` leaves out every test that may stop
+    or flush the shared server, not only the ones marked by hand."""
+    for item in items:
+        if "redis_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.redis)

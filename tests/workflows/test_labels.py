@@ -4,7 +4,6 @@ from __future__ import annotations
 from workflows import labels
 from workflows.checks import CHECKS
 from workflows.model import Check, Decision, Verdict
-from workflows.notes.words import WORKFLOW_TITLES
 
 
 def test_every_check_has_a_label_and_no_label_is_left_over():
@@ -21,8 +20,7 @@ def test_every_verdict_and_decision_has_words():
     assert set(labels.DECISION_LABELS) == {str(d) for d in Decision}
 
 
-def test_the_notes_name_workflows_as_the_labels_do():
-    assert WORKFLOW_TITLES is labels.WORKFLOW_NAMES
+def test_a_workflow_has_one_name():
     assert labels.workflow_name("force_associate") == "Force associate subscription"
 
 

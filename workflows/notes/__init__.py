@@ -30,15 +30,15 @@ from .markers import DIGEST_HEX, MARKER_PREFIX, inputs_digest, marker, marker_st
 from .runs import billing_url, changes, draft_reply, noop_note, success_note, superseded_note, true_ups_line
 from .summary import failure, outcome_changes, plan_changes, plan_summary, plan_title, run_result
 from .triage_note import triage_note
-from .words import SANDBOX_LINE, WORKFLOW_TITLES, escalation_url, fenced, neutralised, ticket_url, title
+from .words import SANDBOX_LINE, escalation_url, fenced, neutralised, ticket_url
 
 __all__ = [
-    "DIGEST_HEX", "MARKER_PREFIX", "SANDBOX_LINE", "WORKFLOW_TITLES", "EscalationContext",
+    "DIGEST_HEX", "MARKER_PREFIX", "SANDBOX_LINE", "EscalationContext",
     "TimelineEntry", "billing_url", "changes", "draft_reply", "escalation_closed_note",
     "escalation_comment", "escalation_description", "escalation_url", "failure", "escalation_reopened_note",
     "escalation_ticket_note", "escalation_title", "fenced", "inputs_digest", "marker",
     "neutralised", "signed_marker",
     "marker_stamp", "noop_note", "outcome_changes", "plan_changes", "plan_summary",
-    "plan_title", "run_result", "success_note", "superseded_note", "ticket_url", "title",
+    "plan_title", "run_result", "success_note", "superseded_note", "ticket_url",
     "triage_note", "true_ups_line",
 ]

@@ -7,9 +7,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from ..labels import CODE, decision_label, event_label, verdict_label
+from ..labels import CODE, decision_label, event_label, verdict_label, workflow_name
 from ..model import Outcome, Plan
-from .words import _compose, check_words, fenced, title
+from .words import _compose, check_words, fenced
 
 ESCALATION_TITLE = "Console escalation: {title}, Zendesk ticket {ticket_id}{subject}"
 ESCALATION_OPENED_NOTE = (
@@ -77,7 +77,7 @@ def _subject(inputs: Mapping[str, Any]) -> str:
 
 
 def escalation_title(ctx: EscalationContext) -> str:
-    return ESCALATION_TITLE.format(title=title(ctx.workflow), ticket_id=int(ctx.ticket_id),
+    return ESCALATION_TITLE.format(title=workflow_name(ctx.workflow), ticket_id=int(ctx.ticket_id),
                                    subject=_subject(ctx.inputs))
 
 
@@ -132,14 +132,14 @@ def _summary_block(summary: str) -> str:
 
 def _facts_lines(ctx: EscalationContext) -> str:
     run = f"\n- Run: {ctx.run_id}" if ctx.run_id is not None else ""
-    name = f"{title(ctx.workflow)} (`{ctx.workflow}`)" if CODE.match(ctx.workflow) else "(not a workflow name)"
+    name = f"{workflow_name(ctx.workflow)} (`{ctx.workflow}`)" if CODE.match(ctx.workflow) else "(not a workflow name)"
     return f"- Zendesk ticket: {ctx.ticket_link}\n- Workflow: {name}{run}"
 
 
 def escalation_description(ctx: EscalationContext, *, mode: str, marker: str) -> str:
     """The issue: ticket link, workflow, request, checks, upstream error, timeline."""
     outcome = ctx.outcome
-    intro = (f"A run of {title(ctx.workflow)} failed and needs an engineer with console access."
+    intro = (f"A run of {workflow_name(ctx.workflow)} failed and needs an engineer with console access."
              if outcome else "An agent escalated this ticket to the engineers with console access.")
     return _compose(mode, [
         intro,
@@ -156,7 +156,7 @@ def escalation_comment(ctx: EscalationContext, *, mode: str, marker: str) -> str
     """A further failure (or manual escalation) for a ticket whose escalation is open."""
     what = f"run {ctx.run_id} failed" if ctx.run_id is not None else "an agent escalated again"
     return _compose(mode, [
-        f"Again on this ticket: {what} ({title(ctx.workflow)}).",
+        f"Again on this ticket: {what} ({workflow_name(ctx.workflow)}).",
         _facts_lines(ctx),
         _summary_block(ctx.summary),
         _request_block(ctx),
@@ -171,7 +171,7 @@ def escalation_ticket_note(*, url: str, iid: int, workflow: str, repeated: bool,
                            manual: bool, failure: str = "", mode: str, marker: str) -> str:
     """The ticket's note linking the issue it was escalated to (or added to)."""
     if repeated:
-        headline = ESCALATION_REPEATED_NOTE.format(title=title(workflow), url=url, iid=iid)
+        headline = ESCALATION_REPEATED_NOTE.format(title=workflow_name(workflow), url=url, iid=iid)
     elif manual:
         headline = ESCALATION_MANUAL_NOTE.format(url=url, iid=iid)
     else:

@@ -1,19 +1,16 @@
-"""What every text shares: workflow titles, ticket links, the sandbox line, Markdown safety
+"""What every text shares: ticket links, the sandbox line, Markdown safety
 and how a text is put together (its parts, then its marker)."""
 from __future__ import annotations
 
 import re
 from typing import Iterable
 
-from ..labels import WORKFLOW_NAMES, check_label, verdict_label, workflow_name
+from ..labels import check_label, verdict_label
 from ..model import Check
 
 SANDBOX_LINE = ("SANDBOX MODE: this ran against the local sandbox; no real customer, "
                 "portal, GitLab or Zendesk data was changed.")
 TICKET_URL = "https://{subdomain}.zendesk.com/agent/tickets/{ticket_id}"
-# One name per workflow everywhere (workflows/labels.py); these names stay for the notes' callers.
-WORKFLOW_TITLES = WORKFLOW_NAMES
-title = workflow_name
 
 
 def ticket_url(subdomain: str | None, ticket_id: int, *, agent_page: str | None = None) -> str:
