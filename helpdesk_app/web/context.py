@@ -97,16 +97,18 @@ def findings_json(findings: TicketFindings | None) -> dict[str, Any] | None:
             "recommendation": recommended_run(findings.findings)}
 
 
+def _findings_of(session, ticket_id: int) -> TicketFindings | None:
+    return session.scalars(select(TicketFindings).where(TicketFindings.ticket_id == ticket_id)).one_or_none()
+
+
 def stored_findings(db, ticket_id: int) -> dict[str, Any] | None:
     with db() as session:
-        return findings_json(session.scalars(select(TicketFindings)
-                                             .where(TicketFindings.ticket_id == ticket_id)).one_or_none())
+        return findings_json(_findings_of(session, ticket_id))
 
 
 def ticket_context(db, ticket_id: int, settings: Settings | None = None) -> dict[str, Any]:
     with db() as session:
-        findings = session.scalars(select(TicketFindings)
-                                   .where(TicketFindings.ticket_id == ticket_id)).one_or_none()
+        findings = _findings_of(session, ticket_id)
         runs = session.scalars(
             select(Run).options(selectinload(Run.events)).where(Run.ticket_id == ticket_id)
             .order_by(Run.id.desc()).limit(RECENT_RUNS)).all()
