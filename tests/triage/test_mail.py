@@ -95,6 +95,19 @@ def test_below_zendesks_reply_line_is_the_agents_message():
     assert "greyed" in mail.agent[-1]
 
 
+@pytest.mark.parametrize("header, agent", [
+    ("On Mon, Dec 1, 2026, Acme IT Support <it-support@acme.example> wrote:", False),
+    ("On Mon, Dec 1, 2026, Soporte de Acme <soporte@acme.example> wrote:", False),
+    ("On Mon, Dec 1, 2026, GitLab <noreply@gitlab.com> wrote:", False),
+    ("On Mon, Dec 1, 2026, Ann Lee <alee@gitlab.com> wrote:", True),
+    ("On Mon, Dec 1, 2026, Soporte GitLab <help@gitlab.zendesk.example> wrote:", True),
+])
+def test_a_quoted_mail_is_an_agents_only_when_it_comes_from_gitlab(header, agent):
+    mail = read_mail(f"See below.\n\n{header}\n> The group is gitlab.com/acme-ops\n")
+    assert ("acme-ops" in "".join(mail.agent)) is agent
+    assert ("acme-ops" in mail.naming) is not agent
+
+
 def test_lines_quoted_without_a_header_are_not_the_customers_words():
     mail = read_mail("> Is the group greyed out?\nNo, it just is not in the list.")
     assert "greyed" not in mail.own and "not in the list" in mail.own

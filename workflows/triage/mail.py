@@ -101,10 +101,14 @@ _FORWARD_MARK = re.compile(
 _FORWARD_SUBJECT = re.compile(r"^\s*(?:(?:re|aw|sv|r|antw)\s?:\s*)*(?:fwd?|wg|tr|rv|enc|i|doorst|転送)\s?:",
                               re.IGNORECASE)
 _ORIGINAL = re.compile(r"-{3,} ?original message ?-{3,}", re.IGNORECASE)
-# A support agent's reply: "GitLab Support", "Soporte GitLab", a GitLab address that is
-# not the no-reply one the provisioning mails come from.
-_AGENT = re.compile(r"support|soporte|suporte|supporto|サポート|@gitlab\.com(?<!noreply@gitlab\.com)"
-                    r"(?<!no-reply@gitlab\.com)", re.IGNORECASE)
+# A support agent's reply: a GitLab address that is not the no-reply one the provisioning
+# mails come from, or GitLab's name beside a support word ("GitLab Support", "Soporte
+# GitLab"). A support word alone is not enough: "Acme IT Support <it@acme.com>" is the
+# customer's own desk, whose quoted mail may name their group.
+_AGENT_ADDRESS = re.compile(r"[\w.+-]+@(?:[\w-]+\.)*gitlab\.com\b(?<!noreply@gitlab\.com)"
+                            r"(?<!no-reply@gitlab\.com)", re.IGNORECASE)
+_AGENT_NAME = re.compile(r"gitlab.{0,40}(?:support|soporte|suporte|supporto|サポート)|"
+                         r"(?:support|soporte|suporte|supporto|サポート).{0,40}gitlab", re.IGNORECASE)
 _QUOTE_MARK = re.compile(r"^(?:> ?)+", re.MULTILINE)
 
 
@@ -188,7 +192,7 @@ def _assemble(whole: str, fragments: list[tuple[str, str, str]], forwarded: bool
             pending = pending or bool(_FORWARD_MARK.search(header))
             continue
         kind = "forwarded" if pending or _FORWARD_MARK.search(header) else (
-            "agent" if _AGENT.search(header) else "quoted")
+            "agent" if _AGENT_ADDRESS.search(header) or _AGENT_NAME.search(header) else "quoted")
         parts[kind].append(_QUOTE_MARK.sub("", body))
         pending = bool(_FORWARD_MARK.search(body[-300:]))
     return Mail(whole=whole, own="\n".join(parts["own"]), forwarded=tuple(parts["forwarded"]),
