@@ -261,3 +261,19 @@ def test_the_demo_has_an_agent_restricted_to_their_groups_tickets(app, client):
     assert client.get("/api/v1/tickets/105", headers=bearer).status_code == 200
     refused = client.get("/api/v1/tickets/107", headers=bearer)
     assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "ticket_forbidden"
+
+
+def test_only_the_agent_page_opens_flasks_session(app, client):
+    from flask import session
+
+    from helpdesk_app.app import SessionOnlyWhereUsed
+
+    assert isinstance(app.session_interface, SessionOnlyWhereUsed)
+    assert csrf_token(client)  # the agent page keeps its token in the signed cookie
+    assert any(c.key == app.config["SESSION_COOKIE_NAME"] for c in client._cookies.values())
+    for path in ("/webhooks/zendesk", "/api/v1/tickets/101", "/healthz"):
+        with app.test_request_context(path):
+            app.preprocess_request()
+            assert app.session_interface.is_null_session(session)
+    with app.test_request_context("/sandbox/"):
+        assert not app.session_interface.is_null_session(session)

@@ -254,3 +254,24 @@ def test_a_signed_body_nested_too_deep_is_400_not_500(client, app):
     response = post(client, body, signed(body))
     assert response.status_code == 400 and response.get_json()["error"]["code"] == "malformed_delivery"
     assert deliveries(app) == []
+
+
+@pytest.mark.parametrize("level, written", [("INFO", False), ("DEBUG", True)])
+def test_a_recorded_delivery_is_a_log_line_only_at_debug(client, level, written):
+    # At INFO the access line and the row say it; a line for each cost a fifth of a
+    # delivery's CPU under a storm (docs/performance.md).
+    import io
+    import logging
+
+    from helpdesk_app import logs
+
+    stream = io.StringIO()
+    handler = logs.configure(level, stream)
+    try:
+        body = fixture_body("webhook_ticket_created")
+        assert post(client, body, signed(body)).status_code == 202
+    finally:
+        logging.getLogger().removeHandler(handler)
+        logging.getLogger().setLevel(logging.WARNING)
+    events = [json.loads(line)["event"] for line in stream.getvalue().splitlines()]
+    assert ("webhook.recorded" in events) is written
