@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Mapping, Sequence
 
@@ -51,7 +52,8 @@ def record_delivery(
     row = dict(source=source, delivery_key=key, body=body, headers=kept, status=status,
                dispatched_at=now if status == "received" and not deferred else None,
                next_attempt_at=now + timedelta(seconds=due_in_s) if deferred else None)
-    delivery_id = group_commit(db).run(functools.partial(_insert_once, row, tuple(also_keys)))
+    write = functools.partial(_insert_once, row, tuple(also_keys)) if also_keys else _NewDelivery(row)
+    delivery_id = group_commit(db).run(write)
     if delivery_id is None:
         log.info("webhook.duplicate", extra={"source": source, "delivery_key": key})
         return None
@@ -87,11 +89,34 @@ def _insert_once(row: dict[str, Any], also_keys: tuple[str, ...], connection: Co
     return delivery_id
 
 
-# INSERT ... ON CONFLICT (source, delivery_key) DO NOTHING RETURNING id: a Core statement,
+@dataclass(frozen=True)
+class _NewDelivery:
+    """A delivery known by one key: its row alone, or one of many in one INSERT (`many`)."""
+
+    row: dict[str, Any]
+
+    def __call__(self, connection: Connection) -> int | None:
+        return _insert_once(self.row, (), connection)
+
+    @staticmethod
+    def many(connection: Connection, writes: Sequence["_NewDelivery"]) -> list[int | None]:
+        """One INSERT for every row (SQLAlchemy's "insertmanyvalues": a list of parameter
+        sets becomes one multi-row INSERT ... RETURNING, on SQLite and PostgreSQL). Only the
+        rows inserted come back, in no promised order, so ids are matched by key; of two
+        deliveries with one key in the same group, the first is new and the second a
+        duplicate, as if each had been inserted alone."""
+        rows = [write.row for write in writes]
+        inserted = connection.execute(_INSERT_MANY[connection.dialect.name], rows)
+        ids = {(source, key): delivery_id for delivery_id, source, key in inserted}
+        return [ids.pop((row["source"], row["delivery_key"]), None) for row in rows]
+
+
+# INSERT ... ON CONFLICT (source, delivery_key) DO NOTHING RETURNING ...: Core statements,
 # without the ORM's unit of work. SQLite has it since 3.35, PostgreSQL since 9.5.
-_INSERT_NEW = {
-    "sqlite": sqlite_insert(Delivery).on_conflict_do_nothing(index_elements=["source", "delivery_key"])
-    .returning(Delivery.id),
-    "postgresql": postgresql_insert(Delivery).on_conflict_do_nothing(
-        index_elements=["source", "delivery_key"]).returning(Delivery.id),
+_INSERT_UNLESS_SEEN = {
+    "sqlite": sqlite_insert(Delivery).on_conflict_do_nothing(index_elements=["source", "delivery_key"]),
+    "postgresql": postgresql_insert(Delivery).on_conflict_do_nothing(index_elements=["source", "delivery_key"]),
 }
+_INSERT_NEW = {dialect: insert.returning(Delivery.id) for dialect, insert in _INSERT_UNLESS_SEEN.items()}
+_INSERT_MANY = {dialect: insert.returning(Delivery.id, Delivery.source, Delivery.delivery_key)
+                for dialect, insert in _INSERT_UNLESS_SEEN.items()}

@@ -136,6 +136,67 @@ def test_a_group_whose_commit_fails_once_commits_each_write_alone(engine, sessio
     assert buckets(sessions) == set(outcomes)
 
 
+class _Tagged:
+    """A write of a kind that can also run many at once (`many`), recording how it ran."""
+
+    calls: list[tuple[str, ...]] = []
+
+    def __init__(self, bucket: str) -> None:
+        self.bucket = bucket
+
+    def __call__(self, connection):
+        _Tagged.calls.append((self.bucket,))
+        return slot_writer(self.bucket)(connection)
+
+    @staticmethod
+    def many(connection, writes):
+        _Tagged.calls.append(tuple(write.bucket for write in writes))
+        return [slot_writer(write.bucket)(connection) for write in writes]
+
+
+def test_writes_of_a_kind_waiting_in_a_row_run_as_one_call(sessions):
+    _Tagged.calls = []
+    writes = {"a": _Tagged("a"), "b": _Tagged("b"), "plain": slot_writer("plain"), "c": _Tagged("c")}
+    # Threads start in this order, but which of them reaches the line first is theirs to
+    # decide: every run of `_Tagged` writes in the group is one call, whatever its length.
+    outcomes = in_a_group(sessions, writes)
+    assert all(isinstance(v, int) for v in outcomes.values())
+    assert buckets(sessions) == set(outcomes)
+    assert sorted(b for call in _Tagged.calls for b in call) == ["a", "b", "c"]  # each once
+    assert len(_Tagged.calls) <= 2  # one run, or two either side of the plain write
+
+
+def test_deliveries_waiting_together_are_one_insert(engine, sessions):
+    """Deliveries known by one key, in one group, are one multi-row INSERT; each caller
+    still gets its own answer: a new id, or None for a key recorded before (earlier, or
+    earlier in the same group)."""
+    from helpdesk_app.engine.deliveries import _NewDelivery
+
+    def delivery(key):
+        return _NewDelivery(dict(source="zendesk", delivery_key=key, body=b"{}", headers={},
+                                 status="received", dispatched_at=None, next_attempt_at=None))
+
+    assert isinstance(group_commit(sessions).run(delivery("seen-before")), int)
+    inserts: list[str] = []
+    event.listen(engine, "before_cursor_execute",
+                 lambda conn, cursor, statement, *rest: inserts.append(statement)
+                 if statement.startswith("INSERT INTO deliveries") else None)
+    keys = [f"d{i}" for i in range(8)] + ["seen-before"]
+    writes = {f"w{i}": delivery(key) for i, key in enumerate(keys)}
+    writes["again"] = delivery("d3")
+    outcomes = in_a_group(sessions, writes)
+    outcomes.pop("first")
+    ids = {name: value for name, value in outcomes.items() if value is not None}
+    assert sorted(name for name, value in outcomes.items() if value is None) in (
+        ["again", "w8"], ["w3", "w8"])  # one of the two copies of d3 is new, never both
+    assert len(set(ids.values())) == len(ids) == 8
+    assert len(inserts) == 1  # the whole group's rows in one statement
+    with sessions() as session:
+        stored = {key: id_ for key, id_ in session.execute(select(Delivery.delivery_key, Delivery.id))}
+    assert set(stored) == {*keys, "seen-before"}
+    assert sorted(ids.values()) == sorted(stored[key] for key in keys if key != "seen-before")
+
+
 def test_a_forked_child_starts_with_no_group(sessions):
     group = group_commit(sessions)
     group._busy = True  # as a parent's thread may have left it when the fork came
