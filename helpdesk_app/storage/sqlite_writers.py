@@ -8,7 +8,7 @@ bench/webhook_intake.py: most of an acknowledgement's time was that sleep).
 
 So the threads of a process wait in line on a lock, which wakes the next one as soon as
 the holder's connection is back in the pool; and the one thread at the front asks SQLite
-every millisecond, with no busy handler, until the other processes' writer is done (what
+every POLL_S, with no busy handler, until the other processes' writer is done (what
 the Ruby sqlite3 driver's `busy_handler_timeout` does for Rails, for the same reason).
 Nothing waits longer than the busy timeout, and no lock outlives its process: across
 processes SQLite's own lock is the only one.
@@ -21,7 +21,12 @@ import threading
 import time
 from typing import Any
 
-POLL_S = 0.001  # how often the writer at the front of the line asks SQLite again
+# How often the writer at the front of the line asks SQLite again. The other process's
+# commit holds the lock for about half a millisecond, and a group's writers all wait on
+# their leader: at 1 ms a wait cost a group half a millisecond on average, at 0.2 ms a
+# tenth of one, for a failed BEGIN's few microseconds of CPU (bench/webhook_intake.py,
+# docs/performance.md).
+POLL_S = 0.0002
 
 
 class WriterLine:
