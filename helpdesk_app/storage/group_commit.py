@@ -13,8 +13,9 @@ for everything that arrived while it waited. Nobody waits on a timer.
 A write is a function of the transaction's connection, and must be safe to run in a
 transaction with others (each handles its own conflicts, e.g. `ON CONFLICT DO NOTHING`).
 A kind of write that has a `many(connection, writes) -> results` runs several of its
-kind that wait in a row as one call (deliveries: one INSERT of many rows), since a
-statement each cost more CPU than the rest of a delivery's recording.
+kind that wait in a row as one call (deliveries: one INSERT of many rows): each
+statement is a round trip for the GIL on the leader's path, which every write of the group
+waits on (docs/performance.md).
 When one raises, or the commit fails, the transaction is rolled back and each write of the
 group runs again alone, so a bad write fails only itself; a caller gets a result only from
 a transaction that committed, else the error of its own. Used for webhook deliveries and triage deferrals (engine/deliveries.py,
