@@ -27,6 +27,7 @@ from helpdesk_app.engine.zendesk_payloads import MalformedDelivery, parse
 from helpdesk_app.storage.group_commit import group_commit
 from helpdesk_app.storage.models import Delivery, TicketFindings, utcnow
 from helpdesk_app.upstreams.retry import RetryPolicy
+from helpdesk_app.upstreams.zendesk_pacing import BUDGET_SPENT
 from workflows import notes
 from workflows.diagnose import admin_not_ruled_out
 from workflows.errors import BadInput, UpstreamError
@@ -204,17 +205,17 @@ _DEFER = (update(Delivery).where(Delivery.id == bindparam("delivery_id"),
 
 
 def _retry_later(services: Any, delivery_id: int, owner: str, error: UpstreamError) -> None:
-    settings = services.settings
     with services.db() as session:
-        attempts = session.scalar(select(Delivery.attempts).where(Delivery.id == delivery_id)) or 1
-    if attempts >= services.timing.delivery_max_attempts:  # a dead letter: an operator's turn
-        release(services.db, Delivery, delivery_id, owner, status="dead", last_error=error.to_dict(),
-                next_attempt_at=None)
-        metrics.DELIVERIES.labels("zendesk", "dead").inc()
-        metrics.DEAD_LETTERS.labels("zendesk_delivery").inc()
-        log.error("triage.dead", extra={"delivery_id": delivery_id, "attempts": attempts,
-                                         "upstream": error.upstream})
+        attempts, last_error = session.execute(select(Delivery.attempts, Delivery.last_error)
+                                               .where(Delivery.id == delivery_id)).one()
+    attempts = attempts or 1
+    if error.code == BUDGET_SPENT:
+        _paced_later(services, delivery_id, owner, error, attempts, last_error or {})
         return
+    if attempts >= services.timing.delivery_max_attempts:  # a dead letter: an operator's turn
+        _bury(services, delivery_id, owner, error.to_dict(), attempts=attempts)
+        return
+    settings = services.settings
     backoff = RetryPolicy(base_delay_s=settings.run_retry_base_s, max_delay_s=settings.run_retry_cap_s)
     wait = backoff.delay(attempts, error.retry_after)
     release(services.db, Delivery, delivery_id, owner, status="failed", last_error=error.to_dict(),
@@ -222,3 +223,35 @@ def _retry_later(services: Any, delivery_id: int, owner: str, error: UpstreamErr
     metrics.DELIVERIES.labels("zendesk", "failed").inc()
     log.warning("triage.retry_scheduled", extra={"delivery_id": delivery_id, "attempt": attempts,
                                                   "upstream": error.upstream, "wait_s": round(wait, 3)})
+
+
+def _paced_later(services: Any, delivery_id: int, owner: str, error: UpstreamError,
+                 attempts: int, last_error: dict[str, Any]) -> None:
+    """Our own Zendesk budget ran out mid-way (the start found room; other jobs took it):
+    nothing failed, so the attempt is given back and the triage is due when the budget has
+    room, and a long storm never dead-letters a ticket for pacing alone. These cuts have a
+    cap of their own, DELIVERY_MAX_ATTEMPTS in a row: a budget too small for even one
+    triage ends in a dead letter an admin sees, not in a loop."""
+    cuts = int(last_error.get("budget_cuts", 0)) + 1 if last_error.get("code") == BUDGET_SPENT else 1
+    detail = {**error.to_dict(), "budget_cuts": cuts}
+    if cuts >= services.timing.delivery_max_attempts:
+        detail["message"] = (f"Zendesk's request budget (ZENDESK_REQUESTS_PER_MIN) ran out before "
+                             f"this triage could finish, {cuts} times in a row")
+        _bury(services, delivery_id, owner, detail, attempts=attempts)
+        return
+    wait = error.retry_after or 1.0
+    release(services.db, Delivery, delivery_id, owner, status="failed", attempts=attempts - 1,
+            last_error=detail, next_attempt_at=utcnow() + timedelta(seconds=wait))
+    log.info("triage.paced", extra={"delivery_id": delivery_id, "budget_cuts": cuts,
+                                    "wait_s": round(wait, 3)})
+
+
+def _bury(services: Any, delivery_id: int, owner: str, last_error: dict[str, Any], *,
+          attempts: int) -> None:
+    release(services.db, Delivery, delivery_id, owner, status="dead", last_error=last_error,
+            next_attempt_at=None)
+    metrics.DELIVERIES.labels("zendesk", "dead").inc()
+    metrics.DEAD_LETTERS.labels("zendesk_delivery").inc()
+    log.error("triage.dead", extra={"delivery_id": delivery_id, "attempts": attempts,
+                                     "upstream": last_error.get("upstream"),
+                                     "code": last_error.get("code")})

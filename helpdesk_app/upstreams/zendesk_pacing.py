@@ -94,9 +94,11 @@ class ZendeskPacing:
                                                     "wait_s": round(wait, 3)})
             raise UpstreamError(
                 UPSTREAM, f"Zendesk budget spent for {method} {path}: room in {wait:.1f} s",
-                status=429, code="budget_spent", retry_after=wait, transient=True)
+                status=429, code=BUDGET_SPENT, retry_after=wait, transient=True)
 
 
+# The code of the refusal above: this service's own pacing, not Zendesk, said no.
+BUDGET_SPENT = "budget_spent"
 _UPDATE_TICKET = re.compile(r"/api/v2/tickets/(\d+)\.json")
 
 

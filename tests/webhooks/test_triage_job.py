@@ -12,15 +12,18 @@ import json
 import pytest
 from sqlalchemy import select, update
 
-from helpdesk_app.engine.leases import Timing
+from helpdesk_app.engine import triage_job
+from helpdesk_app.engine.leases import Timing, claim_delivery
 from helpdesk_app.engine.sweeper import sweep
 from helpdesk_app.storage.models import Delivery, TicketFindings, utcnow
 from helpdesk_app.upstreams.budgets import BLOCK_HOLD_S
+from helpdesk_app.upstreams.zendesk_pacing import BUDGET_SPENT
 from helpdesk_app.web import services_of
 from tests.durability.test_runs_durable import AGENT, desk, make_app  # noqa: F401
 from tests.sidebar_auth import mock_agent, session_header
 from tests.upstream_fakes import SERVICE_USER as FAKE_ZENDESK_USER
 from tests.webhooks.test_zendesk_intake import fixture_body, signed
+from workflows.errors import UpstreamError
 
 TICKET = 35436
 SUBJECT = "Subscription not showing on our group"
@@ -136,18 +139,66 @@ def test_a_spent_budget_defers_the_next_tickets_without_asking_zendesk(
         migrated_url, world, http, desk, zendesk):  # noqa: F811
     app = make_app(migrated_url, world, http, ZENDESK_REQUESTS_PER_MIN="2")
     zendesk.add_ticket(TICKET, SUBJECT, DESCRIPTION)
-    deliver(app, "webhook_ticket_created", "ev-1")  # reads the ticket; its note is refused
+    deliver(app, "webhook_ticket_created", "ev-1")  # reads the ticket; its comments are refused
     asked = len(http.calls)
     deliver(app, "webhook_ticket_created", "ev-2")
     assert len(http.calls) == asked  # the second one did not even read its ticket
     with services_of(app).db() as session:
         first, second = session.scalars(select(Delivery).order_by(Delivery.id))
-    assert (first.status, first.attempts) == ("failed", 1)
+    # Cut short by our own pacing, not failed: the attempt is given back (see below).
+    assert (first.status, first.attempts) == ("failed", 0)
+    assert (first.last_error["code"], first.last_error["budget_cuts"]) == ("budget_spent", 1)
     assert (second.status, second.attempts) == ("received", 0)
     wait = (second.next_attempt_at - utcnow()).total_seconds()
     # When the minute's first request ages out: it was taken in a block, stamped at the
     # end of the block's hold (upstreams/budgets.py).
     assert 30 < wait <= 60 + BLOCK_HOLD_S
+
+
+def paced(wait_s: float = 30.0) -> UpstreamError:
+    """The refusal of our own Zendesk pacing (upstreams/zendesk_pacing.py), as it raises it."""
+    return UpstreamError("zendesk", "Zendesk budget spent", status=429, code=BUDGET_SPENT,
+                         retry_after=wait_s, transient=True)
+
+
+def cut_short(services, delivery_id: int, error: UpstreamError) -> Delivery:
+    """One attempt of the delivery's job that ends in `error` mid-way."""
+    assert claim_delivery(services.db, delivery_id, "worker-a", 30.0)
+    triage_job._retry_later(services, delivery_id, "worker-a", error)
+    with services.db() as session:
+        row = session.get(Delivery, delivery_id)
+        session.expunge(row)  # as it was left; then due again at once
+        session.execute(update(Delivery).values(next_attempt_at=utcnow()))
+        session.commit()
+    return row
+
+
+def test_pacing_cuts_give_their_attempt_back_up_to_a_cap_of_their_own(
+        migrated_url, world, http, desk, zendesk):  # noqa: F811
+    app = make_app(migrated_url, world, http, DELIVERY_MAX_ATTEMPTS="3")
+    services = services_of(app)
+    deliver(app, "webhook_ticket_created", "ev-1")  # no such ticket: ignored, 1 attempt
+    with services.db() as session:  # as if its triage were still to do
+        delivery_id = session.scalars(select(Delivery.id)).one()
+        session.execute(update(Delivery).values(status="received", attempts=0, next_attempt_at=None))
+        session.commit()
+    # A long storm: the budget runs out mid-way again and again; nothing failed.
+    row = cut_short(services, delivery_id, paced())
+    assert (row.status, row.attempts, row.last_error["budget_cuts"]) == ("failed", 0, 1)
+    assert 25 < (row.next_attempt_at - utcnow()).total_seconds() <= 30
+    row = cut_short(services, delivery_id, paced())
+    assert (row.status, row.attempts, row.last_error["budget_cuts"]) == ("failed", 0, 2)
+    # A real failure counts an attempt and ends the run of cuts.
+    row = cut_short(services, delivery_id, UpstreamError("zendesk", "Unavailable", status=503,
+                                                         code="http_503", transient=True))
+    assert (row.status, row.attempts, row.last_error["code"]) == ("failed", 1, "http_503")
+    row = cut_short(services, delivery_id, paced())
+    assert (row.status, row.attempts, row.last_error["budget_cuts"]) == ("failed", 1, 1)
+    # A budget too small for even one triage: DELIVERY_MAX_ATTEMPTS cuts in a row, a dead letter.
+    cut_short(services, delivery_id, paced())
+    row = cut_short(services, delivery_id, paced())
+    assert (row.status, row.last_error["budget_cuts"]) == ("dead", 3)
+    assert "ZENDESK_REQUESTS_PER_MIN" in row.last_error["message"]
 
 
 def test_a_deleted_ticket_is_ignored(app, zendesk):
