@@ -227,11 +227,11 @@ def _retry_later(services: Any, delivery_id: int, owner: str, error: UpstreamErr
 
 def _paced_later(services: Any, delivery_id: int, owner: str, error: UpstreamError,
                  attempts: int, last_error: dict[str, Any]) -> None:
-    """Our own Zendesk budget ran out mid-way (the start found room; other jobs took it):
-    nothing failed, so the attempt is given back and the triage is due when the budget has
-    room, and a long storm never dead-letters a ticket for pacing alone. These cuts have a
-    cap of their own, DELIVERY_MAX_ATTEMPTS in a row: a budget too small for even one
-    triage ends in a dead letter an admin sees, not in a loop."""
+    """Our own Zendesk budget ran out mid-way (the start found room; other jobs took it).
+    Nothing failed, so the delivery is `received` again with its attempt given back, due
+    when the budget has room: a long storm never dead-letters a ticket for pacing alone.
+    These cuts have a cap of their own, DELIVERY_MAX_ATTEMPTS in a row, so a budget too
+    small for even one triage ends in a dead letter an admin sees, not in a loop."""
     cuts = int(last_error.get("budget_cuts", 0)) + 1 if last_error.get("code") == BUDGET_SPENT else 1
     detail = {**error.to_dict(), "budget_cuts": cuts}
     if cuts >= services.timing.delivery_max_attempts:
@@ -240,7 +240,7 @@ def _paced_later(services: Any, delivery_id: int, owner: str, error: UpstreamErr
         _bury(services, delivery_id, owner, detail, attempts=attempts)
         return
     wait = error.retry_after or 1.0
-    release(services.db, Delivery, delivery_id, owner, status="failed", attempts=attempts - 1,
+    release(services.db, Delivery, delivery_id, owner, status="received", attempts=attempts - 1,
             last_error=detail, next_attempt_at=utcnow() + timedelta(seconds=wait))
     log.info("triage.paced", extra={"delivery_id": delivery_id, "budget_cuts": cuts,
                                     "wait_s": round(wait, 3)})

@@ -19,6 +19,9 @@ from helpdesk_app.upstreams.trace import RequestIdAdapter
 from helpdesk_app.upstreams.zendesk_errors import UPSTREAM
 from workflows.errors import UpstreamError
 
+# The code of `ZendeskPacing.spend`'s refusal: this service's own pacing said no, not Zendesk.
+BUDGET_SPENT = "budget_spent"
+
 log = logging.getLogger(__name__)
 
 # Which share of the account's budget a request may spend: "bulk" (triage, plans, a run's
@@ -97,8 +100,6 @@ class ZendeskPacing:
                 status=429, code=BUDGET_SPENT, retry_after=wait, transient=True)
 
 
-# The code of the refusal above: this service's own pacing, not Zendesk, said no.
-BUDGET_SPENT = "budget_spent"
 _UPDATE_TICKET = re.compile(r"/api/v2/tickets/(\d+)\.json")
 
 
