@@ -132,6 +132,9 @@ def main() -> int:
                 "bare_cpu_ms_per_request": round(bare_cpu_s * 1000 / b.requests, 2) if b.requests else None,
                 "requests": svc.requests, "acked": acked,
                 "not_acked": svc.requests - acked, "errors": svc.errors + b.errors,
+                # What the service answered (wrk: only how many were not 2xx or 3xx), so
+                # a delivery not acknowledged shows why.
+                "statuses": dict(sorted(svc.statuses.items())),
                 "presigned_ran_out": bool(svc.wrapped),
             }
             report.log(f"{connections:>3} connections: {step['acked_per_s']}/s acked "
